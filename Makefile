@@ -1,0 +1,40 @@
+# echobench: `make bench` runs the default matrix and writes a report;
+# `make test` is the CI: format check, vet, race tests, benchmark smoke.
+GO      ?= go
+BIN     := bin/echobench
+CONFIG  ?= configs/quick.toml
+RESULTS ?= results
+
+.PHONY: all build test fmt-check vet race bench-smoke bench deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/echobench
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# One short pass of every benchmark, so they keep compiling and running.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 200x -benchmem -count=1 ./...
+
+test: fmt-check vet race bench-smoke
+
+# Debian packages for the foreign stacks (Python, Node.js) and the browser
+# the report test uses. Idempotent.
+deps:
+	./scripts/install-stacks.sh
+
+bench: build
+	$(BIN) run $(CONFIG) --results $(RESULTS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"echobench/servers"
+	"echobench/servers/all"
+)
+
+func init() {
+	register("serve", command{summary: "run one echo server model until SIGTERM", run: runServe})
+}
+
+const serveUsage = `Usage: echobench serve MODEL [--addr 127.0.0.1:0] [--loops N] [--max-pending BYTES]
+
+Runs one echo server model. Once it accepts connections it prints exactly one
+line, "LISTENING host:port", on stdout; diagnostics go to stderr. SIGTERM or
+SIGINT closes it and it exits 0.
+
+Examples:
+  echobench serve epoll
+  taskset -c 0 env GOMAXPROCS=1 echobench serve gnet --addr 127.0.0.1:9000 --loops 1
+
+Flags:
+`
+
+// shutdownGrace bounds Close: the contract is exit within 2 s of SIGTERM.
+const shutdownGrace = 1500 * time.Millisecond
+
+func runServe(stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "TCP `address` to listen on (port 0 picks a free port)")
+	loops := fs.Int("loops", 1, "number of event loops (models without loops ignore it)")
+	maxPending := fs.Int("max-pending", servers.DefaultMaxPendingBytes, "cap on unsent output per connection, in `bytes`")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nModels: %v\n", all.Models.Names())
+	}
+	model, rest, err := splitPositional(fs, args, "MODEL")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usagef("serve: unexpected arguments %q", rest)
+	}
+	if *loops < 1 {
+		return usagef("serve: --loops must be at least 1, got %d", *loops)
+	}
+	if *maxPending < 1 {
+		return usagef("serve: --max-pending must be at least 1 byte, got %d", *maxPending)
+	}
+	m, err := all.Models.Lookup(model)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	srv, err := m.Start(ctx, servers.Config{Addr: *addr, Loops: *loops, MaxPendingBytes: *maxPending, Log: stderr})
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", model, err)
+	}
+	if _, err := fmt.Fprintf(stdout, "LISTENING %s\n", srv.Addr()); err != nil {
+		srv.Close()
+		return fmt.Errorf("serve %s: announce address: %w", model, err)
+	}
+	<-ctx.Done()
+	stop() // a second signal now takes the default action: exit at once
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("serve %s: close: %w", model, err)
+		}
+		return nil
+	case <-time.After(shutdownGrace):
+		return errors.New("serve " + model + ": close did not finish within " + shutdownGrace.String())
+	}
+}
+
+// splitPositional parses flags that may come before or after one positional
+// argument, as in "serve MODEL --addr X" and "serve --addr X MODEL".
+func splitPositional(fs *flag.FlagSet, args []string, name string) (string, []string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", nil, err
+		}
+		return "", nil, usageError{err.Error()}
+	}
+	if fs.NArg() == 0 {
+		return "", nil, usagef("%s: missing %s", fs.Name(), name)
+	}
+	pos := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", nil, err
+		}
+		return "", nil, usageError{err.Error()}
+	}
+	return pos, fs.Args(), nil
+}

@@ -1,0 +1,190 @@
+// Package results is the contract between the orchestrator (bench), which
+// writes one Record per matrix point and repeat, and the reports, which read
+// them back. It also holds Load, the summary that `echobench load --json`
+// prints: its JSON names are a contract other tools rely on.
+//
+// Every latency histogram in this project records nanoseconds between
+// HistLowestNs and HistHighestNs at HistSigFigs significant digits, so
+// histograms from any run can be merged exactly.
+package results
+
+import "time"
+
+// SchemaVersion is written in every Record. Bump it when a field changes
+// meaning; readers reject versions they do not know.
+const SchemaVersion = 1
+
+// HDR histogram parameters shared by the load generator and the reports.
+const (
+	HistLowestNs  = 1
+	HistHighestNs = int64(60 * time.Second)
+	HistSigFigs   = 3
+)
+
+// Record status values.
+const (
+	StatusOK     = "ok"     // the point ran; Load and ServerStats are set
+	StatusFailed = "failed" // the server or the load generator failed; Error says why
+)
+
+// Record is one line of results.jsonl: one matrix point, one repeat.
+type Record struct {
+	Schema int    `json:"schema"`
+	RunID  string `json:"run_id"`
+	// PointID identifies the matrix point and repeat; --resume skips the
+	// PointIDs already present.
+	PointID string    `json:"point_id"`
+	Repeat  int       `json:"repeat"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+
+	Env      Env        `json:"env"`
+	Server   ServerInfo `json:"server"`
+	Scenario Scenario   `json:"scenario"`
+
+	Status string `json:"status"`
+	// Error, ExitStatus and StderrTail describe a failed point.
+	Error      string `json:"error,omitempty"`
+	ExitStatus *int   `json:"exit_status,omitempty"`
+	StderrTail string `json:"stderr_tail,omitempty"`
+
+	Load        *Load        `json:"load,omitempty"`
+	ServerStats *ServerStats `json:"server_stats,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+}
+
+// Env describes where a record was measured.
+type Env struct {
+	CPUModel         string            `json:"cpu_model"`
+	Cores            int               `json:"cores"`
+	Kernel           string            `json:"kernel"`
+	GoVersion        string            `json:"go_version"`
+	ServerCPUs       string            `json:"server_cpus"` // e.g. "0"
+	ClientCPUs       string            `json:"client_cpus"` // e.g. "1"
+	ServerGOMAXPROCS int               `json:"server_gomaxprocs"`
+	StackVersions    map[string]string `json:"stack_versions,omitempty"`
+}
+
+// ServerInfo names the server model of a record.
+type ServerInfo struct {
+	// Name is the display name, unique within a run: the Go model name or the
+	// configured name of a foreign server.
+	Name string `json:"name"`
+	// Model is the Go model name; empty for a foreign command.
+	Model   string   `json:"model,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Loops   int      `json:"loops"`
+	// MaxPendingBytes is the per-connection output cap the server ran with.
+	MaxPendingBytes int    `json:"max_pending_bytes,omitempty"`
+	Version         string `json:"version,omitempty"`
+}
+
+// Scenario kinds.
+const (
+	KindClosed   = "closed"   // closed loop: capacity at a fixed depth
+	KindCapacity = "capacity" // closed-loop capacity measured for an open-loop sweep
+	KindSweep    = "sweep"    // open loop at a fraction of the measured capacity
+	KindSLO      = "slo"      // open loop during the search for the highest rate within the SLO
+)
+
+// Scenario is the load a record measured.
+type Scenario struct {
+	Kind      string `json:"kind"`
+	Mode      string `json:"mode"` // "closed" or "open"
+	Conns     int    `json:"conns"`
+	SizeBytes int    `json:"size"`
+	Depth     int    `json:"depth"`
+	// LoadFraction is the offered rate as a fraction of the measured capacity
+	// (open-loop sweep only).
+	LoadFraction   float64 `json:"load,omitempty"`
+	RateMsgsPerSec float64 `json:"rate,omitempty"`
+	DurationS      float64 `json:"duration_s"`
+	WarmupS        float64 `json:"warmup_s"`
+}
+
+// Latency holds latency percentiles in microseconds.
+type Latency struct {
+	Min   float64 `json:"min"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	P9999 float64 `json:"p9999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// SendLag is how late sends were against their intended times (open loop),
+// in microseconds.
+type SendLag struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+}
+
+// Load is the load generator's summary of one measured window, exactly what
+// `echobench load --json` prints. Warm-up is excluded from every figure.
+// Completed + TimedOut + Errored + Corrupted == Intended, always.
+type Load struct {
+	Mode      string  `json:"mode"`
+	Conns     int     `json:"conns"`
+	Size      int     `json:"size"`
+	Depth     int     `json:"depth"`
+	Rate      float64 `json:"rate"` // target msgs/s (open loop); 0 for closed loop
+	DurationS float64 `json:"duration_s"`
+
+	Intended   int64 `json:"intended"`
+	Completed  int64 `json:"completed"`
+	TimedOut   int64 `json:"timed_out"`
+	Errored    int64 `json:"errored"`
+	Corrupted  int64 `json:"corrupted"`
+	ConnFailed int64 `json:"conn_failed"`
+	Reconnects int64 `json:"reconnects"`
+
+	CompletionRatio      float64 `json:"completion_ratio"`
+	ThroughputMsgsPerSec float64 `json:"throughput_msgs_per_s"`
+	ThroughputMiBPerSec  float64 `json:"throughput_mib_per_s"`
+
+	LatencyUs Latency `json:"latency_us"`
+	// LatencyOverflow counts latencies above HistHighestNs; they are
+	// recorded at the top of the range, never dropped.
+	LatencyOverflow int64   `json:"latency_overflow"`
+	SendLagUs       SendLag `json:"send_lag_us"`
+
+	ClientCPUUtil float64 `json:"client_cpu_util"` // 0..1 of the CPUs the client may use
+	ClientBound   bool    `json:"client_bound"`
+	RateMet       bool    `json:"rate_met"`
+
+	// HDR is the merged latency histogram (ns), HdrHistogram V2 compressed,
+	// base64.
+	HDR string `json:"hdr"`
+	// Timeline has one entry per second of the measured window.
+	Timeline []Second `json:"timeline,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Second is one second of a measured window.
+type Second struct {
+	T         float64 `json:"t_s"` // seconds since the window began
+	Completed int64   `json:"completed"`
+	Failed    int64   `json:"failed"` // timed out + errored + corrupted
+	P99Us     float64 `json:"p99_us"`
+}
+
+// ServerStats is sampled from /proc for the server process during the
+// measured window.
+type ServerStats struct {
+	CPUUserS   float64 `json:"cpu_user_s"`
+	CPUSysS    float64 `json:"cpu_sys_s"`
+	CPUUtil    float64 `json:"cpu_util"` // (user+sys)/window, in CPUs
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+	BaseRSS    int64   `json:"base_rss_bytes"` // before the load connected
+	VolCtxSw   int64   `json:"voluntary_ctxsw"`
+	InvolCtxSw int64   `json:"involuntary_ctxsw"`
+	Threads    int     `json:"threads"`
+	// MsgsPerCPUSecond is completed messages per server CPU-second.
+	MsgsPerCPUSecond float64 `json:"msgs_per_cpu_s"`
+	// RSSBytesPerConn is (PeakRSS-BaseRSS)/conns.
+	RSSBytesPerConn float64 `json:"rss_bytes_per_conn"`
+	// CPUTimeline is server CPU utilisation per second of the window.
+	CPUTimeline []float64 `json:"cpu_timeline,omitempty"`
+}

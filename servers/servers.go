@@ -1,0 +1,97 @@
+// Package servers defines the contract every echo server model honours and the
+// registry that names them. It knows nothing of measurement: a model only has to
+// accept connections and echo every byte, in order, with bounded buffering.
+package servers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+)
+
+// DefaultMaxPendingBytes is the per-connection cap on unsent output when
+// Config.MaxPendingBytes is zero. A connection that reaches it stops being read
+// until its output drains (or, where a library cannot pause reads, is closed).
+const DefaultMaxPendingBytes = 4 << 20
+
+// Config is what every model is started with. The zero value of each field
+// means its documented default.
+type Config struct {
+	// Addr is the TCP address to listen on; port 0 picks a free port.
+	// Default "127.0.0.1:0": servers bind loopback unless told otherwise.
+	Addr string
+	// Loops is the number of event loops (or, for goroutine-per-connection,
+	// it is ignored; GOMAXPROCS is set by the caller). Default 1.
+	Loops int
+	// MaxPendingBytes caps unsent output per connection. Default
+	// DefaultMaxPendingBytes.
+	MaxPendingBytes int
+	// Log receives diagnostics. Never stdout: stdout carries only the
+	// LISTENING line. Default io.Discard.
+	Log io.Writer
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// Server is a running model. Addr is valid as soon as Start returns: the
+// listener is bound and accepting. Close stops accepting, closes every
+// connection and returns once the model's goroutines have ended; it is safe to
+// call more than once.
+type Server interface {
+	Addr() net.Addr
+	Close() error
+}
+
+// StartFunc starts a model. It returns only once the server accepts
+// connections, or with an error. Cancelling ctx after Start returns has no
+// effect; use Server.Close.
+type StartFunc func(ctx context.Context, cfg Config) (Server, error)
+
+// Model is one registry entry.
+type Model struct {
+	// Name is what `echobench serve NAME` takes.
+	Name string
+	// Doc is a one-line description: the concurrency model and its library.
+	Doc string
+	// Start starts the model in this process.
+	Start StartFunc
+}
+
+// Registry maps model names to models.
+type Registry map[string]Model
+
+// Lookup returns the model called name, or an error that lists the known ones.
+func (r Registry) Lookup(name string) (Model, error) {
+	m, ok := r[name]
+	if !ok {
+		return Model{}, fmt.Errorf("unknown server model %q (known: %v)", name, r.Names())
+	}
+	return m, nil
+}
+
+// Names returns the registered names, sorted.
+func (r Registry) Names() []string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
