@@ -25,6 +25,9 @@ const (
 const (
 	StatusOK     = "ok"     // the point ran; Load and ServerStats are set
 	StatusFailed = "failed" // the server or the load generator failed; Error says why
+	// StatusSkipped marks a server that is not available on this machine (a
+	// foreign stack that is not installed); Error says why. Reports list it.
+	StatusSkipped = "skipped"
 )
 
 // Record is one line of results.jsonl: one matrix point, one repeat.
