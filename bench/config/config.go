@@ -1,0 +1,499 @@
+// Package config decodes and validates the matrix file that `echobench run`
+// executes: which servers, which loads, how long, how many repeats.
+//
+// Decoding is strict: an unknown key is an error naming it, the file is capped
+// at MaxFileBytes before the TOML parser sees it (a deeply nested file
+// overflows the parser's stack, which cannot be recovered), and every value is
+// checked before anything starts, so a typo never costs a half-finished run.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxFileBytes caps a matrix file. Real ones are a few KiB.
+const MaxFileBytes = 1 << 20
+
+// FDHeadroom is the number of descriptors a server or load generator needs
+// beyond one per connection: listener, epoll, pipes, runtime files.
+const FDHeadroom = 64
+
+// Defaults applied by Decode to keys the file leaves out.
+const (
+	DefaultRepeats       = 3
+	DefaultSLOP99        = 10 * time.Millisecond
+	DefaultSLOCompletion = 0.999
+	DefaultSLOSteps      = 3
+	DefaultReadyTimeout  = 10 * time.Second
+	DefaultAddr          = "127.0.0.1:0"
+	// MaxLoadFraction bounds an open-loop fraction of capacity: far beyond
+	// saturation every figure is the same overload.
+	MaxLoadFraction = 10.0
+)
+
+// Modes of a scenario.
+const (
+	ModeClosed = "closed"
+	ModeOpen   = "open"
+)
+
+// Duration is a time.Duration written as a Go duration string ("1.5s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Config is a decoded, validated matrix file. See docs/bench.md for every key.
+type Config struct {
+	// Duration is the measured window of each point.
+	Duration Duration `toml:"duration"`
+	// Warmup precedes each window; nothing in it is measured.
+	Warmup Duration `toml:"warmup"`
+	// Repeats is how many times every point runs (interleaved).
+	Repeats int `toml:"repeats"`
+	// Seed fixes the shuffle of the model order per repeat. Zero means "pick
+	// one from the clock"; the one used is recorded in the run's env.json.
+	Seed int64 `toml:"seed"`
+	// ServerCPUs and ClientCPUs are CPU lists ("0", "2-3,6"); empty means
+	// the default (server 0, client 1) or the command-line flags.
+	ServerCPUs string `toml:"server_cpus"`
+	ClientCPUs string `toml:"client_cpus"`
+	// ReadyTimeout bounds the wait for a server's LISTENING line.
+	ReadyTimeout Duration `toml:"ready_timeout"`
+	// MsgTimeout, when set, is passed to the load generator as --timeout:
+	// how long a message may take before it counts as timed out.
+	MsgTimeout Duration `toml:"msg_timeout"`
+	// SLOP99 and SLOCompletion define the latency objective of the SLO
+	// search: the highest open-loop rate whose p99 stays at or under SLOP99
+	// with a completion ratio of at least SLOCompletion.
+	SLOP99        Duration `toml:"slo_p99"`
+	SLOCompletion float64  `toml:"slo_completion"`
+	// SLOSteps is the number of bisection steps per model and open-loop
+	// group in each repeat; 0 turns the search off. Pointer so that an
+	// explicit 0 differs from "not set".
+	SLOSteps *int `toml:"slo_steps"`
+
+	Servers   []Server   `toml:"servers"`
+	Scenarios []Scenario `toml:"scenarios"`
+}
+
+// Server is one server under test: a Go model, a foreign stack known to
+// servers/external, or any command that honours the server contract.
+type Server struct {
+	// Model names a Go model (`echobench serve MODEL`) or a foreign stack.
+	Model string `toml:"model"`
+	// Name is the display name; it defaults to Model and is required with
+	// Command. Unique within a file.
+	Name string `toml:"name"`
+	// Command is the full argv of a server honouring the contract; the
+	// orchestrator appends --addr and --loops (and --max-pending if set).
+	Command []string `toml:"command"`
+	// Addr is passed as --addr; it must be a loopback address.
+	Addr string `toml:"addr"`
+	// Loops is passed as --loops; 0 means the number of server CPUs.
+	Loops int `toml:"loops"`
+	// MaxPending is passed as --max-pending when set (bytes).
+	MaxPending int `toml:"max_pending"`
+	// Env adds environment variables (e.g. MALLOC_TRIM_THRESHOLD_).
+	Env map[string]string `toml:"env"`
+}
+
+// DisplayName is Name, or Model when Name is empty.
+func (s Server) DisplayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Model
+}
+
+// Scenario is a family of points: the cross product of its lists.
+type Scenario struct {
+	// Mode is "closed" or "open".
+	Mode  string `toml:"mode"`
+	Conns []int  `toml:"conns"`
+	Sizes []int  `toml:"sizes"`
+	// Depth is the messages kept in flight per connection (closed loop) or
+	// allowed in flight (open loop). Default [1].
+	Depth []int `toml:"depth"`
+	// Load lists the open-loop rates as fractions of the closed-loop
+	// capacity measured for each model; open mode only, required there.
+	Load []float64 `toml:"load"`
+	// SourceIPs is passed to the load generator as --source-ips, to spread
+	// many connections over several loopback source addresses.
+	SourceIPs string `toml:"source_ips"`
+	// Idle is passed as --idle: extra connections that stay open and silent.
+	Idle int `toml:"idle"`
+}
+
+// Checker supplies what validation needs from the world, so that tests can
+// run it without a real registry or PATH.
+type Checker struct {
+	// IsGoModel reports whether name is a Go model of `echobench serve`.
+	IsGoModel func(name string) bool
+	// IsStack reports whether name is a foreign stack known to
+	// servers/external (available or not: availability is checked later and
+	// turns into skipped records, not a config error).
+	IsStack func(name string) bool
+	// LookPath resolves a command; exec.LookPath in production.
+	LookPath func(file string) (string, error)
+	// MaxFiles is the per-process open-file limit that children get.
+	MaxFiles int
+	// NumCPU is the number of CPUs this process may use.
+	NumCPU int
+}
+
+// Load reads and decodes the file at path (see Decode).
+func Load(path string, ck Checker) (*Config, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the cap so an oversized file is detected without
+	// reading all of it.
+	raw, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := Decode(raw, ck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, raw, nil
+}
+
+// Decode parses raw as a matrix file, applies defaults and validates it.
+func Decode(raw []byte, ck Checker) (*Config, error) {
+	if len(raw) > MaxFileBytes {
+		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileBytes)
+	}
+	var c Config
+	md, err := toml.NewDecoder(bytes.NewReader(raw)).Decode(&c)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("unknown key %q (known keys are listed in docs/bench.md)", strings.Join(keys, `", "`))
+	}
+	c.applyDefaults()
+	if err := c.Validate(ck); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Repeats == 0 {
+		c.Repeats = DefaultRepeats
+	}
+	if c.SLOP99.Duration == 0 {
+		c.SLOP99.Duration = DefaultSLOP99
+	}
+	if c.SLOCompletion == 0 {
+		c.SLOCompletion = DefaultSLOCompletion
+	}
+	if c.SLOSteps == nil {
+		n := DefaultSLOSteps
+		c.SLOSteps = &n
+	}
+	if c.ReadyTimeout.Duration == 0 {
+		c.ReadyTimeout.Duration = DefaultReadyTimeout
+	}
+	for i := range c.Servers {
+		if c.Servers[i].Addr == "" {
+			c.Servers[i].Addr = DefaultAddr
+		}
+	}
+	for i := range c.Scenarios {
+		if len(c.Scenarios[i].Depth) == 0 {
+			c.Scenarios[i].Depth = []int{1}
+		}
+	}
+}
+
+// Validate checks every value and returns the first problem, naming the key.
+func (c *Config) Validate(ck Checker) error {
+	if c.Duration.Duration <= 0 {
+		return errors.New("duration: must be set and positive (e.g. \"2s\")")
+	}
+	if c.Warmup.Duration < 0 {
+		return errors.New("warmup: must not be negative")
+	}
+	if c.Repeats < 1 {
+		return fmt.Errorf("repeats: must be at least 1, got %d", c.Repeats)
+	}
+	if c.ReadyTimeout.Duration <= 0 {
+		return errors.New("ready_timeout: must be positive")
+	}
+	if c.MsgTimeout.Duration < 0 {
+		return errors.New("msg_timeout: must not be negative")
+	}
+	if c.SLOP99.Duration <= 0 {
+		return errors.New("slo_p99: must be positive")
+	}
+	if !(c.SLOCompletion > 0 && c.SLOCompletion <= 1) {
+		return fmt.Errorf("slo_completion: must be in (0, 1], got %v", c.SLOCompletion)
+	}
+	if *c.SLOSteps < 0 || *c.SLOSteps > 20 {
+		return fmt.Errorf("slo_steps: must be 0..20, got %d", *c.SLOSteps)
+	}
+	if c.ServerCPUs != "" {
+		if _, err := ParseCPUList(c.ServerCPUs, ck.NumCPU); err != nil {
+			return fmt.Errorf("server_cpus: %w", err)
+		}
+	}
+	if c.ClientCPUs != "" {
+		if _, err := ParseCPUList(c.ClientCPUs, ck.NumCPU); err != nil {
+			return fmt.Errorf("client_cpus: %w", err)
+		}
+	}
+	if len(c.Servers) == 0 {
+		return errors.New("servers: at least one [[servers]] entry is needed")
+	}
+	names := map[string]int{}
+	for i, s := range c.Servers {
+		if err := s.validate(ck); err != nil {
+			return fmt.Errorf("servers[%d]: %w", i, err)
+		}
+		if j, dup := names[s.DisplayName()]; dup {
+			return fmt.Errorf("servers[%d]: name %q is also used by servers[%d]; set a distinct name", i, s.DisplayName(), j)
+		}
+		names[s.DisplayName()] = i
+	}
+	if len(c.Scenarios) == 0 {
+		return errors.New("scenarios: at least one [[scenarios]] entry is needed")
+	}
+	for i, sc := range c.Scenarios {
+		if err := sc.validate(ck); err != nil {
+			return fmt.Errorf("scenarios[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s Server) validate(ck Checker) error {
+	switch {
+	case s.Model == "" && len(s.Command) == 0:
+		return errors.New("needs model = \"NAME\" or name + command = [...]")
+	case s.Model != "" && len(s.Command) > 0:
+		return errors.New("model and command are exclusive: a command is not a model")
+	case len(s.Command) > 0 && s.Name == "":
+		return errors.New("name: required with command")
+	}
+	if s.Name != "" && !validName(s.Name) {
+		return fmt.Errorf("name: %q must be letters, digits, '-', '_' or '.'", s.Name)
+	}
+	if s.Model != "" {
+		goModel := ck.IsGoModel != nil && ck.IsGoModel(s.Model)
+		stack := ck.IsStack != nil && ck.IsStack(s.Model)
+		if !goModel && !stack {
+			return fmt.Errorf("model: unknown model %q (not a Go model nor a foreign stack)", s.Model)
+		}
+		if !validName(s.Model) {
+			return fmt.Errorf("model: %q must be letters, digits, '-', '_' or '.'", s.Model)
+		}
+	}
+	if len(s.Command) > 0 {
+		if s.Command[0] == "" {
+			return errors.New("command: the program is empty")
+		}
+		look := ck.LookPath
+		if look == nil {
+			return errors.New("command: no way to resolve programs")
+		}
+		if _, err := look(s.Command[0]); err != nil {
+			return fmt.Errorf("command: program %q not found: %w", s.Command[0], err)
+		}
+	}
+	if err := CheckLoopback(s.Addr); err != nil {
+		return fmt.Errorf("addr: %w", err)
+	}
+	if s.Loops < 0 {
+		return fmt.Errorf("loops: must not be negative, got %d", s.Loops)
+	}
+	if s.MaxPending < 0 {
+		return fmt.Errorf("max_pending: must not be negative, got %d", s.MaxPending)
+	}
+	for k := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("env: invalid variable name %q", k)
+		}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		ok := r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (sc Scenario) validate(ck Checker) error {
+	switch sc.Mode {
+	case ModeClosed:
+		if len(sc.Load) > 0 {
+			return errors.New("load: only open-loop scenarios take load fractions")
+		}
+	case ModeOpen:
+		if len(sc.Load) == 0 {
+			return errors.New("load: an open-loop scenario needs load fractions, e.g. [0.5, 0.9]")
+		}
+	default:
+		return fmt.Errorf("mode: must be %q or %q, got %q", ModeClosed, ModeOpen, sc.Mode)
+	}
+	if len(sc.Conns) == 0 {
+		return errors.New("conns: at least one connection count is needed")
+	}
+	if len(sc.Sizes) == 0 {
+		return errors.New("sizes: at least one message size is needed")
+	}
+	if sc.Idle < 0 {
+		return fmt.Errorf("idle: must not be negative, got %d", sc.Idle)
+	}
+	for _, n := range sc.Conns {
+		if n < 1 {
+			return fmt.Errorf("conns: must be at least 1, got %d", n)
+		}
+		// Server and client each hold one descriptor per connection.
+		if ck.MaxFiles > 0 && n+sc.Idle+FDHeadroom > ck.MaxFiles {
+			return fmt.Errorf("conns: %d connections (+%d idle) need %d open files per process, the limit is %d",
+				n, sc.Idle, n+sc.Idle+FDHeadroom, ck.MaxFiles)
+		}
+	}
+	for _, n := range sc.Sizes {
+		if n < 1 || n > 64<<20 {
+			return fmt.Errorf("sizes: must be 1 byte to 64 MiB, got %d", n)
+		}
+	}
+	for _, n := range sc.Depth {
+		if n < 1 || n > 1<<16 {
+			return fmt.Errorf("depth: must be 1..65536, got %d", n)
+		}
+	}
+	for _, f := range sc.Load {
+		if !(f > 0 && f <= MaxLoadFraction) {
+			return fmt.Errorf("load: fractions must be in (0, %g], got %v", MaxLoadFraction, f)
+		}
+	}
+	if sc.SourceIPs != "" {
+		for _, ip := range strings.Split(sc.SourceIPs, ",") {
+			p := net.ParseIP(strings.TrimSpace(ip))
+			if p == nil || !p.IsLoopback() {
+				return fmt.Errorf("source_ips: %q is not a loopback address", ip)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckLoopback returns an error unless addr is host:port with a loopback
+// host: echobench never puts load on a real network.
+func CheckLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: bad port", addr)
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" {
+		return nil
+	}
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8 or ::1)", addr)
+	}
+	return nil
+}
+
+// ParseCPUList parses a Linux CPU list such as "0", "1-3" or "0,2-3" into
+// sorted, distinct CPU numbers below numCPU (when numCPU > 0).
+func ParseCPUList(s string, numCPU int) ([]int, error) {
+	seen := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("%q: empty element", s)
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("%q: bad CPU number %q", s, lo)
+		}
+		b := a
+		if isRange {
+			b, err = strconv.Atoi(hi)
+			if err != nil || b < a {
+				return nil, fmt.Errorf("%q: bad range %q", s, part)
+			}
+		}
+		if b-a > 4096 {
+			return nil, fmt.Errorf("%q: range %q too large", s, part)
+		}
+		for i := a; i <= b; i++ {
+			if numCPU > 0 && i >= numCPU {
+				return nil, fmt.Errorf("%q: CPU %d does not exist (this machine has %d)", s, i, numCPU)
+			}
+			seen[i] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for i := range seen {
+		out = append(out, i)
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// FormatCPUList writes cpus in the compact Linux list form ("0-2,5").
+func FormatCPUList(cpus []int) string {
+	var b strings.Builder
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(cpus[i]))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(cpus[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
+}

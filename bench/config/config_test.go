@@ -1,0 +1,251 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testChecker() Checker {
+	return Checker{
+		IsGoModel: func(n string) bool { return n == "epoll" || n == "gnet" },
+		IsStack:   func(n string) bool { return n == "uvloop" },
+		LookPath: func(f string) (string, error) {
+			if f == "/usr/bin/python3" {
+				return f, nil
+			}
+			return "", errors.New("not found")
+		},
+		MaxFiles: 20000,
+		NumCPU:   2,
+	}
+}
+
+const good = `
+duration = "2s"
+warmup = "500ms"
+repeats = 3
+seed = 7
+slo_p99 = "5ms"
+slo_steps = 0
+[[servers]]
+model = "epoll"
+[[servers]]
+model = "gnet"
+loops = 1
+max_pending = 65536
+env = { GOGC = "off" }
+[[servers]]
+model = "uvloop"
+[[servers]]
+name = "py"
+command = ["/usr/bin/python3", "x.py"]
+[[scenarios]]
+mode = "closed"
+conns = [1, 64, 1000]
+sizes = [64, 16384]
+depth = [1, 16]
+[[scenarios]]
+mode = "open"
+conns = [64]
+sizes = [64]
+load = [0.5, 0.9]
+`
+
+func TestDecodeGood(t *testing.T) {
+	t.Parallel()
+	c, err := Decode([]byte(good), testChecker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Duration.Duration != 2*time.Second || c.Warmup.Duration != 500*time.Millisecond || c.Repeats != 3 || c.Seed != 7 {
+		t.Errorf("top-level keys: %+v", c)
+	}
+	if *c.SLOSteps != 0 {
+		t.Errorf("explicit slo_steps = 0 became %d", *c.SLOSteps)
+	}
+	if c.SLOCompletion != DefaultSLOCompletion || c.ReadyTimeout.Duration != DefaultReadyTimeout {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if got := c.Servers[0].Addr; got != DefaultAddr {
+		t.Errorf("default addr = %q", got)
+	}
+	if got := c.Servers[1].Env["GOGC"]; got != "off" {
+		t.Errorf("env = %q", got)
+	}
+	if got := c.Servers[3].DisplayName(); got != "py" {
+		t.Errorf("display name = %q", got)
+	}
+	if got := c.Scenarios[1].Depth; !reflect.DeepEqual(got, []int{1}) {
+		t.Errorf("default depth = %v", got)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	const servers = "[[servers]]\nmodel = \"epoll\"\n"
+	const closed = "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64]\n"
+	base := "duration = \"1s\"\n"
+	tests := []struct {
+		name, file, want string
+	}{
+		{"unknown top key", base + "durration = \"1s\"\n" + servers + closed, `unknown key "durration"`},
+		{"unknown nested key", base + "[[servers]]\nmodel = \"epoll\"\nlops = 2\n" + closed, `unknown key "servers.lops"`},
+		{"no duration", servers + closed, "duration:"},
+		{"zero duration", "duration = \"0s\"\n" + servers + closed, "duration:"},
+		{"bad duration", "duration = \"fast\"\n" + servers + closed, "parse:"},
+		{"negative warmup", base + "warmup = \"-1s\"\n" + servers + closed, "warmup:"},
+		{"negative repeats", base + "repeats = -1\n" + servers + closed, "repeats:"},
+		{"slo completion", base + "slo_completion = 1.5\n" + servers + closed, "slo_completion:"},
+		{"slo steps", base + "slo_steps = -1\n" + servers + closed, "slo_steps:"},
+		{"cpu list", base + "server_cpus = \"5\"\n" + servers + closed, "server_cpus:"},
+		{"cpu range", base + "client_cpus = \"1-0\"\n" + servers + closed, "client_cpus:"},
+		{"no servers", base + closed, "servers:"},
+		{"no scenarios", base + servers, "scenarios:"},
+		{"unknown model", base + "[[servers]]\nmodel = \"nope\"\n" + closed, `servers[0]: model: unknown model "nope"`},
+		{"model and command", base + "[[servers]]\nmodel = \"epoll\"\ncommand = [\"/usr/bin/python3\"]\n" + closed, "servers[0]: model and command"},
+		{"command without name", base + "[[servers]]\ncommand = [\"/usr/bin/python3\"]\n" + closed, "servers[0]: name: required"},
+		{"missing command", base + "[[servers]]\nname = \"x\"\ncommand = [\"/no/such\"]\n" + closed, `servers[0]: command: program "/no/such" not found`},
+		{"empty command", base + "[[servers]]\nname = \"x\"\ncommand = [\"\"]\n" + closed, "servers[0]: command: the program is empty"},
+		{"duplicate name", base + servers + servers + closed, `servers[1]: name "epoll" is also used`},
+		{"bad name", base + "[[servers]]\nname = \"a b\"\ncommand = [\"/usr/bin/python3\"]\n" + closed, "servers[0]: name:"},
+		{"public addr", base + "[[servers]]\nmodel = \"epoll\"\naddr = \"0.0.0.0:0\"\n" + closed, "servers[0]: addr:"},
+		{"remote addr", base + "[[servers]]\nmodel = \"epoll\"\naddr = \"10.0.0.1:80\"\n" + closed, "not a loopback"},
+		{"negative loops", base + "[[servers]]\nmodel = \"epoll\"\nloops = -2\n" + closed, "servers[0]: loops:"},
+		{"negative max pending", base + "[[servers]]\nmodel = \"epoll\"\nmax_pending = -2\n" + closed, "servers[0]: max_pending:"},
+		{"bad mode", base + servers + "[[scenarios]]\nmode = \"half\"\nconns = [1]\nsizes = [64]\n", "scenarios[0]: mode:"},
+		{"zero conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [0]\nsizes = [64]\n", "scenarios[0]: conns:"},
+		{"too many conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [19990]\nsizes = [64]\n", "scenarios[0]: conns: 19990 connections"},
+		{"idle counts", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [10000]\nidle = 9950\nsizes = [64]\n", "scenarios[0]: conns:"},
+		{"no sizes", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\n", "scenarios[0]: sizes:"},
+		{"negative size", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [-1]\n", "scenarios[0]: sizes:"},
+		{"zero depth", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\ndepth = [0]\n", "scenarios[0]: depth:"},
+		{"open without load", base + servers + "[[scenarios]]\nmode = \"open\"\nconns = [1]\nsizes = [1]\n", "scenarios[0]: load:"},
+		{"closed with load", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nload = [0.5]\n", "scenarios[0]: load:"},
+		{"zero load", base + servers + "[[scenarios]]\nmode = \"open\"\nconns = [1]\nsizes = [1]\nload = [0]\n", "scenarios[0]: load:"},
+		{"public source ip", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nsource_ips = \"127.0.0.2,10.1.1.1\"\n", "scenarios[0]: source_ips:"},
+		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode([]byte(tt.file), testChecker())
+			if err == nil {
+				t.Fatalf("no error, want one containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadCapsBeforeParsing(t *testing.T) {
+	t.Parallel()
+	// A deeply nested array would overflow the parser's stack; the cap
+	// must reject it before the parser runs.
+	p := filepath.Join(t.TempDir(), "deep.toml")
+	if err := os.WriteFile(p, []byte("a = "+strings.Repeat("[", MaxFileBytes+10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(p, testChecker()); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("Load = %v, want size error", err)
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		n       int
+		want    []int
+		wantErr bool
+	}{
+		{"0", 2, []int{0}, false},
+		{"1", 2, []int{1}, false},
+		{"0-3,6", 8, []int{0, 1, 2, 3, 6}, false},
+		{"3,1,1", 8, []int{1, 3}, false},
+		{"2", 2, nil, true},
+		{"", 2, nil, true},
+		{"a", 2, nil, true},
+		{"3-1", 8, nil, true},
+		{"-1", 8, nil, true},
+		{"0,", 8, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseCPUList(tt.in, tt.n)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseCPUList(%q) err = %v, wantErr %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr {
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseCPUList(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+			if back, _ := ParseCPUList(FormatCPUList(got), tt.n); !reflect.DeepEqual(back, got) {
+				t.Errorf("FormatCPUList(%v) = %q does not round-trip", got, FormatCPUList(got))
+			}
+		}
+	}
+	if got := FormatCPUList([]int{0, 1, 2, 5, 7, 8}); got != "0-2,5,7-8" {
+		t.Errorf("FormatCPUList = %q", got)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:0": true, "127.9.9.9:80": true, "[::1]:0": true, "localhost:1": true,
+		"0.0.0.0:0": false, "[::]:0": false, ":0": false, "192.168.1.1:0": false, "127.0.0.1": false,
+		"127.0.0.1:99999": false,
+	} {
+		if err := CheckLoopback(addr); (err == nil) != ok {
+			t.Errorf("CheckLoopback(%q) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte("duration = \"1s\"\n[[servers]]\nmodel = \"epoll\"\n[[scenarios]]\nmode = \"open\"\nconns = [1]\nsizes = [1]\nload = [1.0]\n"))
+	f.Add([]byte("a = [[[[1]]]]"))
+	f.Add([]byte("[servers]\nx = 1"))
+	ck := testChecker()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		// Keep inputs small: the nesting crash is guarded by the size cap,
+		// which TestLoadCapsBeforeParsing covers.
+		if len(raw) > 4096 {
+			return
+		}
+		c, err := Decode(raw, ck)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must satisfy the invariants the runner relies on.
+		if c.Duration.Duration <= 0 || c.Repeats < 1 || len(c.Servers) == 0 || len(c.Scenarios) == 0 {
+			t.Fatalf("accepted an invalid config: %+v", c)
+		}
+		for _, sc := range c.Scenarios {
+			if len(sc.Depth) == 0 || len(sc.Conns) == 0 || len(sc.Sizes) == 0 {
+				t.Fatalf("accepted an empty scenario: %+v", sc)
+			}
+			for _, n := range sc.Conns {
+				if n < 1 || n+sc.Idle+FDHeadroom > ck.MaxFiles {
+					t.Fatalf("accepted conns %d", n)
+				}
+			}
+			if (sc.Mode == ModeOpen) != (len(sc.Load) > 0) {
+				t.Fatalf("accepted load fractions %v for mode %q", sc.Load, sc.Mode)
+			}
+		}
+		for _, s := range c.Servers {
+			if CheckLoopback(s.Addr) != nil {
+				t.Fatalf("accepted addr %q", s.Addr)
+			}
+		}
+	})
+}
