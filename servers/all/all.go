@@ -1,10 +1,12 @@
 // Package all is the registry of the Go server models: one line per model.
 package all
 
-import "echobench/servers"
+import (
+	"echobench/servers"
+	"echobench/servers/epoll"
+)
 
 // Models is every Go model that `echobench serve` can start.
 var Models = servers.Registry{
-	// One line per model, e.g.:
-	// "epoll": {Name: "epoll", Doc: "...", Start: epoll.Start},
+	"epoll": {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 }
