@@ -1,0 +1,164 @@
+package external
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"echobench/servers/node"
+	"echobench/servers/python"
+)
+
+// scriptFile is one embedded script, at rel (slash-separated) under the
+// scripts directory.
+type scriptFile struct {
+	rel  string
+	data []byte
+}
+
+// embedded lists every script of every runtime, sorted by path, so the
+// content hash does not depend on walk order.
+func embedded() ([]scriptFile, error) {
+	var files []scriptFile
+	for _, src := range []struct {
+		dir  string
+		fsys fs.FS
+	}{{"python", python.FS}, {"node", node.FS}} {
+		err := fs.WalkDir(src.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(src.fsys, p)
+			if err != nil {
+				return err
+			}
+			files = append(files, scriptFile{rel: src.dir + "/" + p, data: data})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read embedded %s scripts: %w", src.dir, err)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
+	return files, nil
+}
+
+// contentHash names a set of scripts: any change to any file, or to the set,
+// gives a new directory, so a running server never sees its files change.
+func contentHash(files []scriptFile) string {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.rel, len(f.data))
+		h.Write(f.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+var (
+	scriptDirMu   sync.Mutex
+	scriptDirPath string // set once materialised in this process
+)
+
+// scriptDir returns the directory holding the embedded scripts, writing them
+// out on first use in this process.
+func scriptDir() (string, error) {
+	scriptDirMu.Lock()
+	defer scriptDirMu.Unlock()
+	if scriptDirPath != "" {
+		return scriptDirPath, nil
+	}
+	root, err := cacheRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := materialise(root)
+	if err != nil {
+		return "", err
+	}
+	scriptDirPath = dir
+	return dir, nil
+}
+
+// cacheRoot is os.UserCacheDir()/echobench, or a per-user directory under
+// os.TempDir() where there is no cache directory (no $HOME, as in some CI).
+func cacheRoot() (string, error) {
+	if base, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(base, "echobench"), nil
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("echobench-%d", os.Getuid())), nil
+}
+
+// materialise makes sure root/scripts-HASH holds exactly the embedded scripts
+// and returns its path. The directory is built under a temporary name and
+// renamed into place, so concurrent echobench processes either see the whole
+// directory or none of it; when two race, the loser's copy is discarded.
+func materialise(root string) (string, error) {
+	files, err := embedded()
+	if err != nil {
+		return "", err
+	}
+	final := filepath.Join(root, "scripts-"+contentHash(files))
+	if _, err := os.Stat(final); err == nil {
+		return final, verify(final, files)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("create script cache %s: %w", root, err)
+	}
+	tmp, err := os.MkdirTemp(root, ".tmp-scripts-")
+	if err != nil {
+		return "", fmt.Errorf("create script cache: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	for _, f := range files {
+		p := filepath.Join(tmp, filepath.FromSlash(f.rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", fmt.Errorf("write script cache: %w", err)
+		}
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return "", fmt.Errorf("write script cache: %w", err)
+		}
+	}
+	// MkdirTemp makes the directory private (0700); the scripts are not
+	// secret, and a server may run as another user under sudo -u.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("write script cache: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if _, statErr := os.Stat(final); statErr == nil {
+			return final, verify(final, files) // another process got there first
+		}
+		return "", fmt.Errorf("install script cache %s: %w", final, err)
+	}
+	return final, nil
+}
+
+// verify checks that dir holds files as embedded: a directory named by a
+// hash is never rewritten, so a difference means someone edited it.
+func verify(dir string, files []scriptFile) error {
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.rel))
+		got, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("script cache %s is incomplete (remove it to rebuild): %w", dir, err)
+		}
+		if !bytes.Equal(got, f.data) {
+			return fmt.Errorf("script cache %s: %s differs from the embedded copy (remove the directory to rebuild): %w",
+				dir, f.rel, errModified)
+		}
+	}
+	return nil
+}
+
+var errModified = errors.New("cached script modified")
+
+// joinPath joins a slash-separated path under dir.
+func joinPath(dir string, elem ...string) string {
+	return filepath.Join(append([]string{dir}, elem...)...)
+}

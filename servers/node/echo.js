@@ -1,0 +1,99 @@
+// Echo server on Node.js's net module: one event loop, a Socket per connection.
+//
+// Written as Node's net documentation writes it: socket.pipe(socket). pipe is
+// Node's own backpressure: when write() returns false (the writable buffer is
+// above its high-water mark, --max-pending here) the socket stops reading until
+// 'drain'. When the client half-closes, pipe ends the writable side after the
+// last byte, so everything received is echoed before the FIN.
+//
+// Usage: node echo.js [--addr 127.0.0.1:0] [--max-pending BYTES]
+// Prints "LISTENING host:port" on stdout once listening; logs go to stderr;
+// SIGTERM or SIGINT closes every connection and exits 0.
+'use strict';
+
+const net = require('node:net');
+const { parseArgs } = require('node:util');
+
+const DEFAULT_MAX_PENDING = 4 << 20;
+
+function usage(msg) {
+  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES]\n`);
+  process.exit(2);
+}
+
+// splitAddr splits "host:port" or "[v6]:port" as Go's net.SplitHostPort does.
+// An empty host means every interface, as in Go; the default is never empty
+// because Node binds every interface when given no host.
+function splitAddr(addr) {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) usage(`--addr ${JSON.stringify(addr)}: missing port (want HOST:PORT)`);
+  let host = addr.slice(0, i);
+  const portText = addr.slice(i + 1);
+  if (host.startsWith('[') && host.endsWith(']')) {
+    host = host.slice(1, -1);
+  } else if (host.includes(':')) {
+    usage(`--addr ${JSON.stringify(addr)}: an IPv6 host needs brackets, as in [::1]:0`);
+  }
+  const port = Number(portText);
+  if (portText === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    usage(`--addr ${JSON.stringify(addr)}: bad port ${JSON.stringify(portText)}`);
+  }
+  return { host: host === '' ? undefined : host, port };
+}
+
+function main() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        addr: { type: 'string', default: '127.0.0.1:0' },
+        'max-pending': { type: 'string', default: String(DEFAULT_MAX_PENDING) },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    usage(err.message);
+  }
+  const { host, port } = splitAddr(values.addr);
+  const maxPending = Number(values['max-pending']);
+  if (!Number.isInteger(maxPending) || maxPending < 1) {
+    usage(`--max-pending must be a whole number of bytes >= 1, got ${values['max-pending']}`);
+  }
+
+  const live = new Set();
+  const server = net.createServer({
+    // Sets both the readable and the writable high-water marks of every
+    // accepted socket (Node >= 18.17 / 20.1); older Nodes keep 16 KiB.
+    highWaterMark: maxPending,
+    // Node leaves Nagle on by default; asyncio, trio and Go turn it off.
+    noDelay: true,
+  }, (socket) => {
+    live.add(socket);
+    socket.on('close', () => live.delete(socket));
+    // A reset is the client's doing and counted by the load generator. An
+    // 'error' with no listener would crash the whole server.
+    socket.on('error', () => socket.destroy());
+    socket.pipe(socket);
+  });
+  server.on('error', (err) => {
+    process.stderr.write(`echo.js: ${err.message}\n`);
+    process.exit(1);
+  });
+
+  const stop = () => {
+    server.close();
+    for (const socket of live) socket.destroy();
+    // With the listener and every socket closed nothing keeps the loop
+    // alive, so the process exits 0 on its own.
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+
+  server.listen({ host, port }, () => {
+    let { address, port: bound } = server.address();
+    if (address.includes(':')) address = `[${address}]`;
+    process.stdout.write(`LISTENING ${address}:${bound}\n`);
+  });
+}
+
+main();

@@ -1,0 +1,77 @@
+"""Echo server on asyncio's high-level streams API: a coroutine per connection.
+
+Run on the standard event loop by default, or on uvloop with --loop uvloop.
+
+This is the loop the asyncio documentation recommends: read, write, then
+`await writer.drain()`, which waits while the transport's write buffer is
+above its high-water mark (--max-pending). The StreamReader pauses the socket
+when its own buffer passes twice its limit (64 KiB, the default), so a client
+that never reads costs a bounded amount of memory.
+"""
+
+import asyncio
+import signal
+
+import _echo_common as common
+
+
+async def serve(args):
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    live = set()
+
+    async def echo(reader, writer):
+        live.add(writer)
+        writer.transport.set_write_buffer_limits(high=args.max_pending)
+        try:
+            while True:
+                data = await reader.read(common.READ_SIZE)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+            # Half-close: everything read has been written and drained down
+            # to the low-water mark; close() flushes the rest, wait_closed()
+            # waits until it has gone.
+            writer.close()
+            await writer.wait_closed()
+        except ConnectionError:
+            # A reset is the client's doing and an outcome the load
+            # generator counts; it is not worth a log line.
+            writer.transport.abort()
+        finally:
+            live.discard(writer)
+
+    server = await asyncio.start_server(echo, args.host, args.port)
+    common.announce(server.sockets[0].getsockname())
+
+    await stop.wait()
+    server.close()
+    for writer in list(live):
+        writer.transport.abort()
+    await server.wait_closed()
+    # asyncio.run cancels the handlers still unwinding from the aborts.
+
+
+def main():
+    args = common.parse_args(
+        __doc__.splitlines()[0],
+        lambda p: p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                                 help="event loop implementation (default %(default)s)"))
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError as e:
+            common.missing("uvloop", e, "Debian package python3-uvloop; run make deps")
+        if hasattr(uvloop, "run"):  # uvloop >= 0.18
+            uvloop.run(serve(args))
+            return
+        uvloop.install()
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Echo server on curio: a task per connection under curio's run_server.
+
+Written as curio's own examples write it: recv, then sendall. sendall returns
+only once the kernel has taken every byte, which is the backpressure: a client
+that never reads costs one read buffer plus the socket buffers, so
+--max-pending has nothing to set.
+
+curio is not packaged by Debian. Where it is not importable this exits with
+status 3 and says so on stderr; it runs wherever curio is installed for the
+interpreter that runs it.
+"""
+
+import signal
+import socket
+
+import _echo_common as common
+
+try:
+    import curio
+    from curio.network import run_server, tcp_server_socket
+except ImportError as e:
+    common.missing("curio", e, "it is not packaged by Debian; install it for this interpreter, "
+                   "e.g. with pip, or point ECHOBENCH_PYTHON at a python that has it")
+
+
+async def echo(client, _addr):
+    # curio leaves Nagle on; asyncio, trio, Go and Node turn it off.
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while True:
+            data = await client.recv(common.READ_SIZE)
+            if not data:
+                break  # half-close: everything read has been sent
+            await client.sendall(data)
+    except ConnectionError:
+        pass  # a reset is the client's doing and counted by the load generator
+    # run_server closes the client socket when this returns.
+
+
+async def serve(args):
+    # A plain signal handler that sets a UniversalEvent is curio's documented
+    # way to hand a signal to a task; it works across curio versions.
+    stop = curio.UniversalEvent()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signo, _frame: stop.set())
+
+    family = socket.AF_INET6 if args.host and ":" in args.host else socket.AF_INET
+    sock = tcp_server_socket(args.host or "", args.port, family=family)
+    common.announce(sock.getsockname())
+    server = await curio.spawn(run_server, sock, echo)
+    await stop.wait()
+    # Cancels the accept loop and, through its task group, every connection.
+    await server.cancel()
+
+
+def main():
+    args = common.parse_args(__doc__.splitlines()[0])
+    curio.run(serve, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Echo server on gevent: a greenlet per connection under gevent's StreamServer.
+
+Blocking-style code, as gevent's documentation writes it: recv, then sendall.
+sendall blocks the greenlet until the kernel takes the bytes, which is the
+backpressure: a client that never reads costs one read buffer plus the socket
+buffers, so --max-pending is accepted but has nothing to set.
+"""
+
+import signal
+
+import _echo_common as common
+
+try:
+    import gevent
+    from gevent.event import Event
+    from gevent.pool import Pool
+    from gevent.server import StreamServer
+except ImportError as e:
+    common.missing("gevent", e, "Debian package python3-gevent; run make deps")
+
+# How long stop() lets handlers finish before killing them. SIGTERM must end
+# the process within 2 s; a client mid-echo has no claim on more.
+STOP_TIMEOUT_S = 0.5
+
+
+def echo(sock, _addr):
+    # StreamServer does not set TCP_NODELAY; asyncio, trio, Go and Node do.
+    common.set_nodelay(sock)
+    try:
+        while True:
+            data = sock.recv(common.READ_SIZE)
+            if not data:
+                break  # half-close: everything read has been sent
+            sock.sendall(data)
+    except ConnectionError:
+        pass  # a reset is the client's doing and counted by the load generator
+    finally:
+        sock.close()
+
+
+def main():
+    args = common.parse_args(__doc__.splitlines()[0])
+    # A Pool (unbounded) lets stop() find and end the live handlers.
+    server = StreamServer((args.host or "", args.port), echo, spawn=Pool())
+    server.start()
+    common.announce(server.socket.getsockname())
+
+    stop = Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    stop.wait()
+    server.stop(timeout=STOP_TIMEOUT_S)
+
+
+if __name__ == "__main__":
+    main()

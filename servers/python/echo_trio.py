@@ -1,0 +1,50 @@
+"""Echo server on trio: a task per connection under trio.serve_tcp.
+
+Written as trio's tutorial writes it: `async for data in stream`, then
+`await stream.send_all(data)`. send_all returns only once the kernel has taken
+every byte, which is the backpressure: a client that never reads costs one
+read buffer plus the socket buffers, so --max-pending has nothing to set.
+SocketStream turns TCP_NODELAY on by itself.
+"""
+
+import signal
+from functools import partial
+
+import _echo_common as common
+
+try:
+    import trio
+except ImportError as e:
+    common.missing("trio", e, "Debian package python3-trio; run make deps")
+
+
+async def echo(stream):
+    try:
+        async for data in stream:  # receive_some(), up to 64 KiB here
+            await stream.send_all(data)
+        # Half-close: everything read has been sent; close our side too.
+    except trio.BrokenResourceError:
+        pass  # a reset is the client's doing and counted by the load generator
+    finally:
+        await stream.aclose()
+
+
+async def serve(args):
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            partial(trio.serve_tcp, echo, args.port, host=args.host))
+        common.announce(listeners[0].socket.getsockname())
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                # Cancels the listener and every connection task with it.
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main():
+    args = common.parse_args(__doc__.splitlines()[0])
+    trio.run(serve, args)
+
+
+if __name__ == "__main__":
+    main()
