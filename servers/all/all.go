@@ -4,9 +4,11 @@ package all
 import (
 	"echobench/servers"
 	"echobench/servers/epoll"
+	"echobench/servers/netconn"
 )
 
 // Models is every Go model that `echobench serve` can start.
 var Models = servers.Registry{
 	"epoll": {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
+	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
 }
