@@ -9,6 +9,6 @@ import (
 
 // Models is every Go model that `echobench serve` can start.
 var Models = servers.Registry{
-	"epoll": {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
+	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
 }
