@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"echobench/servers/all"
+	"echobench/servers/external"
+)
+
+func init() {
+	register("models", command{summary: "list every server model and whether it is available here", run: runModels})
+}
+
+const modelsUsage = `Usage: echobench models [--json]
+
+Lists every server model: the Go models (built into this binary, always
+available) and the foreign stacks (Python and Node.js servers run as their own
+processes), with the version that would run and, for a stack that cannot run
+here, why not. Install the foreign stacks with 'make deps'.
+
+Examples:
+  echobench models
+  echobench models --json | jq -r '.[] | select(.available) | .name'
+
+Flags:
+`
+
+// modelInfo is one row of the listing; its JSON form is what --json prints.
+type modelInfo struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // "go" or "foreign"
+	Doc       string `json:"doc"`
+	Available bool   `json:"available"`
+	Version   string `json:"version,omitempty"`
+	// Reason says why an unavailable model cannot run here.
+	Reason string `json:"reason,omitempty"`
+	// Command is the foreign stack's argv before --addr and --max-pending.
+	Command []string `json:"command,omitempty"`
+	// Limitations are the conformance cases the stack documents it cannot pass.
+	Limitations map[string]string `json:"limitations,omitempty"`
+}
+
+// modelsCheckTimeout bounds the whole listing: the checks run in parallel and
+// each starts one interpreter.
+const modelsCheckTimeout = 30 * time.Second
+
+func runModels(stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), modelsUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 0 {
+		return usagef("models: unexpected arguments %q", fs.Args())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), modelsCheckTimeout)
+	defer cancel()
+	infos := listModels(ctx)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(infos); err != nil {
+			return fmt.Errorf("models: %w", err)
+		}
+		return nil
+	}
+	return writeModelsTable(stdout, infos)
+}
+
+// listModels gathers every Go model, then every foreign stack, checking the
+// stacks in parallel.
+func listModels(ctx context.Context) []modelInfo {
+	var infos []modelInfo
+	goVersion := goruntime.Version()
+	for _, name := range all.Models.Names() {
+		m := all.Models[name]
+		infos = append(infos, modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: goVersion})
+	}
+	stacks := external.Stacks()
+	foreign := make([]modelInfo, len(stacks))
+	var wg sync.WaitGroup
+	for i, s := range stacks {
+		wg.Go(func() {
+			info := modelInfo{Name: s.Name, Kind: "foreign", Doc: s.Doc, Limitations: s.Limitations}
+			version, err := s.Check(ctx)
+			if err != nil {
+				info.Reason = err.Error()
+			} else {
+				info.Available, info.Version = true, version
+			}
+			if argv, err := s.Argv(); err == nil {
+				info.Command = argv
+			}
+			foreign[i] = info
+		})
+	}
+	wg.Wait()
+	return append(infos, foreign...)
+}
+
+func writeModelsTable(w io.Writer, infos []modelInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tKIND\tAVAILABLE\tVERSION\tDESCRIPTION")
+	var notes []string
+	for _, m := range infos {
+		avail, version := "yes", m.Version
+		if !m.Available {
+			avail, version = "no", "-"
+			notes = append(notes, fmt.Sprintf("  %s: %s", m.Name, m.Reason))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, avail, version, m.Doc)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nNot available here:\n%s\n", strings.Join(notes, "\n"))
+	}
+	return nil
+}

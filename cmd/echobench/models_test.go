@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"echobench/servers/all"
+	"echobench/servers/external"
+)
+
+func TestModelsJSON(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if err := run(&stdout, &stderr, []string{"models", "--json"}); err != nil {
+		t.Fatalf("models --json: %v; stderr: %s", err, &stderr)
+	}
+	var infos []modelInfo
+	if err := json.Unmarshal(stdout.Bytes(), &infos); err != nil {
+		t.Fatalf("decode: %v\n%s", err, &stdout)
+	}
+	byName := map[string]modelInfo{}
+	for _, m := range infos {
+		if _, dup := byName[m.Name]; dup {
+			t.Errorf("model %s listed twice", m.Name)
+		}
+		byName[m.Name] = m
+		if m.Available == (m.Reason != "") {
+			t.Errorf("%s: available=%v but reason=%q: exactly one of them must say it", m.Name, m.Available, m.Reason)
+		}
+		if m.Available && m.Version == "" {
+			t.Errorf("%s: available without a version", m.Name)
+		}
+	}
+	for _, name := range all.Models.Names() {
+		m, ok := byName[name]
+		if !ok || m.Kind != "go" || !m.Available {
+			t.Errorf("Go model %s: listed=%v %+v, want kind go and available", name, ok, m)
+		}
+	}
+	for _, s := range external.Stacks() {
+		m, ok := byName[s.Name]
+		if !ok || m.Kind != "foreign" {
+			t.Errorf("stack %s: listed=%v %+v, want kind foreign", s.Name, ok, m)
+			continue
+		}
+		if len(m.Command) == 0 {
+			t.Errorf("stack %s: no command", s.Name)
+		}
+	}
+	if len(infos) != len(all.Models)+len(external.Stacks()) {
+		t.Errorf("%d models listed, want %d", len(infos), len(all.Models)+len(external.Stacks()))
+	}
+}
+
+func TestModelsTable(t *testing.T) {
+	t.Parallel()
+	infos := []modelInfo{
+		{Name: "epoll", Kind: "go", Doc: "raw epoll", Available: true, Version: "go1.26"},
+		{Name: "curio", Kind: "foreign", Doc: "curio tasks", Reason: "curio is not installed: x"},
+	}
+	var b bytes.Buffer
+	if err := writeModelsTable(&b, infos); err != nil {
+		t.Fatal(err)
+	}
+	want := "MODEL  KIND     AVAILABLE  VERSION  DESCRIPTION\n" +
+		"epoll  go       yes        go1.26   raw epoll\n" +
+		"curio  foreign  no         -        curio tasks\n" +
+		"\nNot available here:\n  curio: curio is not installed: x\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestModelsUsage(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := run(&stdout, &stderr, []string{"models", "extra"})
+	var ue usageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("models extra: err = %v, want a usage error", err)
+	}
+	err = run(&stdout, &stderr, []string{"models", "-h"})
+	if exitCode(err, &stderr) != 0 || !strings.Contains(stderr.String(), "Usage: echobench models") {
+		t.Errorf("models -h: err = %v, stderr = %q", err, stderr.String())
+	}
+}
