@@ -1,0 +1,122 @@
+// Package servertest is the conformance suite every echobench server model must
+// pass, Go or foreign. It starts the real server process (never an in-process
+// server), so a Python or Node server is checked by exactly the same code as a
+// Go model started through `echobench serve MODEL`.
+//
+// The contract it checks (DESIGN.md; docs/conformance.md explains each case):
+//   - started as `CMD... --addr 127.0.0.1:0 --max-pending BYTES`, the server
+//     prints exactly one stdout line, "LISTENING host:port", once it accepts
+//     connections, within 10 s; logs go to stderr;
+//   - it listens on the host it was given (loopback), not every interface;
+//   - it echoes every byte of every connection, in order, whatever the read
+//     and write sizes, with many connections at once;
+//   - after the client's half-close it echoes everything received, then
+//     closes;
+//   - a client that stops reading gets backpressure (the server stops reading
+//     it, or closes it) rather than unbounded buffering;
+//   - resets and abrupt closes leave neither a dead server nor leaked fds;
+//   - SIGTERM makes it exit 0 within 2 s, free its port, and leave no
+//     processes behind.
+//
+// Each case runs as a subtest with its own server process, seeded random data
+// (the seed is logged on failure; ECHOBENCH_SERVERTEST_SEED replays it), ports
+// chosen by the kernel, I/O deadlines and a watchdog that kills a stuck
+// server. Cases run in parallel: each measures only its own process.
+//
+// Use it from a test:
+//
+//	func TestConformance(t *testing.T) {
+//		servertest.Run(t, servertest.Target{
+//			Name:    "asyncio-protocol",
+//			Command: []string{"python3", "servers/python/echo.py", "asyncio-protocol"},
+//		})
+//	}
+package servertest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Target is a server under test, started as a process.
+type Target struct {
+	// Name identifies the server in failure messages, e.g. "epoll" or
+	// "asyncio-protocol".
+	Name string
+	// Command is the argv; the suite appends
+	// "--addr 127.0.0.1:0 --max-pending N".
+	Command []string
+	// Env is extra environment, appended to os.Environ().
+	Env []string
+	// MaxPendingBytes is passed as --max-pending; 0 means 4 MiB. The
+	// slow-reader case allows the server's RSS to grow by at most
+	// 2*MaxPendingBytes + 16 MiB.
+	MaxPendingBytes int
+	// Limitations maps a case name (see CaseNames) to the model's documented
+	// reason it cannot pass; that case is skipped with the reason in the
+	// skip message. A key that names no case fails the run, so a renamed case
+	// cannot silently stop being skipped or checked.
+	Limitations map[string]string
+}
+
+// defaultMaxPendingBytes mirrors servers.DefaultMaxPendingBytes without
+// importing the Go registry: foreign servers use this package too.
+const defaultMaxPendingBytes = 4 << 20
+
+func (tg Target) maxPending() int {
+	if tg.MaxPendingBytes > 0 {
+		return tg.MaxPendingBytes
+	}
+	return defaultMaxPendingBytes
+}
+
+// CaseNames lists the case names, in the order Run runs them, for
+// Target.Limitations keys and for `go test -run 'TestX/MODEL/CASE'`.
+func CaseNames() []string {
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.name
+	}
+	return names
+}
+
+// checkLimitations rejects a limitation for a case that does not exist (a
+// typo, or a renamed case) and one without a reason.
+func checkLimitations(target Target) error {
+	known := CaseNames()
+	var errs []error
+	for name, reason := range target.Limitations {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("servertest: target %q lists a limitation for unknown case %q (cases: %v)", target.Name, name, known))
+		} else if strings.TrimSpace(reason) == "" {
+			errs = append(errs, fmt.Errorf("servertest: target %q skips case %q with no reason; give the documented one", target.Name, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs every conformance case against target, each as a subtest with its
+// own server process and watchdog. The subtests call t.Parallel, so Run
+// returns before they finish when t is itself a parallel test's parent; the
+// results are reported on t as usual.
+func Run(t *testing.T, target Target) {
+	t.Helper()
+	if len(target.Command) == 0 {
+		t.Fatalf("servertest: target %q has an empty Command", target.Name)
+	}
+	if err := checkLimitations(target); err != nil {
+		t.Error(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if reason, ok := target.Limitations[c.name]; ok {
+				t.Skipf("%s: documented limitation: %s", target.Name, reason)
+			}
+			t.Parallel()
+			runCase(t, target, c)
+		})
+	}
+}
