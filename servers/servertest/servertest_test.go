@@ -104,9 +104,12 @@ func TestBrokenTargetHelper(t *testing.T) {
 	if fault == "" {
 		t.Skip("run by TestSuiteCatchesFaults in a subprocess")
 	}
-	// Only the no-listening fault waits for this; the contract's 10 s would
-	// prove nothing more.
+	// These faults make the suite wait out its limits; waiting the full
+	// contract limits would prove nothing more. Set before Run starts any
+	// goroutine.
 	startTimeout = 2 * time.Second
+	eofTimeout = time.Second
+	fdSettleTimeout = time.Second
 	Run(t, Target{Name: "fakeecho-" + fault, Command: []string{fakeEcho(t), "--fault", fault}})
 }
 
