@@ -4,6 +4,7 @@ package all
 import (
 	"echobench/servers"
 	"echobench/servers/epoll"
+	"echobench/servers/gnet"
 	"echobench/servers/netconn"
 )
 
@@ -11,4 +12,5 @@ import (
 var Models = servers.Registry{
 	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
+	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Start: gnet.Start},
 }

@@ -151,7 +151,7 @@ func roundTrip(c net.Conn, msg, reply []byte) error {
 // connection. The client allocates nothing per message, so allocs/op is
 // the server's.
 func benchEcho(b *testing.B, size int) {
-	srv := start(b, servers.Config{})
+	srv := start(b, servers.Config{Log: io.Discard})
 	c := dial(b, srv)
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		b.Fatal(err)

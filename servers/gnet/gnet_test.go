@@ -1,0 +1,91 @@
+package gnet
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"echobench/servers"
+)
+
+// TestOverCapCloses: gnet cannot stop reading a connection, so the model
+// bounds memory by closing a connection whose pending output passes the cap.
+func TestOverCapCloses(t *testing.T) {
+	t.Parallel()
+	srv := start(t, servers.Config{MaxPendingBytes: 64 << 10})
+	c := dial(t, srv)
+	buf := make([]byte, 64<<10)
+	written := 0
+	var err error
+	for written < 64<<20 {
+		var n int
+		if err = c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err = c.Write(buf)
+		written += n
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		t.Fatalf("wrote %d bytes without reading and the connection stayed open", written)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("writes stalled after %d bytes instead of the connection being closed", written)
+	}
+	t.Logf("connection closed after %d bytes: %v", written, err)
+	if n := srv.(*Server).overCap.Load(); n != 1 {
+		t.Errorf("over-cap closures counted: %d, want 1", n)
+	}
+	if err := roundTrip(dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
+		t.Fatalf("server did not survive: %v", err)
+	}
+}
+
+// TestDescriptorGuard: past the connection cap derived from RLIMIT_NOFILE,
+// new connections are closed at once instead of letting accept hit EMFILE,
+// which would shut the gnet engine down.
+func TestDescriptorGuard(t *testing.T) {
+	// Not parallel: it changes fdReserve, read by Start.
+	old := fdReserve
+	fdReserve = fdLimit() - 3
+	t.Cleanup(func() { fdReserve = old })
+	srv := start(t, servers.Config{})
+	var live []*net.TCPConn
+	for i := 0; i < 3; i++ {
+		c := dial(t, srv)
+		if err := roundTrip(c, []byte{byte(i)}, []byte{0}); err != nil {
+			t.Fatalf("connection %d under the cap: %v", i, err)
+		}
+		live = append(live, c)
+	}
+	over := dial(t, srv)
+	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection over the cap: read got %v, want EOF", err)
+	}
+	live[0].Close()
+	// The freed slot is usable again once the server has seen the close;
+	// a refused attempt is closed at once, so retry within the watchdog.
+	deadline := time.Now().Add(watchdog)
+	for {
+		c := dial(t, srv)
+		err := roundTrip(c, []byte("again"), make([]byte, 5))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after one closed: %v", err)
+		}
+		c.Close()
+	}
+	if n := srv.(*Server).refused.Load(); n < 1 {
+		t.Errorf("refused connections counted: %d, want ≥ 1", n)
+	}
+}
+
+func BenchmarkEcho64B(b *testing.B)  { benchEcho(b, 64) }
+func BenchmarkEcho16KB(b *testing.B) { benchEcho(b, 16<<10) }
