@@ -1,0 +1,42 @@
+package external
+
+import (
+	"context"
+	"testing"
+
+	"echobench/servers/servertest"
+)
+
+// TestConformance runs the shared conformance suite against every foreign
+// stack, started exactly as the orchestrator starts it: Argv, Env, and the
+// contract flags the suite appends. A stack that cannot run here is skipped
+// with Check's reason, unless ECHOBENCH_REQUIRE_STACKS=1 (CI) and the stack
+// comes from Debian packages, in which case the test fails.
+//
+// Run one stack or case with, e.g.:
+//
+//	go test ./servers/external -run 'TestConformance/trio/half-close-8mib'
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, s := range Stacks() {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := s.Check(context.Background()); err != nil {
+				if requireStacks() && debianPackaged(s) {
+					t.Fatalf("ECHOBENCH_REQUIRE_STACKS=1 and %s is unavailable: %v", s.Name, err)
+				}
+				t.Skipf("unavailable here: %v", err)
+			}
+			argv, err := s.Argv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			servertest.Run(t, servertest.Target{
+				Name:        s.Name,
+				Command:     argv,
+				Env:         s.Env,
+				Limitations: s.Limitations,
+			})
+		})
+	}
+}
