@@ -1,0 +1,418 @@
+// Package loadgen drives a TCP echo server and measures it: closed or open
+// loop, every byte verified, every message classed (completed, timed out,
+// errored, corrupted), latency in HDR histograms, its own CPU measured.
+//
+// Workers are raw epoll event loops (internal/poller), one per client CPU by
+// default, each locked to an OS thread and owning many non-blocking
+// connections, one read buffer and one histogram. The send, receive and
+// record path allocates nothing per message.
+//
+// Accounting. A message belongs to the measured window when its start falls
+// in [window start, window end): in closed loop the start is its first send,
+// in open loop its intended send time (Pacer). Only such messages are
+// intended; warm-up messages are sent but never counted. After the window no
+// new message starts; messages in flight get a drain period of up to Timeout,
+// and whatever has not finished by then is timed out. A message is timed out
+// when its latency exceeds Timeout, whether it completes late or never; a
+// socket whose oldest message has been on the wire longer than Timeout is
+// closed. After an error, a corruption or a stuck socket the connection is
+// re-established and the messages still in flight on it are sent again with
+// their original start, so one fault costs one message.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
+
+	"echobench/internal/results"
+)
+
+// ErrNoConnections means no connection could be established: nothing was
+// measured. Run still returns a Result with ConnFailed set.
+var ErrNoConnections = errors.New("no connection could be established")
+
+// Thresholds for the flags in results.Load.
+const (
+	// ClientBoundUtil: at or above this share of its CPUs the client may be
+	// what limits the figures.
+	ClientBoundUtil = 0.9
+	// RateMetShare: the open loop met its rate if it sent at least this
+	// share of the target within the window ...
+	RateMetShare = 0.99
+	// MaxSendLagP99 ... and its p99 send lag stayed below this.
+	MaxSendLagP99 = 5 * time.Millisecond
+)
+
+// Result is one run's outcome: the summary printed by `echobench load
+// --json`, plus the merged histograms for callers that want more.
+type Result struct {
+	Load results.Load
+	// Hist holds the latency (ns) of every completed message of the window.
+	Hist *hdrhistogram.Histogram
+	// SendLag holds actual minus intended send time (ns), open loop only.
+	SendLag *hdrhistogram.Histogram
+	// SentRateMsgsPerSec is how many window messages per second were sent
+	// within the window (open loop).
+	SentRateMsgsPerSec float64
+	// ConnectedAtStart is how many connections were up when the schedule
+	// began.
+	ConnectedAtStart int
+}
+
+// Run executes one load run against cfg.Addr. It returns an error for an
+// invalid Config (*ConfigError), when no connection could be established
+// (ErrNoConnections, with a Result) or when the generator itself failed.
+// Cancelling ctx ends the window early; the result covers the window up to
+// then.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dst, _ := ResolveLoopback(cfg.Addr)
+	sh := &shared{
+		cfg:       cfg,
+		size:      int64(cfg.SizeBytes),
+		depth:     int64(cfg.Depth),
+		timeoutNs: int64(cfg.Timeout),
+		connTONs:  int64(cfg.ConnectTimeout),
+		scanNs:    min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
+		pl:        newPayload(cfg.SizeBytes),
+	}
+	sh.dst, sh.family = sockaddr(dst.Addr(), dst.Port())
+	for _, ip := range cfg.SourceIPs {
+		sa, _ := sockaddr(ip, 0)
+		sh.srcs = append(sh.srcs, sa)
+	}
+	fdLimit, err := OpenFileLimit()
+	if err != nil {
+		return nil, err
+	}
+	sh.endNs.Store(math.MaxInt64)
+	seconds := int(math.Ceil(cfg.Duration.Seconds()))
+
+	workers := make([]*worker, cfg.Workers)
+	for i := range workers {
+		var ids []int32
+		for id := i; id < cfg.Conns; id += cfg.Workers {
+			ids = append(ids, int32(id))
+		}
+		if workers[i], err = newWorker(sh, ids, int(min(fdLimit, 1<<20)), seconds); err != nil {
+			for _, w := range workers[:i] {
+				w.close()
+			}
+			return nil, fmt.Errorf("start worker %d: %w", i, err)
+		}
+	}
+
+	// Each worker: connect, report, wait for the schedule, run, finish.
+	setup := make(chan error, len(workers))
+	starts := make([]chan timing, len(workers))
+	done := make([]error, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		starts[i] = make(chan timing, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			// Sub-millisecond timers (the open loop's timerfd) would otherwise
+			// fire up to 50 µs late: the default timer slack.
+			unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+			if err := w.connectAll(); err != nil {
+				setup <- err
+				return
+			}
+			setup <- nil
+			t, ok := <-starts[i]
+			if !ok {
+				return
+			}
+			w.begin(t)
+			err := w.loop()
+			done[i] = errors.Join(err, w.finish(nanotime()))
+		}()
+	}
+	cleanup := func() {
+		for _, w := range workers {
+			w.close()
+		}
+	}
+
+	// Set-up: every connection attempted once. Ctrl-C aborts it.
+	var setupErr error
+	for range workers {
+		select {
+		case err := <-setup:
+			setupErr = errors.Join(setupErr, err)
+		case <-ctx.Done():
+			sh.abort.Store(true)
+			for _, w := range workers {
+				w.p.Wake()
+			}
+			setupErr = errors.Join(setupErr, <-setup)
+		}
+	}
+	if setupErr != nil || ctx.Err() != nil {
+		for _, s := range starts {
+			close(s)
+		}
+		wg.Wait()
+		cleanup()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted while connecting: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("connect: %w", setupErr)
+	}
+	up := 0
+	for _, w := range workers {
+		up += w.st.connectedAtStart
+	}
+	if up == 0 {
+		for _, s := range starts {
+			close(s)
+		}
+		wg.Wait()
+		cleanup()
+		res := assemble(cfg, workers, 0, 0, 0)
+		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
+		return res, ErrNoConnections
+	}
+
+	// Schedule: warm-up from now, then the window.
+	warmStart := nanotime()
+	ws := warmStart + int64(cfg.Warmup)
+	we := ws + int64(cfg.Duration)
+	sh.endNs.Store(we)
+	for _, s := range starts {
+		s <- timing{warmStartNs: warmStart, windowStartNs: ws}
+	}
+
+	interrupted := false
+	var cpu0, cpu1 float64
+	if !sleepUntil(ctx, ws) {
+		interrupted = true
+		we = max(nanotime(), ws)
+	} else {
+		cpu0 = cpuSeconds()
+		if !sleepUntil(ctx, we) {
+			interrupted = true
+			we = nanotime()
+		}
+		cpu1 = cpuSeconds()
+	}
+	if interrupted {
+		sh.endNs.Store(we)
+		for _, w := range workers {
+			w.p.Wake()
+		}
+	}
+	wg.Wait()
+	cleanup()
+	if err := errors.Join(done...); err != nil {
+		return nil, fmt.Errorf("load generator: %w", err)
+	}
+	res := assemble(cfg, workers, ws, we, cpu1-cpu0)
+	res.ConnectedAtStart = up
+	if interrupted {
+		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
+	}
+	return res, nil
+}
+
+// sleepUntil waits for the monotonic time t; false if ctx ended first.
+func sleepUntil(ctx context.Context, t int64) bool {
+	d := time.Duration(t - nanotime())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// cpuSeconds is this process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// assemble merges the workers' figures into one Result.
+func assemble(cfg Config, workers []*worker, ws, we int64, cpuS float64) *Result {
+	window := float64(we-ws) / 1e9
+	l := results.Load{
+		Mode: string(cfg.Mode), Conns: cfg.Conns, Size: cfg.SizeBytes, Depth: cfg.Depth,
+		Rate: cfg.RateMsgsPerSec, DurationS: window, RateMet: true,
+	}
+	hist := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
+	lag := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
+	var dropped, recordErrs, stray, sent int64
+	nsec := int(math.Ceil(window - 1e-9))
+	secs := make([]second, max(nsec, 0))
+	for _, w := range workers {
+		st := &w.st
+		l.Intended += st.intended
+		l.Completed += st.completed
+		l.TimedOut += st.timedOut
+		l.Errored += st.errored
+		l.Corrupted += st.corrupted
+		l.ConnFailed += st.connFailed
+		l.Reconnects += st.reconnects
+		l.LatencyOverflow += st.overflow
+		recordErrs += st.recordErrs
+		stray += st.stray
+		sent += st.sentInWindow
+		dropped += hist.Merge(st.hist)
+		if st.lag != nil {
+			dropped += lag.Merge(st.lag)
+		}
+		for i := range st.secs {
+			if len(secs) == 0 {
+				break
+			}
+			// A cut-short window folds the later seconds into its last.
+			d := &secs[min(i, len(secs)-1)]
+			d.completed += st.secs[i].completed
+			d.failed += st.secs[i].failed
+			if st.secs[i].lat != nil {
+				if d.lat == nil {
+					d.lat = new(logHist)
+				}
+				for b, n := range st.secs[i].lat {
+					d.lat[b] += n
+				}
+			}
+		}
+	}
+	if l.Intended > 0 {
+		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
+	}
+	res := &Result{Hist: hist}
+	if window > 0 {
+		l.ThroughputMsgsPerSec = float64(l.Completed) / window
+		l.ThroughputMiBPerSec = float64(l.Completed) * float64(cfg.SizeBytes) / window / (1 << 20)
+		cpus := float64(UsableCPUs())
+		l.ClientCPUUtil = cpuS / (window * cpus)
+		l.ClientBound = l.ClientCPUUtil >= ClientBoundUtil
+	}
+	l.LatencyUs = latencyUs(hist)
+	if cfg.Mode == Open {
+		res.SendLag = lag
+		l.SendLagUs = results.SendLag{
+			P50: float64(lag.ValueAtQuantile(50)) / 1e3,
+			P99: float64(lag.ValueAtQuantile(99)) / 1e3,
+		}
+		if window > 0 {
+			res.SentRateMsgsPerSec = float64(sent) / window
+		}
+		lagP99 := time.Duration(lag.ValueAtQuantile(99))
+		if res.SentRateMsgsPerSec < RateMetShare*cfg.RateMsgsPerSec || lagP99 > MaxSendLagP99 {
+			l.RateMet = false
+			l.Warnings = append(l.Warnings, fmt.Sprintf(
+				"rate not met: sent %.0f of %.0f msgs/s in the window, send lag p99 %v (limit %v): the client, its depth %d per connection, or the server could not keep up",
+				res.SentRateMsgsPerSec, cfg.RateMsgsPerSec, lagP99, MaxSendLagP99, cfg.Depth))
+		}
+	}
+	if enc, err := hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+		l.HDR = string(enc)
+	} else {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("encode histogram: %v", err))
+	}
+	for i, s := range secs {
+		sec := results.Second{T: float64(i), Completed: s.completed, Failed: s.failed}
+		if s.lat != nil {
+			sec.P99Us = float64(s.lat.quantile(0.99, s.completed)) / 1e3
+		}
+		l.Timeline = append(l.Timeline, sec)
+	}
+	if l.ClientBound {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("client-bound: the load generator used %.0f%% of its CPUs; the figures may be the client's limit", 100*l.ClientCPUUtil))
+	}
+	if l.LatencyOverflow > 0 {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d latencies above %v recorded at the top of the range", l.LatencyOverflow, time.Duration(results.HistHighestNs)))
+	}
+	if dropped > 0 || recordErrs > 0 {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("histograms lost %d values (merge dropped %d, record errors %d)", dropped+recordErrs, dropped, recordErrs))
+	}
+	if stray > 0 {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d times the server sent bytes that were never sent to it (connection re-established)", stray))
+	}
+	if l.ConnFailed > 0 {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d connection attempts failed", l.ConnFailed))
+	}
+	res.Load = l
+	return res
+}
+
+func latencyUs(h *hdrhistogram.Histogram) results.Latency {
+	if h.TotalCount() == 0 {
+		return results.Latency{}
+	}
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	// ValueAtQuantile takes a percentile, 0..100.
+	return results.Latency{
+		Min:   us(h.Min()),
+		P50:   us(h.ValueAtQuantile(50)),
+		P90:   us(h.ValueAtQuantile(90)),
+		P99:   us(h.ValueAtQuantile(99)),
+		P999:  us(h.ValueAtQuantile(99.9)),
+		P9999: us(h.ValueAtQuantile(99.99)),
+		Max:   us(h.Max()),
+		Mean:  h.Mean() / 1e3,
+	}
+}
+
+// WritePercentiles writes the latency distribution in the text format
+// HdrHistogram's plotter reads ("Value Percentile TotalCount
+// 1/(1-Percentile)"), values in microseconds.
+func (r *Result) WritePercentiles(w io.Writer) error {
+	if _, err := r.Hist.PercentilesPrint(w, 5, 1e3); err != nil {
+		return fmt.Errorf("write percentile distribution: %w", err)
+	}
+	return nil
+}
+
+// Summary is a readable report of the run.
+func (r *Result) Summary() string {
+	l := &r.Load
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s loop, %d conns, %d B, depth %d", l.Mode, l.Conns, l.Size, l.Depth)
+	if l.Mode == string(Open) {
+		fmt.Fprintf(&b, ", target %.0f msgs/s", l.Rate)
+	}
+	fmt.Fprintf(&b, ", window %.2f s\n", l.DurationS)
+	fmt.Fprintf(&b, "  messages   intended %d  completed %d  timed out %d  errored %d  corrupted %d  (completion %.4f)\n",
+		l.Intended, l.Completed, l.TimedOut, l.Errored, l.Corrupted, l.CompletionRatio)
+	fmt.Fprintf(&b, "  conns      failed attempts %d  reconnects %d\n", l.ConnFailed, l.Reconnects)
+	fmt.Fprintf(&b, "  throughput %.0f msgs/s  %.2f MiB/s (payload, one direction)\n", l.ThroughputMsgsPerSec, l.ThroughputMiBPerSec)
+	lat := l.LatencyUs
+	fmt.Fprintf(&b, "  latency µs min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f  mean %.1f\n",
+		lat.Min, lat.P50, lat.P90, lat.P99, lat.P999, lat.P9999, lat.Max, lat.Mean)
+	if l.Mode == string(Open) {
+		fmt.Fprintf(&b, "  send lag µs p50 %.1f  p99 %.1f  sent %.0f msgs/s  rate met %v\n", l.SendLagUs.P50, l.SendLagUs.P99, r.SentRateMsgsPerSec, l.RateMet)
+	}
+	fmt.Fprintf(&b, "  client CPU %.0f%% of usable CPUs  client-bound %v\n", 100*l.ClientCPUUtil, l.ClientBound)
+	for _, w := range l.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
+	}
+	return b.String()
+}
