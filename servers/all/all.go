@@ -4,6 +4,7 @@ package all
 import (
 	"echobench/servers"
 	"echobench/servers/epoll"
+	"echobench/servers/evio"
 	"echobench/servers/gnet"
 	"echobench/servers/netconn"
 )
@@ -13,4 +14,5 @@ var Models = servers.Registry{
 	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
 	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Start: gnet.Start},
+	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Start: evio.Start},
 }
