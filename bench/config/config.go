@@ -140,10 +140,10 @@ type Scenario struct {
 	// capacity measured for each model; open mode only, required there.
 	Load []float64 `toml:"load"`
 	// SourceIPs is passed to the load generator as --source-ips, to spread
-	// many connections over several loopback source addresses.
+	// many connections over several loopback source addresses (each source
+	// address has its own 28k ephemeral ports): "127.0.0.2-127.0.0.9" or a
+	// comma list.
 	SourceIPs string `toml:"source_ips"`
-	// Idle is passed as --idle: extra connections that stay open and silent.
-	Idle int `toml:"idle"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -379,17 +379,14 @@ func (sc Scenario) validate(ck Checker) error {
 	if len(sc.Sizes) == 0 {
 		return errors.New("sizes: at least one message size is needed")
 	}
-	if sc.Idle < 0 {
-		return fmt.Errorf("idle: must not be negative, got %d", sc.Idle)
-	}
 	for _, n := range sc.Conns {
 		if n < 1 {
 			return fmt.Errorf("conns: must be at least 1, got %d", n)
 		}
 		// Server and client each hold one descriptor per connection.
-		if ck.MaxFiles > 0 && n+sc.Idle+FDHeadroom > ck.MaxFiles {
-			return fmt.Errorf("conns: %d connections (+%d idle) need %d open files per process, the limit is %d",
-				n, sc.Idle, n+sc.Idle+FDHeadroom, ck.MaxFiles)
+		if ck.MaxFiles > 0 && n+FDHeadroom > ck.MaxFiles {
+			return fmt.Errorf("conns: %d connections need %d open files per process, the limit is %d",
+				n, n+FDHeadroom, ck.MaxFiles)
 		}
 	}
 	for _, n := range sc.Sizes {
@@ -408,10 +405,17 @@ func (sc Scenario) validate(ck Checker) error {
 		}
 	}
 	if sc.SourceIPs != "" {
-		for _, ip := range strings.Split(sc.SourceIPs, ",") {
-			p := net.ParseIP(strings.TrimSpace(ip))
-			if p == nil || !p.IsLoopback() {
-				return fmt.Errorf("source_ips: %q is not a loopback address", ip)
+		for _, elem := range strings.Split(sc.SourceIPs, ",") {
+			lo, hi, isRange := strings.Cut(elem, "-")
+			ends := []string{lo}
+			if isRange {
+				ends = append(ends, hi)
+			}
+			for _, ip := range ends {
+				p := net.ParseIP(strings.TrimSpace(ip))
+				if p == nil || !p.IsLoopback() {
+					return fmt.Errorf("source_ips: %q is not a loopback address", ip)
+				}
 			}
 		}
 	}

@@ -49,6 +49,7 @@ mode = "closed"
 conns = [1, 64, 1000]
 sizes = [64, 16384]
 depth = [1, 16]
+source_ips = "127.0.0.2-127.0.0.9,127.0.1.1"
 [[scenarios]]
 mode = "open"
 conns = [64]
@@ -120,7 +121,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad mode", base + servers + "[[scenarios]]\nmode = \"half\"\nconns = [1]\nsizes = [64]\n", "scenarios[0]: mode:"},
 		{"zero conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [0]\nsizes = [64]\n", "scenarios[0]: conns:"},
 		{"too many conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [19990]\nsizes = [64]\n", "scenarios[0]: conns: 19990 connections"},
-		{"idle counts", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [10000]\nidle = 9950\nsizes = [64]\n", "scenarios[0]: conns:"},
+		{"public source range", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nsource_ips = \"127.0.0.2-10.0.0.1\"\n", "scenarios[0]: source_ips:"},
 		{"no sizes", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\n", "scenarios[0]: sizes:"},
 		{"negative size", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [-1]\n", "scenarios[0]: sizes:"},
 		{"zero depth", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\ndepth = [0]\n", "scenarios[0]: depth:"},
@@ -234,7 +235,7 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("accepted an empty scenario: %+v", sc)
 			}
 			for _, n := range sc.Conns {
-				if n < 1 || n+sc.Idle+FDHeadroom > ck.MaxFiles {
+				if n < 1 || n+FDHeadroom > ck.MaxFiles {
 					t.Fatalf("accepted conns %d", n)
 				}
 			}

@@ -103,6 +103,16 @@ type Scenario struct {
 	RateMsgsPerSec float64 `json:"rate,omitempty"`
 	DurationS      float64 `json:"duration_s"`
 	WarmupS        float64 `json:"warmup_s"`
+	// CapacityMsgsPerSec is the closed-loop capacity the rate of a sweep or
+	// SLO point was derived from (rate = load × capacity).
+	CapacityMsgsPerSec float64 `json:"capacity,omitempty"`
+	// SLOP99Us and SLOCompletion are the objective in force for sweep and
+	// SLO points: a point meets it when p99 <= SLOP99Us and completion ratio
+	// >= SLOCompletion. The highest rate that meets it is the SLO rate.
+	SLOP99Us      float64 `json:"slo_p99_us,omitempty"`
+	SLOCompletion float64 `json:"slo_completion,omitempty"`
+	// SLOStep is the 1-based bisection step of an SLO point.
+	SLOStep int `json:"slo_step,omitempty"`
 }
 
 // Latency holds latency percentiles in microseconds.

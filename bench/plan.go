@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"echobench/bench/config"
+	"echobench/internal/results"
+)
+
+// Point is one matrix point of one repeat for one server: one record.
+type Point struct {
+	// ID is the record's PointID: unique within a run and stable across
+	// --resume, so a finished point is recognised and skipped.
+	ID     string
+	Repeat int // 1-based
+	Server *Server
+	// Scenario is the load, with Kind set; the rate of sweep and SLO points
+	// is filled in when the point runs, from the capacity just measured.
+	Scenario results.Scenario
+	// Group names the open-loop family (conns, size, depth and extras) a
+	// capacity, sweep or SLO point belongs to; empty for closed points.
+	Group string
+	// SLOStep is the 1-based bisection step of an SLO point.
+	SLOStep   int
+	SourceIPs string
+}
+
+// template is a point without its server and repeat.
+type template struct {
+	sc        results.Scenario
+	group     string
+	sloStep   int
+	sourceIPs string
+}
+
+func (t template) key() string {
+	s := t.sc
+	k := fmt.Sprintf("%s/c%d-s%d-d%d", s.Kind, s.Conns, s.SizeBytes, s.Depth)
+	if t.sourceIPs != "" {
+		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
+	}
+	switch s.Kind {
+	case results.KindSweep:
+		k += "/l" + strconv.FormatFloat(s.LoadFraction, 'g', -1, 64)
+	case results.KindSLO:
+		k += "/step" + strconv.Itoa(t.sloStep)
+	}
+	return k
+}
+
+// templates expands the scenarios into the points of one repeat, in file
+// order, dropping exact duplicates. An open-loop family is its capacity
+// point, then its sweep, then its SLO steps, so every dependency runs first.
+func templates(c *config.Config) []template {
+	var out []template
+	seen := map[string]bool{}
+	add := func(t template) {
+		if k := t.key(); !seen[k] {
+			seen[k] = true
+			out = append(out, t)
+		}
+	}
+	win := c.Duration.Seconds()
+	warm := c.Warmup.Seconds()
+	for _, sc := range c.Scenarios {
+		for _, conns := range sc.Conns {
+			for _, size := range sc.Sizes {
+				for _, depth := range sc.Depth {
+					base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm}
+					t := template{sourceIPs: sc.SourceIPs}
+					if sc.Mode == config.ModeClosed {
+						t.sc = base
+						t.sc.Kind, t.sc.Mode = results.KindClosed, config.ModeClosed
+						add(t)
+						continue
+					}
+					cp := t
+					cp.sc = base
+					cp.sc.Kind, cp.sc.Mode = results.KindCapacity, config.ModeClosed
+					cp.group = strings.TrimPrefix(cp.key(), results.KindCapacity+"/")
+					add(cp)
+					for _, f := range sc.Load {
+						sw := cp
+						sw.sc.Kind, sw.sc.Mode, sw.sc.LoadFraction = results.KindSweep, config.ModeOpen, f
+						add(sw)
+					}
+					for step := 1; step <= *c.SLOSteps; step++ {
+						sl := cp
+						sl.sc.Kind, sl.sc.Mode, sl.sloStep = results.KindSLO, config.ModeOpen, step
+						add(sl)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Plan is every point of a run, in the order they run.
+//
+// Repeats are interleaved: for each repeat, for each template, every server
+// in an order shuffled per repeat (seeded), so drift over the run (thermal,
+// a noisy neighbour) spreads over all models instead of biasing one.
+func Plan(c *config.Config, servers []*Server, seed uint64) []Point {
+	ts := templates(c)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var out []Point
+	for r := 1; r <= c.Repeats; r++ {
+		order := make([]*Server, len(servers))
+		copy(order, servers)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, t := range ts {
+			for _, s := range order {
+				out = append(out, Point{
+					ID:        fmt.Sprintf("r%d/%s/%s", r, s.Name, t.key()),
+					Repeat:    r,
+					Server:    s,
+					Scenario:  t.sc,
+					Group:     t.group,
+					SLOStep:   t.sloStep,
+					SourceIPs: t.sourceIPs,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// groupID is the PointID prefix shared by the capacity, sweep and SLO points
+// of one server, repeat and open-loop family.
+func groupID(repeat int, server, group string) string {
+	return fmt.Sprintf("r%d/%s/%s", repeat, server, group)
+}
+
+// capacityID is the PointID of the capacity point a sweep or SLO point
+// derives its rate from.
+func capacityID(p Point) string {
+	return fmt.Sprintf("r%d/%s/%s/%s", p.Repeat, p.Server.Name, results.KindCapacity, p.Group)
+}

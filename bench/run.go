@@ -1,0 +1,544 @@
+// Package bench is the orchestrator behind `echobench run CONFIG`: it expands
+// a matrix file into points, runs each point (a server process pinned to its
+// CPUs, a load generator process pinned to others, /proc sampled during the
+// measured window), and appends one results.Record per point and repeat to
+// results/RUN_ID/results.jsonl as soon as the point ends.
+//
+// Subpackages: config decodes the matrix file, supervise starts and stops
+// child processes, proc reads /proc.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"echobench/bench/config"
+	"echobench/bench/supervise"
+	"echobench/internal/results"
+)
+
+// Stack is a foreign server stack (servers/external): a command that honours
+// the server contract but may not be installed here.
+type Stack interface {
+	// Check returns the stack's version, or why it cannot run here.
+	Check(ctx context.Context) (version string, err error)
+	// Argv is the command before the contract flags.
+	Argv() ([]string, error)
+	// Environ is extra environment for the server process.
+	Environ() []string
+}
+
+// Deps is what the runner needs from the rest of echobench. The command
+// wires the real registries; tests wire fakes.
+type Deps struct {
+	// Exe is the echobench binary, run as `Exe serve MODEL` and `Exe load`.
+	// Default: os.Executable().
+	Exe string
+	// GoModels are the names `Exe serve` accepts.
+	GoModels []string
+	// ModelVersion describes a Go model's version (its library's module
+	// version); nil means the Go version.
+	ModelVersion func(model string) string
+	// Stacks looks up a foreign stack by name; nil means none.
+	Stacks func(name string) (Stack, bool)
+}
+
+// Options are the command-line choices of one run.
+type Options struct {
+	// ConfigPath is the matrix file; with Resume it may be empty (the run's
+	// own copy is used) and must otherwise match that copy.
+	ConfigPath string
+	// ResultsDir holds one directory per run. Default "results".
+	ResultsDir string
+	// Resume is the RUN_ID to continue.
+	Resume string
+	// ServerCPUs and ClientCPUs override the file's CPU lists.
+	ServerCPUs, ClientCPUs string
+	// SLOP99 and SLOCompletion override the file's objective when set.
+	SLOP99        time.Duration
+	SLOCompletion float64
+	// Seed overrides the file's shuffle seed when non-zero.
+	Seed int64
+	// DryRun prints the plan and its estimated time, and runs nothing.
+	DryRun bool
+	// PinSelf pins this process to the client CPUs for the run, so that
+	// the orchestrator's own work never competes with the server.
+	PinSelf bool
+	// Terminal shows a progress bar instead of plain progress lines.
+	Terminal bool
+	// SampleInterval is the /proc sampling period. Default 200ms.
+	SampleInterval time.Duration
+}
+
+// Server is one configured server, resolved.
+type Server struct {
+	Name string
+	// Argv is the command before the contract flags.
+	Argv []string
+	// Env is extra environment.
+	Env []string
+	// LoopsFlag says whether the command takes --loops (Go models do,
+	// foreign stacks do not; a command does when the file sets loops).
+	LoopsFlag  bool
+	Loops      int
+	MaxPending int
+	Addr       string
+	// Skip, when set, is why this server cannot run here: every point of
+	// it becomes a skipped record with this reason.
+	Skip string
+	Info results.ServerInfo
+}
+
+// RunMeta is env.json: what a run was and where it ran.
+type RunMeta struct {
+	RunID   string      `json:"run_id"`
+	Started time.Time   `json:"started"`
+	Seed    int64       `json:"seed"`
+	Config  string      `json:"config"`
+	Env     results.Env `json:"env"`
+	// Skipped maps each server that cannot run here to the reason.
+	Skipped map[string]string `json:"skipped,omitempty"`
+	Points  int               `json:"points"`
+}
+
+// Runner runs one matrix.
+type Runner struct {
+	cfg     *config.Config
+	opts    Options
+	deps    Deps
+	runID   string
+	runDir  string
+	seed    int64
+	env     results.Env
+	servers []*Server
+	plan    []Point
+	srvCPUs []int
+	cliCPUs []int
+
+	stdout, stderr io.Writer
+	stopping       atomic.Bool
+	records        map[string]*results.Record
+	order          []string // PointIDs in the order recorded
+}
+
+// ErrInterrupted is returned when a stop request ended the run early.
+var ErrInterrupted = errors.New("interrupted")
+
+// RequestStop asks the run to stop after the current point. Safe from any
+// goroutine.
+func (r *Runner) RequestStop() { r.stopping.Store(true) }
+
+// RunID is the run's identifier (its directory name).
+func (r *Runner) RunID() string { return r.runID }
+
+// RunDir is the directory holding the run's files.
+func (r *Runner) RunDir() string { return r.runDir }
+
+// New loads the configuration, resolves servers and CPUs, and prepares the
+// run directory (or reopens it with Resume). Nothing has started yet when it
+// returns; every configuration error is reported here.
+func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer) (*Runner, error) {
+	if opts.ResultsDir == "" {
+		opts.ResultsDir = "results"
+	}
+	if opts.SampleInterval <= 0 {
+		opts.SampleInterval = 200 * time.Millisecond
+	}
+	if deps.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the echobench binary: %w", err)
+		}
+		deps.Exe = exe
+	}
+	r := &Runner{opts: opts, deps: deps, stdout: stdout, stderr: stderr, records: map[string]*results.Record{}}
+
+	allowed, err := supervise.AllowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	ck := config.Checker{
+		IsGoModel: func(n string) bool { return slices.Contains(deps.GoModels, n) },
+		IsStack: func(n string) bool {
+			if deps.Stacks == nil {
+				return false
+			}
+			_, ok := deps.Stacks(n)
+			return ok
+		},
+		LookPath: lookPath,
+		MaxFiles: maxFiles(),
+		NumCPU:   slices.Max(allowed) + 1,
+	}
+
+	var raw []byte
+	if opts.Resume != "" {
+		if !validRunID(opts.Resume) {
+			return nil, fmt.Errorf("--resume: %q is not a run ID", opts.Resume)
+		}
+		r.runID = opts.Resume
+		r.runDir = filepath.Join(opts.ResultsDir, opts.Resume)
+		stored := filepath.Join(r.runDir, "config.toml")
+		r.cfg, raw, err = config.Load(stored, ck)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
+		}
+		if opts.ConfigPath != "" {
+			given, err := os.ReadFile(opts.ConfigPath)
+			if err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+			if string(given) != string(raw) {
+				return nil, fmt.Errorf("resume %s: %s differs from the config the run started with (%s); resume without CONFIG to use the run's own copy",
+					opts.Resume, opts.ConfigPath, stored)
+			}
+		}
+		meta, err := readMeta(r.runDir)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
+		}
+		r.seed = meta.Seed
+	} else {
+		if opts.ConfigPath == "" {
+			return nil, errors.New("no CONFIG given")
+		}
+		r.cfg, raw, err = config.Load(opts.ConfigPath, ck)
+		if err != nil {
+			return nil, err
+		}
+		r.seed = r.cfg.Seed
+		if opts.Seed != 0 {
+			r.seed = opts.Seed
+		}
+		if r.seed == 0 {
+			r.seed = time.Now().UnixNano()
+		}
+	}
+	if opts.SLOP99 > 0 {
+		r.cfg.SLOP99.Duration = opts.SLOP99
+	}
+	if opts.SLOCompletion > 0 {
+		if opts.SLOCompletion > 1 {
+			return nil, fmt.Errorf("--slo-completion: must be in (0, 1], got %v", opts.SLOCompletion)
+		}
+		r.cfg.SLOCompletion = opts.SLOCompletion
+	}
+	if err := r.resolveCPUs(allowed); err != nil {
+		return nil, err
+	}
+	r.env = collectEnv(r.srvCPUs, r.cliCPUs)
+	if err := r.resolveServers(ctx); err != nil {
+		return nil, err
+	}
+	r.plan = Plan(r.cfg, r.servers, uint64(r.seed))
+	if opts.DryRun {
+		return r, nil
+	}
+	if opts.Resume != "" {
+		if err := r.reopen(); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if err := r.create(raw); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Runner) resolveCPUs(allowed []int) error {
+	pick := func(flag, file, def, name string) ([]int, error) {
+		s := file
+		if flag != "" {
+			s = flag
+		}
+		if s == "" {
+			s = def
+		}
+		cpus, err := config.ParseCPUList(s, slices.Max(allowed)+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, c := range cpus {
+			if !slices.Contains(allowed, c) {
+				return nil, fmt.Errorf("%s: CPU %d is not available to this process (allowed: %s)", name, c, config.FormatCPUList(allowed))
+			}
+		}
+		return cpus, nil
+	}
+	// Default: the server on the first CPU, the client on the second, as in
+	// the design; a one-CPU machine shares it.
+	defSrv, defCli := strconv.Itoa(allowed[0]), strconv.Itoa(allowed[min(1, len(allowed)-1)])
+	var err error
+	if r.srvCPUs, err = pick(r.opts.ServerCPUs, r.cfg.ServerCPUs, defSrv, "server CPUs"); err != nil {
+		return err
+	}
+	if r.cliCPUs, err = pick(r.opts.ClientCPUs, r.cfg.ClientCPUs, defCli, "client CPUs"); err != nil {
+		return err
+	}
+	for _, c := range r.srvCPUs {
+		if slices.Contains(r.cliCPUs, c) {
+			fmt.Fprintf(r.stderr, "warning: server and client share CPU %d; the client will take CPU from the server\n", c)
+			break
+		}
+	}
+	return nil
+}
+
+// resolveServers turns the configured servers into commands, and checks
+// every foreign stack once: one that cannot run is kept, marked Skip.
+func (r *Runner) resolveServers(ctx context.Context) error {
+	for _, s := range r.cfg.Servers {
+		srv := &Server{
+			Name:       s.DisplayName(),
+			Addr:       s.Addr,
+			Loops:      s.Loops,
+			MaxPending: s.MaxPending,
+		}
+		for k, v := range s.Env {
+			srv.Env = append(srv.Env, k+"="+v)
+		}
+		slices.Sort(srv.Env)
+		switch {
+		case len(s.Command) > 0:
+			srv.Argv = slices.Clone(s.Command)
+			srv.LoopsFlag = s.Loops > 0
+			srv.Info.Command = srv.Argv
+		case slices.Contains(r.deps.GoModels, s.Model):
+			srv.Argv = []string{r.deps.Exe, "serve", s.Model}
+			srv.LoopsFlag = true
+			if srv.Loops == 0 {
+				srv.Loops = len(r.srvCPUs)
+			}
+			srv.Info.Model = s.Model
+			srv.Info.Version = runtimeVersion()
+			if r.deps.ModelVersion != nil {
+				srv.Info.Version = r.deps.ModelVersion(s.Model)
+			}
+		default:
+			stack, ok := r.deps.Stacks(s.Model)
+			if !ok {
+				return fmt.Errorf("server %q: unknown model %q", srv.Name, s.Model)
+			}
+			srv.Info.Model = s.Model
+			version, err := stack.Check(ctx)
+			if err == nil {
+				srv.Argv, err = stack.Argv()
+			}
+			if err != nil {
+				srv.Skip = err.Error()
+				fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
+			} else {
+				srv.Info.Version = version
+				srv.Info.Command = srv.Argv
+				r.env.StackVersions[srv.Name] = version
+			}
+			srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
+			srv.LoopsFlag = s.Loops > 0
+		}
+		srv.Info.Name = srv.Name
+		srv.Info.Loops = max(srv.Loops, 1)
+		srv.Info.MaxPendingBytes = srv.MaxPending
+		if srv.Info.Version != "" && srv.Skip == "" {
+			r.env.StackVersions[srv.Name] = srv.Info.Version
+		}
+		r.servers = append(r.servers, srv)
+	}
+	return nil
+}
+
+// create makes a fresh run directory with the config and env.json.
+func (r *Runner) create(raw []byte) error {
+	if err := os.MkdirAll(r.opts.ResultsDir, 0o755); err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	base := time.Now().Format("20060102-150405")
+	for i := 1; ; i++ {
+		id := base
+		if i > 1 {
+			id = fmt.Sprintf("%s-%d", base, i)
+		}
+		dir := filepath.Join(r.opts.ResultsDir, id)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			r.runID, r.runDir = id, dir
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return fmt.Errorf("run directory: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir, "config.toml"), raw, 0o644); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	meta := RunMeta{RunID: r.runID, Started: time.Now(), Seed: r.seed, Config: r.opts.ConfigPath, Env: r.env, Points: len(r.plan)}
+	for _, s := range r.servers {
+		if s.Skip != "" {
+			if meta.Skipped == nil {
+				meta.Skipped = map[string]string{}
+			}
+			meta.Skipped[s.Name] = s.Skip
+		}
+	}
+	b, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode env.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir, "env.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save env.json: %w", err)
+	}
+	return nil
+}
+
+func readMeta(dir string) (RunMeta, error) {
+	var m RunMeta
+	b, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("env.json: %w", err)
+	}
+	return m, nil
+}
+
+// reopen loads the records of a run being resumed. A torn last line (the
+// writer died mid-line) is cut off with a warning; the point it belonged to
+// runs again.
+func (r *Runner) reopen() error {
+	path := filepath.Join(r.runDir, results.FileName)
+	res, err := results.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if res.TornTail {
+		fmt.Fprintf(r.stderr, "warning: %s ends with a torn line at byte %d (the run died mid-write); dropping it\n", path, res.TornOffset)
+		if err := os.Truncate(path, res.TornOffset); err != nil {
+			return fmt.Errorf("resume: drop torn line: %w", err)
+		}
+	} else if err := ensureNewline(path); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	for i := range res.Records {
+		rec := &res.Records[i]
+		if rec.RunID != r.runID {
+			return fmt.Errorf("resume: %s holds a record of run %q", path, rec.RunID)
+		}
+		r.remember(rec)
+	}
+	return nil
+}
+
+// ensureNewline adds the final newline a complete last record may lack, so
+// that the next record starts on its own line.
+func ensureNewline(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = f.WriteAt([]byte{'\n'}, st.Size())
+	}
+	return err
+}
+
+func (r *Runner) remember(rec *results.Record) {
+	if _, dup := r.records[rec.PointID]; !dup {
+		r.order = append(r.order, rec.PointID)
+	}
+	r.records[rec.PointID] = rec
+}
+
+// Run runs every point not yet recorded. Cancelling ctx stops at once (the
+// current point is abandoned, its children killed); RequestStop stops after
+// the current point. Either way every finished point is on disk.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.opts.DryRun {
+		r.printPlan()
+		return nil
+	}
+	if r.opts.PinSelf {
+		if err := supervise.PinSelf(r.cliCPUs); err != nil {
+			return err
+		}
+	}
+	w, err := results.OpenWriter(filepath.Join(r.runDir, results.FileName))
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	defer supervise.KillAll() // whatever happens, no child outlives the run
+
+	todo := 0
+	for _, p := range r.plan {
+		if _, done := r.records[p.ID]; !done {
+			todo++
+		}
+	}
+	prog := newProgress(r.stderr, r.opts.Terminal, len(r.plan), len(r.plan)-todo)
+	defer prog.finish()
+	fmt.Fprintf(prog, "run %s: %d points (%d to run), results in %s\n", r.runID, len(r.plan), todo, r.runDir)
+
+	for i, p := range r.plan {
+		if _, done := r.records[p.ID]; done {
+			continue
+		}
+		if r.stopping.Load() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		prog.begin(i+1, p)
+		rec := r.runPoint(ctx, p)
+		if ctx.Err() != nil {
+			// Abandoned mid-point: its figures are not trustworthy.
+			break
+		}
+		if err := w.Append(rec); err != nil {
+			return err
+		}
+		r.remember(rec)
+		prog.end(i+1, p, rec)
+	}
+	prog.finish()
+	r.printSummary(r.stdout)
+	if ctx.Err() != nil || r.stopping.Load() {
+		if r.pending() > 0 {
+			return fmt.Errorf("%w: %d of %d points done; continue with: echobench run --resume %s --results %s",
+				ErrInterrupted, len(r.plan)-r.pending(), len(r.plan), r.runID, r.opts.ResultsDir)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) pending() int {
+	n := 0
+	for _, p := range r.plan {
+		if _, done := r.records[p.ID]; !done {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"echobench/bench/proc"
+	"echobench/internal/results"
+)
+
+// tick is one periodic reading of the server group during the window.
+type tick struct {
+	at    time.Time
+	ticks uint64 // user+system clock ticks
+}
+
+// window samples a server's process group over the measured window, in its
+// own goroutine. Read the outcome with stats.
+type window struct {
+	done chan struct{}
+
+	ok          bool // both ends of the window were read
+	t0, t1      time.Time
+	s0, s1      proc.Sample
+	ticks       []tick
+	peakHWM     int64
+	peakRSS     int64
+	peakThreads int
+}
+
+// sampleWindow samples group pgid from start for dur, stopping early when
+// stop closes (the load generator exited) or ctx ends. Group membership is
+// re-read on every tick, so a server that forks workers is summed whole.
+func sampleWindow(ctx context.Context, pgid int, start time.Time, dur time.Duration, stop <-chan struct{}, every time.Duration) *window {
+	w := &window{done: make(chan struct{})}
+	go w.run(ctx, pgid, start, dur, stop, every)
+	return w
+}
+
+func (w *window) read(pgid int, ctxsw bool) (proc.Sample, bool) {
+	members, err := proc.GroupMembers(pgid)
+	if err != nil || len(members) == 0 {
+		return proc.Sample{}, false
+	}
+	s, err := proc.ReadGroup(members, ctxsw)
+	if err != nil || s.Members == 0 {
+		return proc.Sample{}, false
+	}
+	w.peakHWM = max(w.peakHWM, s.HWM)
+	w.peakRSS = max(w.peakRSS, s.RSS)
+	w.peakThreads = max(w.peakThreads, s.Threads)
+	return s, true
+}
+
+func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Duration, stop <-chan struct{}, every time.Duration) {
+	defer close(w.done)
+	wait := time.NewTimer(time.Until(start))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-stop:
+		return // the load ended during its warm-up: no window to measure
+	case <-ctx.Done():
+		return
+	}
+	s0, ok := w.read(pgid, true)
+	if !ok {
+		return
+	}
+	w.s0, w.t0 = s0, time.Now()
+	w.ticks = append(w.ticks, tick{at: w.t0, ticks: s0.UTicks + s0.STicks})
+	end := time.NewTimer(dur)
+	defer end.Stop()
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	last := s0
+	for {
+		select {
+		case <-tk.C:
+			if s, ok := w.read(pgid, false); ok {
+				w.ticks = append(w.ticks, tick{at: time.Now(), ticks: s.UTicks + s.STicks})
+				last = s
+			}
+			continue
+		case <-end.C:
+		case <-stop:
+		case <-ctx.Done():
+			return
+		}
+		break
+	}
+	s1, ok := w.read(pgid, true)
+	if !ok {
+		// The server died: the last periodic reading is the best end.
+		s1 = last
+	}
+	w.s1, w.t1, w.ok = s1, time.Now(), true
+	w.ticks = append(w.ticks, tick{at: w.t1, ticks: s1.UTicks + s1.STicks})
+}
+
+// stats waits for the sampler and turns its readings into ServerStats;
+// completed is the load generator's completed message count. It returns nil
+// when the window was never measured.
+func (w *window) stats(completed int64) *results.ServerStats {
+	<-w.done
+	if !w.ok {
+		return nil
+	}
+	secs := w.t1.Sub(w.t0).Seconds()
+	st := &results.ServerStats{
+		CPUUserS:   ticksToS(w.s1.UTicks, w.s0.UTicks),
+		CPUSysS:    ticksToS(w.s1.STicks, w.s0.STicks),
+		PeakRSS:    max(w.peakHWM, w.peakRSS),
+		VolCtxSw:   max(0, w.s1.VolCtxSw-w.s0.VolCtxSw),
+		InvolCtxSw: max(0, w.s1.InvolCtxSw-w.s0.InvolCtxSw),
+		Threads:    w.peakThreads,
+	}
+	cpu := st.CPUUserS + st.CPUSysS
+	if secs > 0 {
+		st.CPUUtil = cpu / secs
+	}
+	if cpu > 0 {
+		st.MsgsPerCPUSecond = float64(completed) / cpu
+	}
+	st.CPUTimeline = cpuTimeline(w.ticks)
+	return st
+}
+
+func ticksToS(end, start uint64) float64 {
+	if end < start {
+		return 0 // a member left the group: its time is gone
+	}
+	return float64(end-start) / proc.ClockTicks
+}
+
+// cpuTimeline spreads the CPU time between consecutive readings over the
+// whole seconds of the window it falls in (by the midpoint of each interval)
+// and returns utilisation in CPUs per second. The last, partial second is
+// scaled by its real length.
+func cpuTimeline(ts []tick) []float64 {
+	if len(ts) < 2 {
+		return nil
+	}
+	t0 := ts[0].at
+	total := ts[len(ts)-1].at.Sub(t0).Seconds()
+	// A sliver past the last whole second (the final reading lands a few
+	// milliseconds late) joins the previous second instead of making a
+	// nearly empty one.
+	n := int(total)
+	if total-float64(n) > 0.25 || n == 0 {
+		n++
+	}
+	busy := make([]float64, n)
+	for i := 1; i < len(ts); i++ {
+		if ts[i].ticks < ts[i-1].ticks {
+			continue
+		}
+		mid := (ts[i-1].at.Sub(t0).Seconds() + ts[i].at.Sub(t0).Seconds()) / 2
+		b := min(int(mid), n-1)
+		busy[b] += float64(ts[i].ticks-ts[i-1].ticks) / proc.ClockTicks
+	}
+	for i := range busy {
+		length := 1.0
+		if i == n-1 {
+			length = total - float64(i)
+		}
+		if length > 0 {
+			busy[i] /= length
+		}
+	}
+	return busy
+}
