@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"echobench/bench/proc"
