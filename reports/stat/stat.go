@@ -72,14 +72,14 @@ func Summarize(values []float64) Summary {
 	return s
 }
 
-// CIString formats the interval as benchstat does, "±3%", or "n=3, no CI"
-// when there are too few repeats for one.
+// CIString formats the interval as benchstat does, "±3%", or "no CI" when
+// there are fewer than MinForCI repeats.
 func (s Summary) CIString() string {
 	if s.N == 0 {
 		return "no data"
 	}
 	if !s.HasCI {
-		return fmt.Sprintf("n=%d, need ≥%d for a CI", s.N, MinForCI)
+		return "no CI"
 	}
 	if s.Median == 0 {
 		return "±0%"

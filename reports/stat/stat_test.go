@@ -61,8 +61,8 @@ func TestSummarize(t *testing.T) {
 		ciContains string
 	}{
 		{"six repeats have a CI", []float64{6, 1, 5, 2, 4, 3}, 3.5, 1, 6, true, "±"},
-		{"five repeats have none", []float64{5, 1, 4, 2, 3}, 3, 1, 5, false, "need ≥6"},
-		{"one repeat", []float64{7}, 7, 7, 7, false, "n=1"},
+		{"five repeats have none", []float64{5, 1, 4, 2, 3}, 3, 1, 5, false, "no CI"},
+		{"one repeat", []float64{7}, 7, 7, 7, false, "no CI"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

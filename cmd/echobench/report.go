@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"echobench/reports"
+)
+
+func init() {
+	register("report", command{summary: "write charts, index.html, summary.md and results.csv from a run", run: runReport})
+}
+
+const reportUsage = `Usage: echobench report RESULTS [--latest] [--out DIR] [flags]
+
+Reads RESULTS/results.jsonl (never runs load) and writes, into the run
+directory or --out DIR:
+  index.html   one self-contained page: what to pick per workload, charts,
+               tables, environment, failed and skipped points
+  summary.md   the recommendation and tables, short enough for a pull request
+  results.csv  one row per record, flat columns
+  charts/      every chart as PNG and SVG
+
+RESULTS is a run directory, a results.jsonl file, or a directory of runs
+(e.g. results/), meaning its newest run; --latest picks the newest run under
+RESULTS even when RESULTS itself holds a results file.
+
+Examples:
+  echobench report results/20261101T120000Z
+  echobench report results --latest
+  echobench report results/run1 --out /tmp/report --slo-p99 1ms
+
+Flags:
+`
+
+func runReport(stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	latest := fs.Bool("latest", false, "use the newest run directory under RESULTS")
+	out := fs.String("out", "", "write the report into `DIR` instead of the run directory")
+	slo := fs.Duration("slo-p99", 2e6, "p99 `latency` an open-loop point must stay under to hold its load")
+	sloCompletion := fs.Float64("slo-completion", 0.999, "completion `ratio` an open-loop point must reach to hold its load")
+	spectrum := fs.String("spectrum", "", "point `label` of the percentile-spectrum chart, as in the report's tables (default: most connections, smallest size)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), reportUsage)
+		fs.PrintDefaults()
+	}
+	path, rest, err := splitPositional(fs, args, "RESULTS")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usagef("report: unexpected arguments %q", rest)
+	}
+	if *slo <= 0 {
+		return usagef("report: --slo-p99 must be positive, got %v", *slo)
+	}
+	if *sloCompletion <= 0 || *sloCompletion > 1 {
+		return usagef("report: --slo-completion must be in (0, 1], got %v", *sloCompletion)
+	}
+	dir, err := reports.ResolveRun(path, *latest)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	run, err := reports.ReadRun(dir)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	a, err := reports.Analyze(run, reports.Options{
+		SLOP99Us: float64(slo.Microseconds()), SLOCompletion: *sloCompletion, SpectrumPoint: *spectrum,
+	})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if *out == "" {
+		*out = dir
+	}
+	w, err := reports.Write(a, *out)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if run.TornTail {
+		fmt.Fprintf(stderr, "report: %s ends with a partial line (interrupted run); it was ignored\n", run.Path)
+	}
+	for _, n := range w.ChartNotes {
+		fmt.Fprintf(stderr, "report: chart not drawn: %s\n", n)
+	}
+	fmt.Fprintf(stdout, "report for %s (%d records)\n", run.Path, len(run.Records))
+	for _, c := range a.Classes {
+		fmt.Fprintf(stdout, "  %-34s %s\n", c.Name+":", c.Headline)
+	}
+	fmt.Fprintf(stdout, "wrote %s\n      %s\n      %s\n      %s/ (%d files)\n", w.Index, w.Summary, w.CSV, w.Charts, len(w.ChartFiles))
+	return nil
+}

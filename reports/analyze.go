@@ -1,0 +1,399 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"echobench/internal/results"
+	"echobench/reports/stat"
+)
+
+// Options tune what the report claims. The zero value of each field means its
+// documented default.
+type Options struct {
+	// SLOP99Us is the p99 latency, in µs, an open-loop point must stay under
+	// to count as holding its load. Default 2000 (2 ms).
+	SLOP99Us float64
+	// SLOCompletion is the completion ratio an open-loop point must reach to
+	// count as holding. Default 0.999.
+	SLOCompletion float64
+	// SpectrumPoint selects the point of the HDR percentile spectrum chart by
+	// its Scenario.Label (e.g. "closed c=1000 64B d=1"). Default: the closed,
+	// depth-1 point with the most connections at the smallest size.
+	SpectrumPoint string
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.SLOP99Us <= 0 {
+		o.SLOP99Us = 2000
+	}
+	if o.SLOCompletion <= 0 {
+		o.SLOCompletion = 0.999
+	}
+	return o
+}
+
+// Scenario identifies a matrix point without its server: what the repeats of
+// one model at one point share.
+type Scenario struct {
+	Kind  string
+	Mode  string
+	Conns int
+	Size  int
+	Depth int
+	// Load is the sweep's fraction of the measured capacity.
+	Load float64
+	// Rate is the offered rate of an SLO-search step, rounded to msgs/s.
+	Rate float64
+}
+
+func scenarioOf(r *results.Record) Scenario {
+	s := Scenario{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, Size: r.Scenario.SizeBytes, Depth: r.Scenario.Depth}
+	switch s.Kind {
+	case results.KindSweep:
+		s.Load = r.Scenario.LoadFraction
+	case results.KindSLO:
+		s.Rate = math.Round(r.Scenario.RateMsgsPerSec)
+	}
+	return s
+}
+
+// Label names the scenario in tables and on the command line.
+func (s Scenario) Label() string {
+	b := fmt.Sprintf("%s c=%d %s d=%d", s.Kind, s.Conns, sizeLabel(s.Size), s.Depth)
+	switch {
+	case s.Kind == results.KindSweep && s.Load == 0:
+		b += " (all loads)"
+	case s.Kind == results.KindSweep:
+		b += fmt.Sprintf(" load=%.2f", s.Load)
+	case s.Kind == results.KindSLO:
+		b += fmt.Sprintf(" rate=%.0f", s.Rate)
+	}
+	return b
+}
+
+func kindOrder(k string) int {
+	switch k {
+	case results.KindClosed:
+		return 0
+	case results.KindCapacity:
+		return 1
+	case results.KindSweep:
+		return 2
+	case results.KindSLO:
+		return 3
+	}
+	return 4
+}
+
+func compareScenario(a, b Scenario) int {
+	return cmp.Or(
+		cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Depth, b.Depth),
+		cmp.Compare(a.Size, b.Size),
+		cmp.Compare(a.Conns, b.Conns),
+		cmp.Compare(a.Load, b.Load),
+		cmp.Compare(a.Rate, b.Rate),
+		cmp.Compare(a.Mode, b.Mode),
+	)
+}
+
+func sizeLabel(b int) string {
+	switch {
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return fmt.Sprintf("%dB", b)
+}
+
+// Point is every repeat of one server at one scenario, aggregated.
+type Point struct {
+	Server   string
+	Scenario Scenario
+	OK       []*results.Record // ascending repeat
+	Failed   []*results.Record
+
+	// Summaries over the ok repeats.
+	Throughput  stat.Summary // msgs/s
+	P50Us       stat.Summary
+	P99Us       stat.Summary
+	P999Us      stat.Summary
+	Completion  stat.Summary
+	OfferedRate stat.Summary // msgs/s, open loop
+	RSSPerConn  stat.Summary // bytes
+	MsgsPerCPUS stat.Summary
+	CPUPerMsgUs stat.Summary
+
+	// Counts summed over the ok repeats.
+	Intended, Completed, TimedOut, Errored, Corrupted, ConnFailed int64
+
+	// Hist is the exact merge of the ok repeats' histograms; nil when none
+	// decoded. HistNote says what could not be merged.
+	Hist     *hdrhistogram.Histogram
+	HistNote string
+
+	ClientBound int // repeats flagged client_bound
+	RateNotMet  int // open-loop repeats with rate_met=false
+	// Unranked says why the point may not be ranked; empty when it may.
+	Unranked string
+}
+
+// Key is "server / scenario".
+func (p *Point) Key() string { return p.Server + " / " + p.Scenario.Label() }
+
+// Repeats is the number of repeats found, failed or not.
+func (p *Point) Repeats() int { return len(p.OK) + len(p.Failed) }
+
+// Analysis is everything the report shows, computed once from a run.
+type Analysis struct {
+	Run     *Run
+	Options Options
+	// Models is every server name in the run, skipped and failed included,
+	// sorted: the colour of a model is its index here, in every chart.
+	Models []string
+	Env    results.Env
+	Points []*Point // sorted by scenario, then server
+	// Skipped has one record per skipped server; Failed every failed record.
+	Skipped  []*results.Record
+	Failed   []*results.Record
+	Warnings []string
+	Classes  []ClassResult
+}
+
+// Analyze aggregates a run. It fails only when no record could be used.
+func Analyze(run *Run, opt Options) (*Analysis, error) {
+	a := &Analysis{Run: run, Options: opt.WithDefaults()}
+	if run.TornTail {
+		a.Warnings = append(a.Warnings, "the results file ends with a partial line (the run was interrupted); it was ignored")
+	}
+	byKey := map[string]*Point{}
+	models := map[string]bool{}
+	skipped := map[string]bool{}
+	envSet := false
+	var envDiffers []string
+	for i := range run.Records {
+		r := &run.Records[i]
+		models[r.Server.Name] = true
+		switch r.Status {
+		case results.StatusSkipped:
+			if !skipped[r.Server.Name] {
+				skipped[r.Server.Name] = true
+				a.Skipped = append(a.Skipped, r)
+			}
+			continue
+		case results.StatusOK, results.StatusFailed:
+		default:
+			a.Warnings = append(a.Warnings, fmt.Sprintf("record %s has unknown status %q; ignored", r.PointID, r.Status))
+			continue
+		}
+		if !envSet {
+			a.Env, envSet = r.Env, true
+		} else if d := envDiff(a.Env, r.Env); d != "" && len(envDiffers) < 5 {
+			envDiffers = append(envDiffers, fmt.Sprintf("%s (%s)", r.PointID, d))
+		}
+		sc := scenarioOf(r)
+		k := r.Server.Name + "\x00" + sc.Label()
+		p := byKey[k]
+		if p == nil {
+			p = &Point{Server: r.Server.Name, Scenario: sc}
+			byKey[k] = p
+		}
+		if r.Status == results.StatusFailed || r.Load == nil {
+			if r.Status == results.StatusOK {
+				a.Warnings = append(a.Warnings, fmt.Sprintf("record %s is ok but has no load summary; counted as failed", r.PointID))
+			}
+			p.Failed = append(p.Failed, r)
+			a.Failed = append(a.Failed, r)
+			continue
+		}
+		p.OK = append(p.OK, r)
+	}
+	if len(envDiffers) > 0 {
+		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
+	}
+	if len(byKey) == 0 && len(a.Skipped) == 0 {
+		return nil, fmt.Errorf("analyze %s: no usable records", run.Path)
+	}
+	for m := range models {
+		a.Models = append(a.Models, m)
+	}
+	sort.Strings(a.Models)
+	for _, p := range byKey {
+		a.Warnings = append(a.Warnings, p.aggregate(a.Options)...)
+		a.Points = append(a.Points, p)
+	}
+	slices.SortFunc(a.Points, func(x, y *Point) int {
+		return cmp.Or(compareScenario(x.Scenario, y.Scenario), cmp.Compare(x.Server, y.Server))
+	})
+	a.Classes = recommend(a)
+	return a, nil
+}
+
+func envDiff(a, b results.Env) string {
+	var d []string
+	if a.CPUModel != b.CPUModel {
+		d = append(d, "CPU")
+	}
+	if a.Cores != b.Cores {
+		d = append(d, "cores")
+	}
+	if a.Kernel != b.Kernel {
+		d = append(d, "kernel")
+	}
+	if a.ServerCPUs != b.ServerCPUs || a.ClientCPUs != b.ClientCPUs {
+		d = append(d, "pinning")
+	}
+	if a.ServerGOMAXPROCS != b.ServerGOMAXPROCS {
+		d = append(d, "GOMAXPROCS")
+	}
+	return strings.Join(d, ", ")
+}
+
+// aggregate computes the point's summaries, merged histogram and flags, and
+// returns warnings for the report.
+func (p *Point) aggregate(opt Options) []string {
+	var warnings []string
+	sort.Slice(p.OK, func(i, j int) bool { return p.OK[i].Repeat < p.OK[j].Repeat })
+	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
+	var tput, p50, p99, p999, comp, rate, rss, mpc, cpm []float64
+	var histErrs []string
+	var dropped int64
+	for _, r := range p.OK {
+		l := r.Load
+		tput = append(tput, l.ThroughputMsgsPerSec)
+		p50 = append(p50, l.LatencyUs.P50)
+		p99 = append(p99, l.LatencyUs.P99)
+		p999 = append(p999, l.LatencyUs.P999)
+		comp = append(comp, l.CompletionRatio)
+		if l.Rate > 0 {
+			rate = append(rate, l.Rate)
+		} else if r.Scenario.RateMsgsPerSec > 0 {
+			rate = append(rate, r.Scenario.RateMsgsPerSec)
+		}
+		p.Intended += l.Intended
+		p.Completed += l.Completed
+		p.TimedOut += l.TimedOut
+		p.Errored += l.Errored
+		p.Corrupted += l.Corrupted
+		p.ConnFailed += l.ConnFailed
+		if l.ClientBound {
+			p.ClientBound++
+		}
+		if r.Scenario.Mode == "open" && !l.RateMet {
+			p.RateNotMet++
+		}
+		if s := r.ServerStats; s != nil {
+			rss = append(rss, s.RSSBytesPerConn)
+			if s.MsgsPerCPUSecond > 0 {
+				mpc = append(mpc, s.MsgsPerCPUSecond)
+				cpm = append(cpm, 1e6/s.MsgsPerCPUSecond)
+			}
+		}
+		if l.HDR == "" {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
+			continue
+		}
+		h, err := DecodeHDR(l.HDR)
+		if err != nil {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
+			continue
+		}
+		if p.Hist == nil {
+			p.Hist = NewHDR()
+		}
+		dropped += p.Hist.Merge(h)
+	}
+	p.Throughput = stat.Summarize(tput)
+	p.P50Us = stat.Summarize(p50)
+	p.P99Us = stat.Summarize(p99)
+	p.P999Us = stat.Summarize(p999)
+	p.Completion = stat.Summarize(comp)
+	p.OfferedRate = stat.Summarize(rate)
+	p.RSSPerConn = stat.Summarize(rss)
+	p.MsgsPerCPUS = stat.Summarize(mpc)
+	p.CPUPerMsgUs = stat.Summarize(cpm)
+	if dropped > 0 {
+		histErrs = append(histErrs, fmt.Sprintf("merge dropped %d values", dropped))
+	}
+	if len(histErrs) > 0 {
+		p.HistNote = strings.Join(histErrs, "; ")
+		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
+	}
+
+	n := p.Repeats()
+	var why []string
+	if len(p.OK) == 0 {
+		why = append(why, "no successful repeat")
+	} else if len(p.Failed) > 0 {
+		why = append(why, fmt.Sprintf("failed in %d of %d repeats", len(p.Failed), n))
+	}
+	if p.ClientBound > 0 {
+		why = append(why, fmt.Sprintf("client-bound in %d of %d repeats", p.ClientBound, n))
+	}
+	if p.RateNotMet > 0 && p.Scenario.Kind != results.KindSweep && p.Scenario.Kind != results.KindSLO {
+		// In a sweep, missing the rate is the outcome being measured: the
+		// latency class counts it as not holding the load.
+		why = append(why, fmt.Sprintf("rate not met in %d of %d repeats", p.RateNotMet, n))
+	}
+	if p.Corrupted > 0 {
+		why = append(why, fmt.Sprintf("echoed %d corrupted messages", p.Corrupted))
+		warnings = append(warnings, fmt.Sprintf("%s: %d messages came back corrupted", p.Key(), p.Corrupted))
+	}
+	p.Unranked = strings.Join(why, ", ")
+	return warnings
+}
+
+// holds reports whether an open-loop record held its offered load: the rate
+// was met, completion reached the SLO and p99 stayed under it.
+func holds(r *results.Record, opt Options) bool {
+	if r.Status != results.StatusOK || r.Load == nil {
+		return false
+	}
+	l := r.Load
+	return l.RateMet && !l.ClientBound && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
+}
+
+// PointsOf returns the points of scenario sc, one per server that has it.
+func (a *Analysis) PointsOf(sc Scenario) []*Point {
+	var out []*Point
+	for _, p := range a.Points {
+		if p.Scenario == sc {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Scenarios returns the distinct scenarios that match keep, sorted.
+func (a *Analysis) Scenarios(keep func(Scenario) bool) []Scenario {
+	var out []Scenario
+	seen := map[Scenario]bool{}
+	for _, p := range a.Points {
+		if !seen[p.Scenario] && keep(p.Scenario) {
+			seen[p.Scenario] = true
+			out = append(out, p.Scenario)
+		}
+	}
+	slices.SortFunc(out, compareScenario)
+	return out
+}
+
+// Point returns server's point at sc, or nil.
+func (a *Analysis) Point(server string, sc Scenario) *Point {
+	for _, p := range a.Points {
+		if p.Server == server && p.Scenario == sc {
+			return p
+		}
+	}
+	return nil
+}

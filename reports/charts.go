@@ -1,0 +1,523 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"echobench/internal/results"
+	"echobench/reports/stat"
+)
+
+// EnvLine is the environment in one line: every chart's footnote.
+func (a *Analysis) EnvLine() string {
+	e := a.Env
+	return fmt.Sprintf("%s, %d cores · server on CPUs %s (GOMAXPROCS %d), load generator on CPUs %s · kernel %s · %s",
+		orDash(e.CPUModel), e.Cores, orDash(e.ServerCPUs), e.ServerGOMAXPROCS, orDash(e.ClientCPUs), orDash(e.Kernel), orDash(e.GoVersion))
+}
+
+func (a *Analysis) runID() string {
+	for _, r := range a.Run.Records {
+		if r.RunID != "" {
+			return r.RunID
+		}
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-bound, rate not met)."
+
+// Charts renders every chart the run has data for. Notes say which charts
+// were left out and why.
+func (a *Analysis) Charts() (charts []Chart, notes []string, err error) {
+	builders := []func() (*figure, string){
+		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.completionFigure,
+		a.cpuFigure, a.memoryFigure, a.spectrumFigure,
+	}
+	for _, b := range builders {
+		f, note := b()
+		if f == nil {
+			notes = append(notes, note)
+			continue
+		}
+		f.footnote = a.EnvLine() + " · run " + orDash(a.runID())
+		f.a = a
+		if f.legend == nil {
+			f.legend = a.chartModels()
+		}
+		c, err := f.render()
+		if err != nil {
+			return charts, notes, err
+		}
+		charts = append(charts, c)
+	}
+	return charts, notes, nil
+}
+
+// chartModels are the models with at least one successful point: the
+// legend of every chart.
+func (a *Analysis) chartModels() []string {
+	var out []string
+	for _, m := range a.Models {
+		for _, p := range a.Points {
+			if p.Server == m && len(p.OK) > 0 {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// closedBySize groups the closed-loop depth-1 scenarios by message size.
+func (a *Analysis) closedBySize() (sizes []int, bySize map[int][]Scenario) {
+	bySize = map[int][]Scenario{}
+	for _, s := range a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Depth == 1 }) {
+		if _, ok := bySize[s.Size]; !ok {
+			sizes = append(sizes, s.Size)
+		}
+		bySize[s.Size] = append(bySize[s.Size], s)
+	}
+	slices.Sort(sizes)
+	return sizes, bySize
+}
+
+// modelLine collects, over scenarios (ascending conns), one model's figure.
+func (a *Analysis) modelLine(model string, scs []Scenario, pick func(*Point) stat.Summary, withErr bool) (xys plotter.XYs, lo, hi []float64, flagged []bool) {
+	for _, sc := range scs {
+		p := a.Point(model, sc)
+		if p == nil {
+			continue
+		}
+		s := pick(p)
+		if s.N == 0 || s.Median <= 0 {
+			continue
+		}
+		xys = append(xys, plotter.XY{X: float64(sc.Conns), Y: s.Median})
+		lo = append(lo, s.Lo)
+		hi = append(hi, s.Hi)
+		flagged = append(flagged, p.Unranked != "")
+	}
+	if !withErr {
+		lo, hi = nil, nil
+	}
+	return xys, lo, hi, flagged
+}
+
+func connTicks(scs []Scenario) plot.ConstantTicks {
+	var v []float64
+	for _, s := range scs {
+		if !slices.Contains(v, float64(s.Conns)) {
+			v = append(v, float64(s.Conns))
+		}
+	}
+	slices.Sort(v)
+	return valueTicks(v, intLabel)
+}
+
+func setConnsX(p *plot.Plot, scs []Scenario) {
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = connTicks(scs)
+	p.X.Label.Text = "connections (log scale)"
+	p.X.Min, p.X.Max = math.Inf(1), math.Inf(-1)
+	for _, s := range scs {
+		p.X.Min = math.Min(p.X.Min, float64(s.Conns)/1.4)
+		p.X.Max = math.Max(p.X.Max, float64(s.Conns)*1.4)
+	}
+}
+
+// grid splits panels into rows of at most cols.
+func grid(ps []*plot.Plot, cols int) [][]*plot.Plot {
+	var out [][]*plot.Plot
+	for len(ps) > 0 {
+		n := min(cols, len(ps))
+		out = append(out, ps[:n])
+		ps = ps[n:]
+	}
+	return out
+}
+
+func (a *Analysis) throughputFigure() (*figure, string) {
+	sizes, bySize := a.closedBySize()
+	if len(sizes) == 0 {
+		return nil, "Throughput: the run has no closed-loop depth-1 point."
+	}
+	var panels []*plot.Plot
+	for _, size := range sizes {
+		p := newPlot(fmt.Sprintf("%s messages, depth 1", sizeLabel(size)), "", "throughput (msgs/s)")
+		setConnsX(p, bySize[size])
+		for _, m := range a.Models {
+			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.Throughput }, true)
+			if err := a.series(p, m, xys, lo, hi, fl, false); err != nil {
+				return nil, err.Error()
+			}
+		}
+		p.Y.Min = 0
+		panels = append(panels, p)
+	}
+	return &figure{name: "throughput", title: "Closed-loop throughput (msgs/s) against connections, per message size",
+		caption: "Higher is better. Each connection keeps one message in flight. " + errBarNote,
+		plots:   grid(panels, 3)}, ""
+}
+
+func (a *Analysis) latencyFigure() (*figure, string) {
+	sizes, bySize := a.closedBySize()
+	if len(sizes) == 0 {
+		return nil, "Latency: the run has no closed-loop depth-1 point."
+	}
+	type pct struct {
+		name string
+		get  func(*Point) stat.Summary
+	}
+	pcts := []pct{{"p50", func(p *Point) stat.Summary { return p.P50Us }}, {"p99", func(p *Point) stat.Summary { return p.P99Us }}, {"p99.9", func(p *Point) stat.Summary { return p.P999Us }}}
+	var rows [][]*plot.Plot
+	for _, size := range sizes {
+		var row []*plot.Plot
+		for _, q := range pcts {
+			p := newPlot(fmt.Sprintf("%s latency, %s messages", q.name, sizeLabel(size)), "", "latency (µs, log scale)")
+			setConnsX(p, bySize[size])
+			setLogY(p)
+			for _, m := range a.Models {
+				xys, _, _, fl := a.modelLine(m, bySize[size], q.get, false)
+				if err := a.series(p, m, xys, nil, nil, fl, false); err != nil {
+					return nil, err.Error()
+				}
+			}
+			row = append(row, p)
+		}
+		rows = append(rows, row)
+	}
+	return &figure{name: "latency", title: "Closed-loop latency percentiles (µs) against connections",
+		caption: "Lower is better. Medians across repeats of each repeat's percentile; in a closed loop, latency grows with connections by Little's law, so compare models at the same point.",
+		plots:   rows, rowHeight: 3 * vg.Inch}, ""
+}
+
+// sweepPoints returns, per open-loop group, each model's points ordered by
+// offered rate.
+func (a *Analysis) sweepPoints(g Scenario, model string) []*Point {
+	var out []*Point
+	for _, p := range a.Points {
+		s := p.Scenario
+		if p.Server == model && (s.Kind == results.KindSweep || s.Kind == results.KindSLO) && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth && p.OfferedRate.N > 0 {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(x, y *Point) int { return cmp.Compare(x.OfferedRate.Median, y.OfferedRate.Median) })
+	return out
+}
+
+func (a *Analysis) sweepFigure() (*figure, string) {
+	groups := sweepGroups(a)
+	if len(groups) == 0 {
+		return nil, "Latency against offered load: the run has no open-loop sweep."
+	}
+	var rows [][]*plot.Plot
+	for _, g := range groups {
+		lat := newPlot(fmt.Sprintf("latency, c=%d %s d=%d: p99 solid, p50 dashed", g.Conns, sizeLabel(g.Size), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
+		setLogY(lat)
+		comp := newPlot("completion ratio (completed / intended)", "offered load (msgs/s)", "completed (%)")
+		for _, m := range a.Models {
+			pts := a.sweepPoints(g, m)
+			var p99, p50, cr plotter.XYs
+			var fl, crfl []bool
+			for _, p := range pts {
+				bad := p.RateNotMet > 0 || p.Unranked != "" || p.Completion.Median < a.Options.SLOCompletion
+				if p.P99Us.Median > 0 {
+					p99 = append(p99, plotter.XY{X: p.OfferedRate.Median, Y: p.P99Us.Median})
+					fl = append(fl, bad)
+				}
+				if p.P50Us.Median > 0 {
+					p50 = append(p50, plotter.XY{X: p.OfferedRate.Median, Y: p.P50Us.Median})
+				}
+				if p.Completion.N > 0 {
+					cr = append(cr, plotter.XY{X: p.OfferedRate.Median, Y: 100 * p.Completion.Median})
+					crfl = append(crfl, bad)
+				}
+			}
+			if err := a.series(lat, m, p99, nil, nil, fl, false); err != nil {
+				return nil, err.Error()
+			}
+			if err := a.series(lat, m, p50, nil, nil, nil, true); err != nil {
+				return nil, err.Error()
+			}
+			if err := a.series(comp, m, cr, nil, nil, crfl, false); err != nil {
+				return nil, err.Error()
+			}
+		}
+		if err := hline(lat, a.Options.SLOP99Us, "p99 SLO "+usLabel(a.Options.SLOP99Us)); err != nil {
+			return nil, err.Error()
+		}
+		if err := hline(comp, 100*a.Options.SLOCompletion, "completion SLO "+pctLabel(a.Options.SLOCompletion)); err != nil {
+			return nil, err.Error()
+		}
+		comp.Y.Max = 100.5
+		rows = append(rows, []*plot.Plot{lat, comp})
+	}
+	return &figure{name: "sweep", title: "Open loop: latency and completion against offered load (where each model breaks)",
+		caption: fmt.Sprintf("Latency runs from each message's intended send time, so a stalled server cannot hide it. A model holds a load while p99 ≤ %s and ≥ %s of messages complete; × marks points that did not hold (rate not met or below the completion SLO).",
+			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
+		plots: rows}, ""
+}
+
+// hline draws a labelled dashed grey threshold across p.
+func hline(p *plot.Plot, y float64, label string) error {
+	fn := plotter.NewFunction(func(float64) float64 { return y })
+	fn.Color = color.Gray{0x66}
+	fn.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+	fn.Width = vg.Points(1)
+	p.Add(fn)
+	p.Legend.Add(label, fn)
+	p.Y.Min = math.Min(p.Y.Min, y)
+	p.Y.Max = math.Max(p.Y.Max, y)
+	return nil
+}
+
+// completionCounts sums each model's outcome counts over its open-loop
+// points, or over every point when the run has no open loop.
+func (a *Analysis) completionCounts() (scope string, counts map[string][4]int64) {
+	open := false
+	for _, p := range a.Points {
+		if p.Scenario.Mode == "open" && len(p.OK) > 0 {
+			open = true
+		}
+	}
+	scope = "all open-loop points"
+	if !open {
+		scope = "all points"
+	}
+	counts = map[string][4]int64{}
+	for _, p := range a.Points {
+		if open && p.Scenario.Mode != "open" {
+			continue
+		}
+		c := counts[p.Server]
+		c[0] += p.Completed
+		c[1] += p.TimedOut
+		c[2] += p.Errored
+		c[3] += p.Corrupted
+		counts[p.Server] = c
+	}
+	return scope, counts
+}
+
+var causes = []string{"completed", "timed out", "errored", "corrupted"}
+
+func (a *Analysis) completionFigure() (*figure, string) {
+	scope, counts := a.completionCounts()
+	var models []string
+	for _, m := range a.Models {
+		if c, ok := counts[m]; ok && c[0]+c[1]+c[2]+c[3] > 0 {
+			models = append(models, m)
+		}
+	}
+	if len(models) == 0 {
+		return nil, "Completion by cause: no successful point."
+	}
+	var panels []*plot.Plot
+	for ci, cause := range causes {
+		p := newPlot(cause, "", "% of intended messages")
+		p.Legend.Top = false
+		for i, m := range models {
+			c := counts[m]
+			total := float64(c[0] + c[1] + c[2] + c[3])
+			bar, err := plotter.NewBarChart(plotter.Values{100 * float64(c[ci]) / total}, vg.Points(22))
+			if err != nil {
+				return nil, err.Error()
+			}
+			col, _ := a.modelStyle(m)
+			bar.Color = col
+			bar.LineStyle.Width = 0
+			bar.XMin = float64(i)
+			p.Add(bar)
+		}
+		p.NominalX(models...)
+		if ci == 0 {
+			lo := 100.0
+			for _, m := range models {
+				c := counts[m]
+				lo = math.Min(lo, 100*float64(c[0])/float64(c[0]+c[1]+c[2]+c[3]))
+			}
+			// Zoom in: completion is usually near 100%, and the gap is the story.
+			p.Y.Min = math.Max(0, lo-(100-lo)*0.5-0.01)
+			p.Y.Max = 100
+		} else {
+			p.Y.Min = 0
+			if p.Y.Max <= 0 {
+				p.Y.Max = 1
+			}
+		}
+		panels = append(panels, p)
+	}
+	return &figure{name: "completion", title: "Outcome of every intended message by cause, per model (" + scope + ")",
+		caption: "Each intended message ends as exactly one of completed, timed out, errored (reset, refused, closed) or corrupted; counts are summed over " + scope + " and their repeats. Any corrupted message is a bug in the model.",
+		plots:   grid(panels, 2), rowHeight: 2.8 * vg.Inch}, ""
+}
+
+func (a *Analysis) cpuFigure() (*figure, string) {
+	sizes, bySize := a.closedBySize()
+	var rows [][]*plot.Plot
+	for _, size := range sizes {
+		per := newPlot(fmt.Sprintf("server CPU per message, %s", sizeLabel(size)), "", "CPU time per message (µs)")
+		rate := newPlot(fmt.Sprintf("messages per server CPU-second, %s", sizeLabel(size)), "", "msgs per CPU-second")
+		any := false
+		for _, m := range a.Models {
+			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.CPUPerMsgUs }, true)
+			any = any || len(xys) > 0
+			if err := a.series(per, m, xys, lo, hi, fl, false); err != nil {
+				return nil, err.Error()
+			}
+			xys, lo, hi, fl = a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.MsgsPerCPUS }, true)
+			if err := a.series(rate, m, xys, lo, hi, fl, false); err != nil {
+				return nil, err.Error()
+			}
+		}
+		if !any {
+			continue
+		}
+		setConnsX(per, bySize[size])
+		setConnsX(rate, bySize[size])
+		per.Y.Min, rate.Y.Min = 0, 0
+		rows = append(rows, []*plot.Plot{per, rate})
+	}
+	if len(rows) == 0 {
+		return nil, "Server CPU: no closed-loop depth-1 point has server CPU figures."
+	}
+	return &figure{name: "cpu", title: "Server CPU cost: CPU time per message (lower is better) and messages per CPU-second",
+		caption: "From /proc of the server process during the measured window: (user+sys) CPU seconds over completed messages. " + errBarNote,
+		plots:   rows, rowHeight: 3 * vg.Inch}, ""
+}
+
+func (a *Analysis) memoryFigure() (*figure, string) {
+	sizes, bySize := a.closedBySize()
+	var panels []*plot.Plot
+	for _, size := range sizes {
+		p := newPlot(fmt.Sprintf("%s messages", sizeLabel(size)), "", "RSS growth per connection (KiB, log scale)")
+		any := false
+		for _, m := range a.Models {
+			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.RSSPerConn }, true)
+			for i := range xys {
+				xys[i].Y /= 1024
+				lo[i] = math.Max(lo[i]/1024, xys[i].Y/100)
+				hi[i] /= 1024
+			}
+			any = any || len(xys) > 0
+			if err := a.series(p, m, xys, lo, hi, fl, false); err != nil {
+				return nil, err.Error()
+			}
+		}
+		if !any {
+			continue
+		}
+		setConnsX(p, bySize[size])
+		setLogY(p)
+		panels = append(panels, p)
+	}
+	if len(panels) == 0 {
+		return nil, "Memory: no closed-loop depth-1 point has RSS figures."
+	}
+	return &figure{name: "memory", title: "Server memory: peak RSS growth per connection (KiB) against connections",
+		caption: "(peak RSS − RSS before the load connected) / connections. At few connections this is dominated by fixed costs; read it at the most connections. " + errBarNote,
+		plots:   grid(panels, 3)}, ""
+}
+
+// SpectrumScenario is the point the percentile spectrum shows: the option's,
+// or the closed depth-1 point with the most connections at the smallest size.
+func (a *Analysis) SpectrumScenario() (Scenario, bool) {
+	if a.Options.SpectrumPoint != "" {
+		for _, p := range a.Points {
+			if p.Scenario.Label() == a.Options.SpectrumPoint {
+				return p.Scenario, true
+			}
+		}
+		return Scenario{}, false
+	}
+	var best Scenario
+	found := false
+	for _, p := range a.Points {
+		s := p.Scenario
+		if s.Kind != results.KindClosed || s.Depth != 1 || p.Hist == nil {
+			continue
+		}
+		if !found || s.Conns > best.Conns || (s.Conns == best.Conns && s.Size < best.Size) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+func (a *Analysis) spectrumFigure() (*figure, string) {
+	sc, ok := a.SpectrumScenario()
+	if !ok {
+		if a.Options.SpectrumPoint != "" {
+			return nil, fmt.Sprintf("Percentile spectrum: no point is labelled %q.", a.Options.SpectrumPoint)
+		}
+		return nil, "Percentile spectrum: no closed-loop depth-1 point has a latency histogram."
+	}
+	p := newPlot("latency by percentile at "+sc.Label(), "percentile (log scale of 1/(1−p))", "latency (µs, log scale)")
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = valueTicks([]float64{2, 10, 100, 1e3, 1e4, 1e5, 1e6}, func(x float64) string {
+		return pctLabel(1 - 1/x)
+	})
+	setLogY(p)
+	maxX := 2.0
+	for _, m := range a.Models {
+		pt := a.Point(m, sc)
+		if pt == nil || pt.Hist == nil || pt.Hist.TotalCount() == 0 {
+			continue
+		}
+		var xys plotter.XYs
+		for _, b := range pt.Hist.CumulativeDistributionWithTicks(5) {
+			if b.Quantile >= 100 || b.Quantile < 1 || b.ValueAt <= 0 {
+				continue
+			}
+			x := 1 / (1 - b.Quantile/100)
+			if len(xys) > 0 && x <= xys[len(xys)-1].X {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: x, Y: float64(b.ValueAt) / 1e3})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		maxX = math.Max(maxX, xys[len(xys)-1].X)
+		col, _ := a.modelStyle(m)
+		line, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, err.Error()
+		}
+		line.Color = col
+		line.Width = vg.Points(1.8)
+		if pt.Unranked != "" {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(line)
+		label := fmt.Sprintf("%s (%s msgs, %d repeats)", m, num(float64(pt.Hist.TotalCount())), len(pt.OK))
+		if pt.Unranked != "" {
+			label += " — not ranked"
+		}
+		p.Legend.Add(label, line)
+	}
+	if maxX == 2 {
+		return nil, "Percentile spectrum: no histogram at " + sc.Label() + "."
+	}
+	p.X.Min, p.X.Max = 1.5, maxX*1.5
+
+	return &figure{name: "spectrum", title: "HDR latency percentile spectrum (µs), all repeats merged exactly",
+		caption: "The whole latency distribution at one point: the histograms of every repeat merged bucket by bucket, not averaged percentiles. Read right for the tail. Dashed: the point is not ranked. " +
+			"Pick another point with --spectrum '" + strings.ReplaceAll(sc.Label(), "'", "") + "'.",
+		plots: [][]*plot.Plot{{p}}, rowHeight: 4.2 * vg.Inch, legend: []string{}}, ""
+}

@@ -1,0 +1,310 @@
+// Package synth builds a deterministic, realistic results file for the report
+// tests: several models with known differences, ties, too few repeats,
+// client-bound and failed points, an open-loop sweep that breaks each model
+// at a different rate, and a skipped foreign stack. The figures are invented
+// from a simple queueing model; they are test input, not measurements.
+package synth
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"echobench/internal/results"
+)
+
+// RunID of the synthetic run.
+const RunID = "20261101T120000Z-synthetic"
+
+var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// Env of the synthetic run: the 2-core machine the project runs on.
+var Env = results.Env{
+	CPUModel:         "Intel(R) Xeon(R) CPU @ 2.20GHz",
+	Cores:            2,
+	Kernel:           "6.18.0-echobench",
+	GoVersion:        "go1.26.0",
+	ServerCPUs:       "0",
+	ClientCPUs:       "1",
+	ServerGOMAXPROCS: 1,
+	StackVersions:    map[string]string{"node": "v20.19.2", "python3-trio": "not installed"},
+}
+
+// profile is how one invented model behaves.
+type profile struct {
+	name, model string
+	command     []string
+	// peak is closed-loop msgs/s at 64 B with enough connections to fill the
+	// server core; one is at a single connection (wake-up bound).
+	peak, one float64
+	// manyFactor scales peak at 1000 connections; largeFactor at 16 KiB.
+	manyFactor, largeFactor float64
+	// pipeFactor scales peak at depth 16.
+	pipeFactor float64
+	// serviceUs is the open-loop service time at light load; tail multiplies
+	// the p99 over the p50.
+	serviceUs, tail float64
+	baseRSS         int64
+	rssPerConn      float64
+}
+
+var profiles = []profile{
+	{name: "epoll", model: "epoll", peak: 152e3, one: 15.8e3, manyFactor: 0.90, largeFactor: 0.78, pipeFactor: 2.1, serviceUs: 22, tail: 3, baseRSS: 7 << 20, rssPerConn: 900},
+	{name: "gnet", model: "gnet", peak: 150e3, one: 15.6e3, manyFactor: 0.89, largeFactor: 0.77, pipeFactor: 1.9, serviceUs: 23, tail: 3, baseRSS: 9 << 20, rssPerConn: 1400},
+	{name: "evio", model: "evio", peak: 104e3, one: 11.9e3, manyFactor: 0.80, largeFactor: 0.60, pipeFactor: 1.5, serviceUs: 35, tail: 4, baseRSS: 8 << 20, rssPerConn: 2100},
+	{name: "netconn", model: "netconn", peak: 128e3, one: 17.4e3, manyFactor: 0.78, largeFactor: 0.80, pipeFactor: 1.4, serviceUs: 27, tail: 5, baseRSS: 8 << 20, rssPerConn: 9800},
+	{name: "node", command: []string{"node", "servers/node/echo.js"}, peak: 71e3, one: 9.1e3, manyFactor: 0.85, largeFactor: 0.55, pipeFactor: 1.6, serviceUs: 60, tail: 8, baseRSS: 44 << 20, rssPerConn: 3300},
+}
+
+// closedPoint is one closed-loop matrix point.
+type closedPoint struct {
+	conns, size, depth, repeats int
+}
+
+var closedPoints = []closedPoint{
+	{1, 64, 1, 6}, {4, 64, 1, 6}, {64, 64, 1, 6}, {1000, 64, 1, 6},
+	{1, 16384, 1, 3}, {64, 16384, 1, 3}, {1000, 16384, 1, 3},
+	{64, 64, 16, 6},
+}
+
+// Sweep: open loop at fractions of each repeat's measured capacity.
+var (
+	sweepConns   = 64
+	sweepSize    = 64
+	sweepLoads   = []float64{0.5, 0.8, 0.95, 1.1}
+	sweepRepeats = 6
+)
+
+const (
+	durationS = 5.0
+	warmupS   = 1.0
+)
+
+// Records returns the synthetic run, in the order an orchestrator would
+// write it.
+func Records() []results.Record {
+	var out []results.Record
+	t := start
+	next := func() (time.Time, time.Time) {
+		s := t
+		t = t.Add(time.Duration((durationS + warmupS + 1) * float64(time.Second)))
+		return s, t
+	}
+	for _, p := range profiles {
+		for _, cp := range closedPoints {
+			for r := 0; r < cp.repeats; r++ {
+				s, e := next()
+				out = append(out, closedRecord(p, cp, r, s, e))
+			}
+		}
+		for r := 0; r < sweepRepeats; r++ {
+			s, e := next()
+			capRec := closedRecord(p, closedPoint{sweepConns, sweepSize, 1, 1}, r, s, e)
+			capRec.Scenario.Kind = results.KindCapacity
+			capRec.PointID = fmt.Sprintf("%s/capacity/c%d/s%d/d1/r%d", p.name, sweepConns, sweepSize, r)
+			out = append(out, capRec)
+			capacity := capRec.Load.ThroughputMsgsPerSec
+			for _, f := range sweepLoads {
+				s, e := next()
+				out = append(out, sweepRecord(p, r, f, capacity, s, e))
+			}
+		}
+	}
+	s, e := next()
+	out = append(out, results.Record{
+		Schema: results.SchemaVersion, RunID: RunID, PointID: "python-trio/skipped", Start: s, End: e,
+		Env:      Env,
+		Server:   results.ServerInfo{Name: "python-trio", Command: []string{"/usr/bin/python3", "servers/python/echo.py", "--stack", "trio"}, Loops: 1},
+		Scenario: results.Scenario{Kind: results.KindClosed, Mode: "closed", Conns: 1, SizeBytes: 64, Depth: 1, DurationS: durationS, WarmupS: warmupS},
+		Status:   results.StatusSkipped,
+		Error:    "python3-trio is not installed (run make deps)",
+	})
+	return out
+}
+
+func rng(parts ...any) *rand.Rand {
+	h := fnv.New64a()
+	fmt.Fprint(h, parts...)
+	return rand.New(rand.NewPCG(h.Sum64(), 0x5eed))
+}
+
+func server(p profile) results.ServerInfo {
+	return results.ServerInfo{Name: p.name, Model: p.model, Command: p.command, Loops: 1, MaxPendingBytes: 4 << 20}
+}
+
+func closedRecord(p profile, cp closedPoint, repeat int, s, e time.Time) results.Record {
+	r := rng(p.name, cp, repeat)
+	rec := results.Record{
+		Schema: results.SchemaVersion, RunID: RunID, Repeat: repeat, Start: s, End: e,
+		PointID: fmt.Sprintf("%s/closed/c%d/s%d/d%d/r%d", p.name, cp.conns, cp.size, cp.depth, repeat),
+		Env:     Env, Server: server(p),
+		Scenario: results.Scenario{Kind: results.KindClosed, Mode: "closed", Conns: cp.conns, SizeBytes: cp.size, Depth: cp.depth, DurationS: durationS, WarmupS: warmupS},
+		Status:   results.StatusOK,
+	}
+	// evio exhausts file descriptors at 1000 connections in two repeats.
+	if p.name == "evio" && cp.conns == 1000 && cp.size == 64 && (repeat == 1 || repeat == 4) {
+		code := 1
+		rec.Status = results.StatusFailed
+		rec.Error = "server exited during the measured window: exit status 1"
+		rec.ExitStatus = &code
+		rec.StderrTail = "evio: accept: too many open files\n"
+		return rec
+	}
+	tput := p.peak
+	switch {
+	case cp.conns == 1:
+		tput = p.one
+	case cp.conns <= 4:
+		tput = math.Min(p.peak, p.one*float64(cp.conns)*0.9)
+	case cp.conns >= 1000:
+		tput = p.peak * p.manyFactor
+	}
+	if cp.size >= 16384 {
+		tput *= p.largeFactor
+	}
+	if cp.depth > 1 {
+		tput *= p.pipeFactor
+	}
+	tput *= 1 + 0.03*(r.Float64()-0.5)
+	clientBound := false
+	// The load generator tops out near 300k msgs/s: epoll pipelined hits it.
+	if tput > 300e3 {
+		tput = 300e3 * (1 + 0.01*(r.Float64()-0.5))
+		clientBound = true
+	}
+	inflight := float64(cp.conns * cp.depth)
+	medUs := inflight / tput * 1e6
+	completed := int64(tput * durationS)
+	util := 0.97
+	if cp.conns == 1 {
+		util = 0.45
+	}
+	if clientBound {
+		util = 0.71
+	}
+	load := loadFor("closed", cp.conns, cp.size, cp.depth, 0, completed, completed, medUs, p.tail, r)
+	load.ClientBound = clientBound
+	load.ClientCPUUtil = 0.6 + 0.3*tput/300e3
+	if clientBound {
+		load.ClientCPUUtil = 0.99
+		load.Warnings = []string{"client CPU at 99%: the load generator, not the server, set this rate"}
+	}
+	load.RateMet = true
+	rec.Load = load
+	rec.ServerStats = serverStats(p, cp.conns, cp.size, completed, util, r)
+	return rec
+}
+
+func sweepRecord(p profile, repeat int, frac, capacity float64, s, e time.Time) results.Record {
+	r := rng(p.name, "sweep", frac, repeat)
+	rate := frac * capacity
+	rec := results.Record{
+		Schema: results.SchemaVersion, RunID: RunID, Repeat: repeat, Start: s, End: e,
+		PointID: fmt.Sprintf("%s/sweep/c%d/s%d/d1/l%.2f/r%d", p.name, sweepConns, sweepSize, frac, repeat),
+		Env:     Env, Server: server(p),
+		Scenario: results.Scenario{Kind: results.KindSweep, Mode: "open", Conns: sweepConns, SizeBytes: sweepSize, Depth: 1,
+			LoadFraction: frac, RateMsgsPerSec: rate, DurationS: durationS, WarmupS: warmupS},
+		Status: results.StatusOK,
+	}
+	intended := int64(rate * durationS)
+	rho := frac * (1 + 0.02*(r.Float64()-0.5))
+	var medUs float64
+	completed := intended
+	var timedOut int64
+	if rho < 0.99 {
+		medUs = p.serviceUs / (1 - rho)
+	} else {
+		// Overload: the queue grows for the whole window.
+		medUs = 250e3 * (rho - 0.9)
+		completed = int64(float64(intended) / rho * 0.98)
+		timedOut = intended - completed
+	}
+	// Tails grow faster than medians as the queue builds; node's GC pauses
+	// make its tail grow fastest.
+	tail := p.tail * (1 + 2*rho*rho)
+	load := loadFor("open", sweepConns, sweepSize, 1, rate, intended, completed, medUs, tail, r)
+	load.TimedOut = timedOut
+	load.CompletionRatio = float64(completed) / float64(intended)
+	load.RateMet = rho < 0.99
+	load.ClientCPUUtil = 0.3 + 0.4*frac
+	load.SendLagUs = results.SendLag{P50: 3, P99: 40}
+	if !load.RateMet {
+		load.SendLagUs = results.SendLag{P50: 900, P99: 45000}
+		load.Warnings = []string{"sends fell behind the schedule: rate not met"}
+	}
+	rec.Load = load
+	util := math.Min(0.98, rho*0.97)
+	rec.ServerStats = serverStats(p, sweepConns, sweepSize, completed, util, r)
+	return rec
+}
+
+// loadFor builds a Load whose percentiles come from a real histogram of a
+// log-normal body with a heavier tail, scaled so the histogram holds exactly
+// completed values.
+func loadFor(mode string, conns, size, depth int, rate float64, intended, completed int64, medUs, tail float64, r *rand.Rand) *results.Load {
+	h := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
+	const draws = 500
+	var overflow int64
+	per := completed / draws
+	rem := completed - per*draws
+	sigma := math.Log(tail) / 2.326 // p99 = median * tail
+	for i := 0; i < draws; i++ {
+		us := medUs * math.Exp(sigma*r.NormFloat64())
+		if i%200 == 0 {
+			us *= 1 + 3*r.Float64() // rare stalls
+		}
+		ns := int64(us * 1e3)
+		if ns < results.HistLowestNs {
+			ns = results.HistLowestNs
+		}
+		if ns > results.HistHighestNs {
+			ns = results.HistHighestNs
+			overflow++
+		}
+		n := per
+		if i == 0 {
+			n += rem
+		}
+		if n > 0 {
+			if err := h.RecordValues(ns, n); err != nil {
+				panic(err) // ns is clamped to the range above
+			}
+		}
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		panic(err)
+	}
+	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1e3 }
+	tput := float64(completed) / durationS
+	return &results.Load{
+		Mode: mode, Conns: conns, Size: size, Depth: depth, Rate: rate, DurationS: durationS,
+		Intended: intended, Completed: completed,
+		CompletionRatio:      float64(completed) / float64(max(intended, 1)),
+		ThroughputMsgsPerSec: tput,
+		ThroughputMiBPerSec:  tput * float64(size) / (1 << 20),
+		LatencyUs: results.Latency{
+			Min: float64(h.Min()) / 1e3, P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), P9999: q(99.99),
+			Max: float64(h.Max()) / 1e3, Mean: h.Mean() / 1e3,
+		},
+		LatencyOverflow: overflow * per,
+		HDR:             string(enc),
+	}
+}
+
+func serverStats(p profile, conns, size int, completed int64, util float64, r *rand.Rand) *results.ServerStats {
+	cpu := util * durationS
+	perConn := p.rssPerConn*(1+0.05*(r.Float64()-0.5)) + float64(min(size, 65536))
+	peak := p.baseRSS + int64(perConn*float64(conns))
+	return &results.ServerStats{
+		CPUUserS: cpu * 0.35, CPUSysS: cpu * 0.65, CPUUtil: util,
+		PeakRSS: peak, BaseRSS: p.baseRSS,
+		VolCtxSw: completed / 40, InvolCtxSw: completed / 900, Threads: 5,
+		MsgsPerCPUSecond: float64(completed) / cpu,
+		RSSBytesPerConn:  float64(peak-p.baseRSS) / float64(conns),
+	}
+}

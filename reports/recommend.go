@@ -1,0 +1,490 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"echobench/internal/results"
+	"echobench/reports/stat"
+)
+
+// Thresholds of the workload classes. When a run has no point past a
+// threshold, the class adapts to the run's most extreme point and says so.
+const (
+	FewMaxConns   = 4
+	SmallMaxBytes = 1 << 10
+	ManyMinConns  = 256
+	LargeMinBytes = 16 << 10
+)
+
+// Class statuses.
+const (
+	StatusPick      = "pick"            // one model is significantly best everywhere in the class
+	StatusTie       = "tie"             // several models are not significantly different
+	StatusTooFew    = "too few repeats" // the best cannot be told apart: not enough repeats
+	StatusMixed     = "mixed"           // a different model is best at different points
+	StatusUndecided = "undecided"       // a client-bound model may be the best
+	StatusNoData    = "no data"         // the run has no point in this class
+)
+
+// Entry is one model's sample at one point of a class.
+type Entry struct {
+	Model  string
+	Sample stat.Summary
+	// Unranked says why the model is shown but not ranked.
+	Unranked string
+	// VsBest compares the best model's sample with this one (ranked only).
+	VsBest stat.Comparison
+}
+
+// PointVerdict ranks the models at one point of a class.
+type PointVerdict struct {
+	Scenario Scenario
+	// Ranked best first, then Unranked.
+	Ranked, Unranked []Entry
+	// Winners are the best model and every model not significantly
+	// different from it (or that too few repeats cannot separate from it).
+	Winners []string
+	TooFew  bool
+	// Undecided explains why no claim is made at this point, if so.
+	Undecided string
+}
+
+// Best is the model with the best median, or "".
+func (v PointVerdict) Best() string {
+	if len(v.Ranked) == 0 {
+		return ""
+	}
+	return v.Ranked[0].Model
+}
+
+// Class is a workload a user might have, mapped to matrix points.
+type Class struct {
+	ID   string
+	Name string
+	// Rule is the documented mapping from points to the class.
+	Rule   string
+	Metric string
+	Unit   string
+	// HigherIsBetter orders the metric.
+	HigherIsBetter bool
+}
+
+// ClassResult is the recommendation for one class.
+type ClassResult struct {
+	Class
+	Points []PointVerdict
+	Status string
+	// Pick is the model, or the tied models, to choose.
+	Pick []string
+	// Headline is what the report puts first: "epoll", "tie: epoll, gnet".
+	Headline string
+	// Why is the evidence, in one or two sentences.
+	Why string
+}
+
+type classDef struct {
+	Class
+	scenarios []Scenario
+	sample    func(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool)
+}
+
+// recommend maps the run's points to the workload classes and ranks the
+// models in each.
+func recommend(a *Analysis) []ClassResult {
+	defs := classDefs(a)
+	out := make([]ClassResult, 0, len(defs))
+	for _, d := range defs {
+		out = append(out, d.evaluate(a))
+	}
+	return out
+}
+
+func throughputSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
+	p := a.Point(model, sc)
+	if p == nil {
+		return stat.Summary{}, "", false
+	}
+	return p.Throughput, p.Unranked, true
+}
+
+func rssSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
+	p := a.Point(model, sc)
+	if p == nil {
+		return stat.Summary{}, "", false
+	}
+	return p.RSSPerConn, p.Unranked, true
+}
+
+func classDefs(a *Analysis) []classDef {
+	closed := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed })
+	maxConns, maxSize := 0, 0
+	for _, s := range closed {
+		if s.Depth == 1 {
+			maxConns = max(maxConns, s.Conns)
+			maxSize = max(maxSize, s.Size)
+		}
+	}
+	manyMin, manyNote := ManyMinConns, ""
+	if maxConns < ManyMinConns && maxConns > FewMaxConns {
+		manyMin, manyNote = maxConns, fmt.Sprintf(" (adapted: this run's most is %d)", maxConns)
+	}
+	largeMin, largeNote := LargeMinBytes, ""
+	if maxSize < LargeMinBytes && maxSize > SmallMaxBytes {
+		largeMin, largeNote = maxSize, fmt.Sprintf(" (adapted: this run's largest is %s)", sizeLabel(maxSize))
+	}
+	pick := func(keep func(Scenario) bool) []Scenario {
+		var out []Scenario
+		for _, s := range closed {
+			if keep(s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	tp := "throughput"
+	defs := []classDef{
+		{Class{"few", "Few connections, small messages",
+			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes)), tp, "msgs/s", true},
+			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.Size <= SmallMaxBytes }), throughputSample},
+		{Class{"many", "Many connections",
+			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin)), tp, "msgs/s", true},
+			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns >= manyMin && s.Size < largeMin }), throughputSample},
+		{Class{"large", "Large messages",
+			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote), tp, "msgs/s", true},
+			pick(func(s Scenario) bool { return s.Depth == 1 && s.Size >= largeMin }), throughputSample},
+		{Class{"pipelined", "Pipelined requests",
+			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
+			pick(func(s Scenario) bool { return s.Depth > 1 }), throughputSample},
+		{Class{"latency", "Latency under a fixed load",
+			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that holds (rate met, p99 ≤ %s, completion ≥ %s) with every lower rate holding too",
+				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
+			"sustained rate", "msgs/s", true},
+			sweepGroups(a), sustainedSample},
+	}
+	var memSc []Scenario
+	if maxConns > FewMaxConns {
+		minSize := math.MaxInt
+		for _, s := range closed {
+			if s.Depth == 1 && s.Conns == maxConns {
+				minSize = min(minSize, s.Size)
+			}
+		}
+		memSc = pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns == maxConns && s.Size == minSize })
+	}
+	defs = append(defs, classDef{Class{"memory", "Memory per connection",
+		"closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection", "RSS per connection", "bytes", false},
+		memSc, rssSample})
+	return defs
+}
+
+// sweepGroups returns one scenario per open-loop (conns, size, depth), with
+// Kind "sweep" and no load: the key the latency class ranks on.
+func sweepGroups(a *Analysis) []Scenario {
+	return a.uniq(func(s Scenario) (Scenario, bool) {
+		if s.Kind != results.KindSweep && s.Kind != results.KindSLO {
+			return Scenario{}, false
+		}
+		return Scenario{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, Size: s.Size, Depth: s.Depth}, true
+	})
+}
+
+func (a *Analysis) uniq(f func(Scenario) (Scenario, bool)) []Scenario {
+	seen := map[Scenario]bool{}
+	var out []Scenario
+	for _, p := range a.Points {
+		if g, ok := f(p.Scenario); ok && !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, compareScenario)
+	return out
+}
+
+// sustainedSample is, per repeat, the highest offered rate of the group that
+// held with every lower rate of that repeat holding too (0 when the lowest
+// did not hold).
+func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, string, bool) {
+	byRepeat := map[int][]*results.Record{}
+	clientBound := 0
+	for i := range a.Run.Records {
+		r := &a.Run.Records[i]
+		if r.Server.Name != model || r.Status == results.StatusSkipped {
+			continue
+		}
+		sc := scenarioOf(r)
+		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.Size != g.Size || sc.Depth != g.Depth || sc.Mode != g.Mode {
+			continue
+		}
+		if r.Load != nil && r.Load.ClientBound {
+			clientBound++
+		}
+		byRepeat[r.Repeat] = append(byRepeat[r.Repeat], r)
+	}
+	if len(byRepeat) == 0 {
+		return stat.Summary{}, "", false
+	}
+	var vals []float64
+	for _, recs := range byRepeat {
+		sort.SliceStable(recs, func(i, j int) bool { return offered(recs[i]) < offered(recs[j]) })
+		best := 0.0
+		for _, r := range recs {
+			if !holds(r, a.Options) {
+				break
+			}
+			best = offered(r)
+		}
+		vals = append(vals, best)
+	}
+	why := ""
+	if clientBound > 0 {
+		why = fmt.Sprintf("client-bound in %d open-loop records", clientBound)
+	}
+	return stat.Summarize(vals), why, true
+}
+
+func offered(r *results.Record) float64 {
+	if r.Load != nil && r.Load.Rate > 0 {
+		return r.Load.Rate
+	}
+	return r.Scenario.RateMsgsPerSec
+}
+
+func (d classDef) evaluate(a *Analysis) ClassResult {
+	cr := ClassResult{Class: d.Class}
+	for _, sc := range d.scenarios {
+		v := PointVerdict{Scenario: sc}
+		for _, m := range a.Models {
+			s, why, ok := d.sample(a, m, sc)
+			if !ok {
+				continue
+			}
+			if why == "" && s.N == 0 {
+				why = "no data"
+			}
+			e := Entry{Model: m, Sample: s, Unranked: why}
+			if why != "" {
+				v.Unranked = append(v.Unranked, e)
+			} else {
+				v.Ranked = append(v.Ranked, e)
+			}
+		}
+		if len(v.Ranked) == 0 && len(v.Unranked) == 0 {
+			continue
+		}
+		d.rank(&v)
+		cr.Points = append(cr.Points, v)
+	}
+	cr.decide()
+	return cr
+}
+
+// better reports whether x is a better median than y.
+func (c Class) better(x, y float64) bool {
+	if c.HigherIsBetter {
+		return x > y
+	}
+	return x < y
+}
+
+func (d classDef) rank(v *PointVerdict) {
+	sort.SliceStable(v.Ranked, func(i, j int) bool {
+		return d.better(v.Ranked[i].Sample.Median, v.Ranked[j].Sample.Median)
+	})
+	if len(v.Ranked) == 0 {
+		v.Undecided = "no model could be ranked here"
+		return
+	}
+	best := v.Ranked[0]
+	v.Winners = []string{best.Model}
+	for i := 1; i < len(v.Ranked); i++ {
+		e := &v.Ranked[i]
+		e.VsBest = stat.Compare(best.Sample, e.Sample)
+		switch e.VsBest.Verdict {
+		case stat.Same:
+			v.Winners = append(v.Winners, e.Model)
+		case stat.TooFew:
+			v.Winners = append(v.Winners, e.Model)
+			v.TooFew = true
+		}
+	}
+	if len(v.Ranked) == 1 && best.Sample.N < stat.MinForDifference {
+		v.TooFew = true
+	}
+	for _, u := range v.Unranked {
+		if strings.Contains(u.Unranked, "client-bound") && u.Sample.N > 0 && !d.better(best.Sample.Median, u.Sample.Median) {
+			v.Undecided = fmt.Sprintf("%s was client-bound at %s %s, at least %s's %s: the load generator could not separate them",
+				u.Model, num(u.Sample.Median), d.Unit, best.Model, num(best.Sample.Median))
+		}
+	}
+}
+
+// decide turns the point verdicts into the class recommendation.
+func (cr *ClassResult) decide() {
+	if len(cr.Points) == 0 {
+		cr.Status, cr.Headline = StatusNoData, "no data"
+		cr.Why = "The run has no point in this class."
+		return
+	}
+	var decided []PointVerdict
+	for _, v := range cr.Points {
+		if v.Undecided == "" {
+			decided = append(decided, v)
+		}
+	}
+	if len(decided) == 0 {
+		cr.Status, cr.Headline = StatusUndecided, "undecided"
+		var why []string
+		for _, v := range cr.Points {
+			why = append(why, fmt.Sprintf("%s: %s.", v.Scenario.Label(), v.Undecided))
+		}
+		cr.Why = strings.Join(why, " ")
+		return
+	}
+	// The pick is the set of models among the winners at every decided point.
+	pick := slices.Clone(decided[0].Winners)
+	for _, v := range decided[1:] {
+		pick = slices.DeleteFunc(pick, func(m string) bool { return !slices.Contains(v.Winners, m) })
+	}
+	allTooFew := true
+	for _, v := range decided {
+		if !v.TooFew {
+			allTooFew = false
+		}
+	}
+	wins := map[string]int{}
+	for _, v := range decided {
+		wins[v.Best()]++
+	}
+	ev := cr.evidence(decided)
+	switch {
+	case allTooFew:
+		cr.Status = StatusTooFew
+		cr.Pick = nil
+		n := decided[0].Ranked[0].Sample.N
+		cr.Headline = fmt.Sprintf("no claim (n=%d)", n)
+		cr.Why = fmt.Sprintf("Too few repeats to claim anything: a difference needs ≥%d repeats per model (≥%d for a 95%% CI). Leading by median: %s. %s",
+			stat.MinForDifference, stat.MinForCI, decided[0].Best(), ev)
+	case len(pick) == 1:
+		cr.Status, cr.Pick, cr.Headline = StatusPick, pick, pick[0]
+		cr.Why = fmt.Sprintf("%s is significantly best at %s. %s", pick[0], pointsPhrase(len(decided)), ev)
+	case len(pick) > 1:
+		cr.Status, cr.Pick = StatusTie, pick
+		cr.Headline = "tie: " + strings.Join(pick, ", ")
+		cr.Why = fmt.Sprintf("%s are not significantly different at %s (Mann–Whitney U, α=%.2f). %s",
+			strings.Join(pick, ", "), pointsPhrase(len(decided)), stat.Alpha, ev)
+	default:
+		cr.Status = StatusMixed
+		type mw struct {
+			m string
+			n int
+		}
+		var ranked []mw
+		for m, n := range wins {
+			ranked = append(ranked, mw{m, n})
+		}
+		sort.Slice(ranked, func(i, j int) bool {
+			if ranked[i].n != ranked[j].n {
+				return ranked[i].n > ranked[j].n
+			}
+			return ranked[i].m < ranked[j].m
+		})
+		var parts []string
+		for _, r := range ranked {
+			parts = append(parts, fmt.Sprintf("%s best at %d", r.m, r.n))
+			cr.Pick = append(cr.Pick, r.m)
+		}
+		cr.Headline = "depends: " + strings.Join(cr.Pick, " / ")
+		cr.Why = fmt.Sprintf("No model is best at every point: %s of %d points. %s", strings.Join(parts, ", "), len(decided), ev)
+	}
+	var undecided []string
+	for _, v := range cr.Points {
+		if v.Undecided != "" {
+			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Scenario.Label(), v.Undecided))
+		}
+	}
+	if len(undecided) > 0 {
+		cr.Why += " Not counted: " + strings.Join(undecided, "; ") + "."
+	}
+}
+
+func pointsPhrase(n int) string {
+	if n == 1 {
+		return "the 1 point of this class"
+	}
+	return fmt.Sprintf("all %d points of this class", n)
+}
+
+// evidence cites, for the point with the closest race, the best model and its
+// nearest rival.
+func (cr *ClassResult) evidence(decided []PointVerdict) string {
+	var parts []string
+	for _, v := range decided {
+		best := v.Ranked[0]
+		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Scenario.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
+		if len(v.Ranked) > 1 {
+			r := v.Ranked[1]
+			s += fmt.Sprintf(" vs %s %s (%s, %s)", r.Model, num(r.Sample.Median), signedPct(r.VsBest), r.VsBest)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
+func signedPct(c stat.Comparison) string {
+	if math.IsNaN(c.Delta) {
+		return "?"
+	}
+	s := fmt.Sprintf("%+.1f%%", 100*c.Delta)
+	if c.Verdict != stat.Differ {
+		s += " ~"
+	}
+	return s
+}
+
+// num formats a figure with three significant digits and an SI suffix.
+func num(v float64) string {
+	av := math.Abs(v)
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case av >= 1e9:
+		return trimNum(v/1e9) + "G"
+	case av >= 1e6:
+		return trimNum(v/1e6) + "M"
+	case av >= 1e3:
+		return trimNum(v/1e3) + "k"
+	}
+	return trimNum(v)
+}
+
+func trimNum(v float64) string {
+	av := math.Abs(v)
+	switch {
+	case av == 0:
+		return "0"
+	case av >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case av >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case av >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func usLabel(us float64) string {
+	if us >= 1000 {
+		return strconv.FormatFloat(us/1000, 'g', 3, 64) + " ms"
+	}
+	return strconv.FormatFloat(us, 'g', 3, 64) + " µs"
+}
+
+func pctLabel(r float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", 100*r), "0"), ".") + "%"
+}

@@ -1,0 +1,92 @@
+// Package reports turns a results.jsonl file into the evidence a user needs to
+// pick a server model: statistics across repeats, charts, an HTML report, a
+// Markdown summary, a CSV file, and a recommendation per workload class. It
+// only reads results; it never runs load.
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"echobench/internal/results"
+)
+
+// Run is one results file, read.
+type Run struct {
+	// Dir is the run directory; Path the results file in it.
+	Dir, Path string
+	Records  []results.Record
+	// TornTail is true when the file ended with a partial line (the writer
+	// died mid-record); the line is ignored and the report says so.
+	TornTail bool
+}
+
+// ResolveRun finds the run a user meant by path: a results file, a run
+// directory holding results.jsonl, or a parent directory, meaning its newest
+// run (by the results file's modification time, then by name). latest forces
+// the last reading even when path itself holds a results file.
+func ResolveRun(path string, latest bool) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("resolve run: %w", err)
+	}
+	if !st.IsDir() {
+		return filepath.Dir(path), nil
+	}
+	if !latest {
+		if _, err := os.Stat(filepath.Join(path, results.FileName)); err == nil {
+			return path, nil
+		}
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return "", fmt.Errorf("resolve run: %w", err)
+	}
+	type cand struct {
+		dir  string
+		mod  int64
+		name string
+	}
+	var cands []cand
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(path, e.Name())
+		fi, err := os.Stat(filepath.Join(dir, results.FileName))
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{dir, fi.ModTime().UnixNano(), e.Name()})
+	}
+	if len(cands) == 0 {
+		return "", fmt.Errorf("resolve run: no %s in %s or in any directory directly under it", results.FileName, path)
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].mod != cands[j].mod {
+			return cands[i].mod > cands[j].mod
+		}
+		return cands[i].name > cands[j].name
+	})
+	return cands[0].dir, nil
+}
+
+// ReadRun reads dir/results.jsonl.
+func ReadRun(dir string) (*Run, error) {
+	p := filepath.Join(dir, results.FileName)
+	res, err := results.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read run: %s has no %s", dir, results.FileName)
+		}
+		return nil, fmt.Errorf("read run: %w", err)
+	}
+	if len(res.Records) == 0 {
+		return nil, fmt.Errorf("read run: %s holds no records", p)
+	}
+	return &Run{Dir: dir, Path: p, Records: res.Records, TornTail: res.TornTail}, nil
+}
