@@ -112,6 +112,8 @@ func startServer(t *testing.T, target Target) *serverProc {
 		defer outR.Close()
 		p.drainStdout(outR, ready)
 	}()
+	// On failure, stop logs how the process ended and the tail of its
+	// stderr, complete once the streams are drained.
 	t.Cleanup(func() { p.stop(t) })
 
 	timer := time.NewTimer(startTimeout)
@@ -119,7 +121,7 @@ func startServer(t *testing.T, target Target) *serverProc {
 	select {
 	case m := <-ready:
 		if m.err != nil {
-			t.Fatalf("start %s: %v\n%s", target.Name, m.err, p.stderrTail())
+			t.Fatalf("start %s: %v", target.Name, m.err)
 		}
 		p.addr = m.addr
 	case <-p.exited:
@@ -127,13 +129,13 @@ func startServer(t *testing.T, target Target) *serverProc {
 		select {
 		case m := <-ready:
 			if m.err == nil {
-				t.Fatalf("start %s: server exited right after LISTENING %s: %s\n%s", target.Name, m.addr, p.describeExit(), p.stderrTail())
+				t.Fatalf("start %s: server exited right after LISTENING %s: %s", target.Name, m.addr, p.describeExit())
 			}
 		default:
 		}
-		t.Fatalf("start %s: %q exited before printing LISTENING: %s\n%s", target.Name, argv, p.describeExit(), p.stderrTail())
+		t.Fatalf("start %s: %q exited before printing LISTENING: %s", target.Name, argv, p.describeExit())
 	case <-timer.C:
-		t.Fatalf("start %s: no LISTENING line on stdout within %v of starting %q\n%s", target.Name, startTimeout, argv, p.stderrTail())
+		t.Fatalf("start %s: no LISTENING line on stdout within %v of starting %q", target.Name, startTimeout, argv)
 	}
 	return p
 }
