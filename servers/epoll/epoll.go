@@ -57,9 +57,13 @@ const (
 	// acceptBatch bounds accepts per listener event so a connect storm
 	// cannot starve established connections.
 	acceptBatch = 256
-	// keepPendingCap is the largest pending buffer kept after it drains;
-	// bigger ones are released so one burst does not pin memory.
-	keepPendingCap = 64 << 10
+	// chunkSize is the unit of pending output. Pending output is a queue of
+	// fixed chunks rather than one growing slice, so it never copies what
+	// is already queued and its memory is the pending bytes rounded up to a
+	// chunk, with no garbage left behind by growth.
+	chunkSize = 64 << 10
+	// maxFreeChunks bounds the chunks a loop keeps for reuse (4 MiB).
+	maxFreeChunks = 64
 	// listenBacklog is capped by net.core.somaxconn.
 	listenBacklog = 65535
 
@@ -232,14 +236,17 @@ func listen(ta *net.TCPAddr, reusePort bool) (int, *net.TCPAddr, error) {
 
 // conn is one connection, owned by its loop.
 type conn struct {
-	fd      int
-	events  uint32 // what the poller currently watches
-	eof     bool   // the client half-closed: stop reading, flush, close
-	pending []byte // unsent output is pending[off:]
-	off     int
+	fd     int
+	events uint32 // what the poller currently watches
+	eof    bool   // the client half-closed: stop reading, flush, close
+	// out holds unsent output: out[0][head:], out[1], ... Every chunk but
+	// the last is full.
+	out     [][]byte
+	head    int
+	pending int // unsent bytes in out
 }
 
-func (c *conn) pendingLen() int { return len(c.pending) - c.off }
+func (c *conn) pendingLen() int { return c.pending }
 
 // loop is one event loop and everything it owns.
 type loop struct {
@@ -251,7 +258,8 @@ type loop struct {
 	log        io.Writer
 	buf        []byte
 	events     []poller.Event
-	conns      []*conn // indexed by fd: fds are small and dense
+	conns      []*conn  // indexed by fd: fds are small and dense
+	free       [][]byte // drained chunks kept for reuse
 
 	listening   bool          // the listener is in the poll set
 	acceptPause time.Duration // current back-off; 0 when accepting normally
@@ -466,24 +474,45 @@ func (l *loop) echo(c *conn, data []byte) {
 	l.watch(c)
 }
 
-// queue appends data to c's pending output, compacting first so the buffer
-// does not creep forward.
+// queue appends data to c's pending output.
 func (l *loop) queue(c *conn, data []byte) {
-	if c.off > 0 && c.off >= len(c.pending)/2 {
-		n := copy(c.pending, c.pending[c.off:])
-		c.pending = c.pending[:n]
-		c.off = 0
+	for len(data) > 0 {
+		if n := len(c.out); n == 0 || len(c.out[n-1]) == chunkSize {
+			c.out = append(c.out, l.chunk())
+		}
+		last := &c.out[len(c.out)-1]
+		k := copy((*last)[len(*last):chunkSize], data)
+		*last = (*last)[:len(*last)+k]
+		c.pending += k
+		data = data[k:]
 	}
-	c.pending = append(c.pending, data...)
+}
+
+// chunk returns an empty chunk, reused when one is free.
+func (l *loop) chunk() []byte {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, chunkSize)
 }
 
 // flush writes pending output until it is gone or the socket is full. It
 // reports whether the connection is still open.
 func (l *loop) flush(c *conn) bool {
-	for c.pendingLen() > 0 {
-		n, err := write(c.fd, c.pending[c.off:])
-		c.off += n
-		if err == unix.EAGAIN {
+	for c.pending > 0 {
+		b := c.out[0][c.head:]
+		n, err := write(c.fd, b)
+		c.head += n
+		c.pending -= n
+		if n == len(b) {
+			l.recycle(c.out[0])
+			c.out[0] = nil
+			c.out = c.out[1:]
+			c.head = 0
+		}
+		if err == unix.EAGAIN || (err == nil && n < len(b)) {
 			break
 		}
 		if err != nil {
@@ -491,19 +520,20 @@ func (l *loop) flush(c *conn) bool {
 			return false
 		}
 	}
-	if c.pendingLen() == 0 {
-		c.off = 0
-		if cap(c.pending) > keepPendingCap {
-			c.pending = nil
-		} else {
-			c.pending = c.pending[:0]
-		}
+	if c.pending == 0 {
+		c.out = c.out[:0:0] // let a long queue's backing array go
 		if c.eof {
 			l.closeConn(c)
 			return false
 		}
 	}
 	return l.watch(c)
+}
+
+func (l *loop) recycle(b []byte) {
+	if len(l.free) < maxFreeChunks {
+		l.free = append(l.free, b[:0])
+	}
 }
 
 // watch makes the poll registration match c's state: EPOLLOUT only while
@@ -531,6 +561,10 @@ func (l *loop) watch(c *conn) bool {
 }
 
 func (l *loop) closeConn(c *conn) {
+	for _, b := range c.out {
+		l.recycle(b)
+	}
+	c.out, c.pending = nil, 0
 	// Closing removes the fd from the epoll set: it is never duplicated.
 	unix.Close(c.fd)
 	l.conns[c.fd] = nil
