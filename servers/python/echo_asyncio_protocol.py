@@ -59,7 +59,8 @@ async def serve(args):
 
     live = set()
     server = await loop.create_server(
-        lambda: Echo(live, args.max_pending), args.host, args.port)
+        lambda: Echo(live, args.max_pending), args.host, args.port,
+        backlog=common.listen_backlog())
     common.announce(server.sockets[0].getsockname())
 
     await stop.wait()

@@ -45,7 +45,8 @@ async def serve(args):
         finally:
             live.discard(writer)
 
-    server = await asyncio.start_server(echo, args.host, args.port)
+    server = await asyncio.start_server(echo, args.host, args.port,
+                                        backlog=common.listen_backlog())
     common.announce(server.sockets[0].getsockname())
 
     await stop.wait()

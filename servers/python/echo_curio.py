@@ -45,7 +45,8 @@ async def serve(args):
         signal.signal(sig, lambda _signo, _frame: stop.set())
 
     family = socket.AF_INET6 if args.host and ":" in args.host else socket.AF_INET
-    sock = tcp_server_socket(args.host or "", args.port, family=family)
+    sock = tcp_server_socket(args.host or "", args.port, family=family,
+                             backlog=common.listen_backlog())
     common.announce(sock.getsockname())
     server = await curio.spawn(run_server, sock, echo)
     await stop.wait()

@@ -41,7 +41,8 @@ def echo(sock, _addr):
 def main():
     args = common.parse_args(__doc__.splitlines()[0])
     # A Pool (unbounded) lets stop() find and end the live handlers.
-    server = StreamServer((args.host or "", args.port), echo, spawn=Pool())
+    server = StreamServer((args.host or "", args.port), echo,
+                          backlog=common.listen_backlog(), spawn=Pool())
     server.start()
     common.announce(server.socket.getsockname())
 

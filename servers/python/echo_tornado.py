@@ -49,7 +49,8 @@ async def serve(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    sockets = bind_sockets(args.port, address=args.host or "")
+    sockets = bind_sockets(args.port, address=args.host or "",
+                           backlog=common.listen_backlog())
     server = EchoServer()
     server.add_sockets(sockets)
     common.announce(sockets[0].getsockname())

@@ -32,7 +32,8 @@ async def echo(stream):
 async def serve(args):
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
-            partial(trio.serve_tcp, echo, args.port, host=args.host))
+            partial(trio.serve_tcp, echo, args.port, host=args.host,
+                    backlog=common.listen_backlog()))
         common.announce(listeners[0].socket.getsockname())
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for _ in signals:

@@ -51,7 +51,8 @@ class Factory(protocol.Factory):
 
 def main():
     args = common.parse_args(__doc__.splitlines()[0])
-    port = reactor.listenTCP(args.port, Factory(), interface=args.host or "")
+    port = reactor.listenTCP(args.port, Factory(), backlog=common.listen_backlog(),
+                             interface=args.host or "")
     reactor.callWhenRunning(common.announce, (port.getHost().host, port.getHost().port))
     # reactor.run() installs SIGTERM/SIGINT handlers that stop the reactor,
     # which closes every connection before run() returns.
