@@ -35,6 +35,7 @@ func TestSmoke(t *testing.T) {
 				}
 				t.Skipf("unavailable here: %v", err)
 			}
+			smokeUsage(t, s)
 			smoke(t, s)
 		})
 	}
@@ -57,7 +58,7 @@ func start(t *testing.T, s Stack) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv = append(argv, "--addr", "127.0.0.1:0", "--max-pending", "1048576")
+	argv = append(argv, "--addr", "127.0.0.1:0", "--max-pending", "1048576", "--loops", "1")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -204,6 +205,31 @@ func smoke(t *testing.T, s Stack) {
 	}
 	if strings.Contains(srv.stderr.String(), "Traceback") {
 		t.Errorf("stderr has a traceback:\n%s", srv.stderr)
+	}
+}
+
+// smokeUsage checks that a bad flag is a usage error (exit 2) that prints
+// nothing on stdout, where a supervisor would wait for LISTENING.
+func smokeUsage(t *testing.T, s Stack) {
+	t.Helper()
+	argv, err := s.Argv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"--loops", "2"}, {"--addr", "127.0.0.1"}, {"--max-pending", "0"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], bad...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 {
+			t.Errorf("%s %q: err = %v, want exit status 2; stderr:\n%s", s.Name, bad, err, &stderr)
+		}
+		if stdout.Len() != 0 || stderr.Len() == 0 {
+			t.Errorf("%s %q: stdout %q, stderr %q: want the complaint on stderr only", s.Name, bad, stdout.String(), stderr.String())
+		}
 	}
 }
 

@@ -6,7 +6,7 @@
 // 'drain'. When the client half-closes, pipe ends the writable side after the
 // last byte, so everything received is echoed before the FIN.
 //
-// Usage: node echo.js [--addr 127.0.0.1:0] [--max-pending BYTES]
+// Usage: node echo.js [--addr 127.0.0.1:0] [--max-pending BYTES] [--loops 1]
 // Prints "LISTENING host:port" on stdout once listening; logs go to stderr;
 // SIGTERM or SIGINT closes every connection and exits 0.
 'use strict';
@@ -18,7 +18,7 @@ const { parseArgs } = require('node:util');
 const DEFAULT_MAX_PENDING = 4 << 20;
 
 function usage(msg) {
-  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES]\n`);
+  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES] [--loops 1]\n`);
   process.exit(2);
 }
 
@@ -62,11 +62,16 @@ function main() {
       options: {
         addr: { type: 'string', default: '127.0.0.1:0' },
         'max-pending': { type: 'string', default: String(DEFAULT_MAX_PENDING) },
+        // The server contract has --loops; Node's event loop is one thread.
+        loops: { type: 'string', default: '1' },
       },
       strict: true,
     }));
   } catch (err) {
     usage(err.message);
+  }
+  if (values.loops !== '1') {
+    usage(`--loops ${values.loops}: this server runs a single event loop; run several processes instead`);
   }
   const { host, port } = splitAddr(values.addr);
   const maxPending = Number(values['max-pending']);

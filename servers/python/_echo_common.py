@@ -1,7 +1,7 @@
 """Flag parsing and the readiness line shared by every Python echo server.
 
 The server contract (docs/stacks.md): take --addr HOST:PORT (default
-127.0.0.1:0) and --max-pending BYTES, print exactly one line
+127.0.0.1:0), --max-pending BYTES and --loops 1, print exactly one line
 "LISTENING host:port" on stdout once accepting, log only to stderr, echo every
 byte in order, finish the echo after the client's half-close, and exit 0
 within 2 s of SIGTERM.
@@ -34,9 +34,15 @@ def parse_args(description, extra=None):
     p.add_argument("--max-pending", type=int, default=DEFAULT_MAX_PENDING, metavar="BYTES",
                    help="cap on unsent output per connection, where the framework has one "
                         "(default %(default)s)")
+    p.add_argument("--loops", type=int, default=1, metavar="N",
+                   help="event loops; these servers run one, so only 1 is accepted "
+                        "(the flag exists because the server contract has it)")
     if extra is not None:
         extra(p)
     args = p.parse_args()
+    if args.loops != 1:
+        p.error("--loops %d: this server runs a single event loop; run several processes "
+                "instead" % args.loops)
     try:
         args.host, args.port = split_addr(args.addr)
     except ValueError as e:
