@@ -3,7 +3,6 @@ package reports
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -18,10 +17,11 @@ import (
 // documented default.
 type Options struct {
 	// SLOP99Us is the p99 latency, in µs, an open-loop point must stay under
-	// to count as holding its load. Default 2000 (2 ms).
+	// to count as holding its load. Default: the objective the run recorded
+	// (Scenario.SLOP99Us), else 2000 (2 ms).
 	SLOP99Us float64
 	// SLOCompletion is the completion ratio an open-loop point must reach to
-	// count as holding. Default 0.999.
+	// count as holding. Default: the run's, else 0.999.
 	SLOCompletion float64
 	// SpectrumPoint selects the point of the HDR percentile spectrum chart by
 	// its Scenario.Label (e.g. "closed c=1000 64B d=1"). Default: the closed,
@@ -31,6 +31,24 @@ type Options struct {
 
 // WithDefaults returns o with every zero field set to its default.
 func (o Options) WithDefaults() Options {
+	return o.withDefaults(nil)
+}
+
+// withDefaults takes the objective from the first open-loop record that
+// carries one, so the report judges points as the run's SLO search did.
+func (o Options) withDefaults(recs []results.Record) Options {
+	for i := range recs {
+		sc := &recs[i].Scenario
+		if sc.Kind != results.KindSweep && sc.Kind != results.KindSLO {
+			continue
+		}
+		if o.SLOP99Us <= 0 && sc.SLOP99Us > 0 {
+			o.SLOP99Us = sc.SLOP99Us
+		}
+		if o.SLOCompletion <= 0 && sc.SLOCompletion > 0 {
+			o.SLOCompletion = sc.SLOCompletion
+		}
+	}
 	if o.SLOP99Us <= 0 {
 		o.SLOP99Us = 2000
 	}
@@ -50,8 +68,9 @@ type Scenario struct {
 	Depth int
 	// Load is the sweep's fraction of the measured capacity.
 	Load float64
-	// Rate is the offered rate of an SLO-search step, rounded to msgs/s.
-	Rate float64
+	// Step is the bisection step of an SLO-search point: the repeats of one
+	// step are grouped, though their rates differ.
+	Step int
 }
 
 func scenarioOf(r *results.Record) Scenario {
@@ -60,7 +79,7 @@ func scenarioOf(r *results.Record) Scenario {
 	case results.KindSweep:
 		s.Load = r.Scenario.LoadFraction
 	case results.KindSLO:
-		s.Rate = math.Round(r.Scenario.RateMsgsPerSec)
+		s.Step = r.Scenario.SLOStep
 	}
 	return s
 }
@@ -70,11 +89,11 @@ func (s Scenario) Label() string {
 	b := fmt.Sprintf("%s c=%d %s d=%d", s.Kind, s.Conns, sizeLabel(s.Size), s.Depth)
 	switch {
 	case s.Kind == results.KindSweep && s.Load == 0:
-		b += " (all loads)"
+		b += " (sweep and SLO search)"
 	case s.Kind == results.KindSweep:
 		b += fmt.Sprintf(" load=%.2f", s.Load)
 	case s.Kind == results.KindSLO:
-		b += fmt.Sprintf(" rate=%.0f", s.Rate)
+		b += fmt.Sprintf(" step=%d", s.Step)
 	}
 	return b
 }
@@ -101,7 +120,7 @@ func compareScenario(a, b Scenario) int {
 		cmp.Compare(a.Size, b.Size),
 		cmp.Compare(a.Conns, b.Conns),
 		cmp.Compare(a.Load, b.Load),
-		cmp.Compare(a.Rate, b.Rate),
+		cmp.Compare(a.Step, b.Step),
 		cmp.Compare(a.Mode, b.Mode),
 	)
 }
@@ -172,7 +191,7 @@ type Analysis struct {
 
 // Analyze aggregates a run. It fails only when no record could be used.
 func Analyze(run *Run, opt Options) (*Analysis, error) {
-	a := &Analysis{Run: run, Options: opt.WithDefaults()}
+	a := &Analysis{Run: run, Options: opt.withDefaults(run.Records)}
 	if run.TornTail {
 		a.Warnings = append(a.Warnings, "the results file ends with a partial line (the run was interrupted); it was ignored")
 	}

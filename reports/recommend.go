@@ -161,7 +161,7 @@ func classDefs(a *Analysis) []classDef {
 			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
 			pick(func(s Scenario) bool { return s.Depth > 1 }), throughputSample},
 		{Class{"latency", "Latency under a fixed load",
-			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that holds (rate met, p99 ≤ %s, completion ≥ %s) with every lower rate holding too",
+			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-bound, p99 ≤ %s, completion ≥ %s",
 				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
 			"sustained rate", "msgs/s", true},
 			sweepGroups(a), sustainedSample},
@@ -207,10 +207,10 @@ func (a *Analysis) uniq(f func(Scenario) (Scenario, bool)) []Scenario {
 }
 
 // sustainedSample is, per repeat, the highest offered rate of the group that
-// held with every lower rate of that repeat holding too (0 when the lowest
-// did not hold).
+// held (0 when none did). As in the orchestrator's SLO search, a miss below a
+// success is treated as noise.
 func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, string, bool) {
-	byRepeat := map[int][]*results.Record{}
+	best := map[int]float64{}
 	clientBound := 0
 	for i := range a.Run.Records {
 		r := &a.Run.Records[i]
@@ -224,22 +224,18 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 		if r.Load != nil && r.Load.ClientBound {
 			clientBound++
 		}
-		byRepeat[r.Repeat] = append(byRepeat[r.Repeat], r)
+		b := best[r.Repeat]
+		if holds(r, a.Options) {
+			b = math.Max(b, offered(r))
+		}
+		best[r.Repeat] = b
 	}
-	if len(byRepeat) == 0 {
+	if len(best) == 0 {
 		return stat.Summary{}, "", false
 	}
 	var vals []float64
-	for _, recs := range byRepeat {
-		sort.SliceStable(recs, func(i, j int) bool { return offered(recs[i]) < offered(recs[j]) })
-		best := 0.0
-		for _, r := range recs {
-			if !holds(r, a.Options) {
-				break
-			}
-			best = offered(r)
-		}
-		vals = append(vals, best)
+	for _, v := range best {
+		vals = append(vals, v)
 	}
 	why := ""
 	if clientBound > 0 {

@@ -39,8 +39,8 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	fs.SetOutput(stderr)
 	latest := fs.Bool("latest", false, "use the newest run directory under RESULTS")
 	out := fs.String("out", "", "write the report into `DIR` instead of the run directory")
-	slo := fs.Duration("slo-p99", 2e6, "p99 `latency` an open-loop point must stay under to hold its load")
-	sloCompletion := fs.Float64("slo-completion", 0.999, "completion `ratio` an open-loop point must reach to hold its load")
+	slo := fs.Duration("slo-p99", 0, "p99 `latency` an open-loop point must stay under to hold its load (default: the run's objective, else 2ms)")
+	sloCompletion := fs.Float64("slo-completion", 0, "completion `ratio` an open-loop point must reach to hold its load (default: the run's objective, else 0.999)")
 	spectrum := fs.String("spectrum", "", "point `label` of the percentile-spectrum chart, as in the report's tables (default: most connections, smallest size)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), reportUsage)
@@ -53,10 +53,10 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	if len(rest) != 0 {
 		return usagef("report: unexpected arguments %q", rest)
 	}
-	if *slo <= 0 {
+	if *slo < 0 {
 		return usagef("report: --slo-p99 must be positive, got %v", *slo)
 	}
-	if *sloCompletion <= 0 || *sloCompletion > 1 {
+	if *sloCompletion < 0 || *sloCompletion > 1 {
 		return usagef("report: --slo-completion must be in (0, 1], got %v", *sloCompletion)
 	}
 	dir, err := reports.ResolveRun(path, *latest)

@@ -77,7 +77,26 @@ var (
 	sweepSize    = 64
 	sweepLoads   = []float64{0.5, 0.8, 0.95, 1.1}
 	sweepRepeats = 6
+	sloSteps     = 2
 )
+
+// The objective the synthetic orchestrator searched with.
+const (
+	sloP99Us      = 2000
+	sloCompletion = 0.999
+)
+
+// bracket narrows the SLO search's bracket of load fractions with rec.
+func bracket(rec *results.Record, f, lo, hi float64) (float64, float64) {
+	met := rec.Load.LatencyUs.P99 <= sloP99Us && rec.Load.CompletionRatio >= sloCompletion
+	switch {
+	case met && f > lo:
+		lo = f
+	case !met && f > lo && f < hi:
+		hi = f
+	}
+	return lo, hi
+}
 
 const (
 	durationS = 5.0
@@ -96,21 +115,35 @@ func Records() []results.Record {
 	}
 	for _, p := range profiles {
 		for _, cp := range closedPoints {
-			for r := 0; r < cp.repeats; r++ {
+			for r := 1; r <= cp.repeats; r++ {
 				s, e := next()
 				out = append(out, closedRecord(p, cp, r, s, e))
 			}
 		}
-		for r := 0; r < sweepRepeats; r++ {
+		for r := 1; r <= sweepRepeats; r++ {
 			s, e := next()
 			capRec := closedRecord(p, closedPoint{sweepConns, sweepSize, 1, 1}, r, s, e)
 			capRec.Scenario.Kind = results.KindCapacity
 			capRec.PointID = fmt.Sprintf("%s/capacity/c%d/s%d/d1/r%d", p.name, sweepConns, sweepSize, r)
 			out = append(out, capRec)
 			capacity := capRec.Load.ThroughputMsgsPerSec
+			lo, hi := 0.0, math.Inf(1) // highest load met, lowest missed
 			for _, f := range sweepLoads {
 				s, e := next()
-				out = append(out, sweepRecord(p, r, f, capacity, s, e))
+				rec := sweepRecord(p, r, results.KindSweep, 0, f, capacity, s, e)
+				lo, hi = bracket(&rec, f, lo, hi)
+				out = append(out, rec)
+			}
+			// Two bisection steps of the SLO search, as the orchestrator runs.
+			for step := 1; step <= sloSteps; step++ {
+				f := (lo + hi) / 2
+				if math.IsInf(hi, 1) {
+					f = 2 * lo
+				}
+				s, e := next()
+				rec := sweepRecord(p, r, results.KindSLO, step, f, capacity, s, e)
+				lo, hi = bracket(&rec, f, lo, hi)
+				out = append(out, rec)
 			}
 		}
 	}
@@ -146,7 +179,7 @@ func closedRecord(p profile, cp closedPoint, repeat int, s, e time.Time) results
 		Status:   results.StatusOK,
 	}
 	// evio exhausts file descriptors at 1000 connections in two repeats.
-	if p.name == "evio" && cp.conns == 1000 && cp.size == 64 && (repeat == 1 || repeat == 4) {
+	if p.name == "evio" && cp.conns == 1000 && cp.size == 64 && (repeat == 2 || repeat == 5) {
 		code := 1
 		rec.Status = results.StatusFailed
 		rec.Error = "server exited during the measured window: exit status 1"
@@ -199,15 +232,20 @@ func closedRecord(p profile, cp closedPoint, repeat int, s, e time.Time) results
 	return rec
 }
 
-func sweepRecord(p profile, repeat int, frac, capacity float64, s, e time.Time) results.Record {
-	r := rng(p.name, "sweep", frac, repeat)
+func sweepRecord(p profile, repeat int, kind string, step int, frac, capacity float64, s, e time.Time) results.Record {
+	r := rng(p.name, kind, step, frac, repeat)
 	rate := frac * capacity
+	id := fmt.Sprintf("%s/sweep/c%d/s%d/d1/l%.2f/r%d", p.name, sweepConns, sweepSize, frac, repeat)
+	if kind == results.KindSLO {
+		id = fmt.Sprintf("%s/slo/c%d/s%d/d1/step%d/r%d", p.name, sweepConns, sweepSize, step, repeat)
+	}
 	rec := results.Record{
 		Schema: results.SchemaVersion, RunID: RunID, Repeat: repeat, Start: s, End: e,
-		PointID: fmt.Sprintf("%s/sweep/c%d/s%d/d1/l%.2f/r%d", p.name, sweepConns, sweepSize, frac, repeat),
+		PointID: id,
 		Env:     Env, Server: server(p),
-		Scenario: results.Scenario{Kind: results.KindSweep, Mode: "open", Conns: sweepConns, SizeBytes: sweepSize, Depth: 1,
-			LoadFraction: frac, RateMsgsPerSec: rate, DurationS: durationS, WarmupS: warmupS},
+		Scenario: results.Scenario{Kind: kind, Mode: "open", Conns: sweepConns, SizeBytes: sweepSize, Depth: 1,
+			LoadFraction: frac, RateMsgsPerSec: rate, DurationS: durationS, WarmupS: warmupS,
+			CapacityMsgsPerSec: capacity, SLOP99Us: sloP99Us, SLOCompletion: sloCompletion, SLOStep: step},
 		Status: results.StatusOK,
 	}
 	intended := int64(rate * durationS)
