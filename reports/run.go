@@ -19,7 +19,7 @@ import (
 type Run struct {
 	// Dir is the run directory; Path the results file in it.
 	Dir, Path string
-	Records  []results.Record
+	Records   []results.Record
 	// TornTail is true when the file ended with a partial line (the writer
 	// died mid-record); the line is ignored and the report says so.
 	TornTail bool
