@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -20,16 +21,23 @@ func init() {
 	register("models", command{summary: "list every server model and whether it is available here", run: runModels})
 }
 
-const modelsUsage = `Usage: echobench models [--json]
+const modelsUsage = `Usage: echobench models [--json] [--argv MODEL]
 
 Lists every server model: the Go models (built into this binary, always
 available) and the foreign stacks (Python and Node.js servers run as their own
 processes), with the version that would run and, for a stack that cannot run
 here, why not. Install the foreign stacks with 'make deps'.
 
+--argv MODEL prints the command that starts MODEL, one argument per line,
+before the contract flags (--addr, --max-pending, --loops): "echobench serve
+MODEL" for a Go model, the interpreter and its cached script for a foreign
+stack. With it a shell can start any model the same way.
+
 Examples:
   echobench models
   echobench models --json | jq -r '.[] | select(.available) | .name'
+  mapfile -t cmd < <(echobench models --argv uvloop-protocol)
+  taskset -c 0 "${cmd[@]}" --addr 127.0.0.1:9000
 
 Flags:
 `
@@ -57,6 +65,7 @@ func runModels(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	argvOf := fs.String("argv", "", "print the command that starts `MODEL`, one argument per line, and exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), modelsUsage)
 		fs.PrintDefaults()
@@ -70,6 +79,19 @@ func runModels(stdout, stderr io.Writer, args []string) error {
 	if fs.NArg() != 0 {
 		return usagef("models: unexpected arguments %q", fs.Args())
 	}
+	if *argvOf != "" {
+		argv, err := modelArgv(*argvOf)
+		if err != nil {
+			return err
+		}
+		for _, a := range argv {
+			if strings.ContainsAny(a, "\n\x00") {
+				return fmt.Errorf("models: argument %q cannot be printed one per line", a)
+			}
+		}
+		_, err = fmt.Fprintln(stdout, strings.Join(argv, "\n"))
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), modelsCheckTimeout)
 	defer cancel()
 	infos := listModels(ctx)
@@ -82,6 +104,30 @@ func runModels(stdout, stderr io.Writer, args []string) error {
 		return nil
 	}
 	return writeModelsTable(stdout, infos)
+}
+
+// modelArgv is the command that starts the model called name.
+func modelArgv(name string) ([]string, error) {
+	if _, err := all.Models.Lookup(name); err == nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("models: locate this binary: %w", err)
+		}
+		return []string{exe, "serve", name}, nil
+	}
+	s, ok := external.Lookup(name)
+	if !ok {
+		return nil, usagef("models: unknown model %q (Go: %v; foreign: %v)", name, all.Models.Names(), external.Names())
+	}
+	argv, err := s.Argv()
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	if len(s.Env) > 0 {
+		// A printed argv would silently drop it; no stack sets any today.
+		return nil, fmt.Errorf("models: %s needs environment %q, which --argv cannot carry", name, s.Env)
+	}
+	return argv, nil
 }
 
 // listModels gathers every Go model, then every foreign stack, checking the

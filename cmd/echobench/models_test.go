@@ -87,3 +87,40 @@ func TestModelsUsage(t *testing.T) {
 		t.Errorf("models -h: err = %v, stderr = %q", err, stderr.String())
 	}
 }
+
+func TestModelsArgv(t *testing.T) {
+	t.Parallel()
+	type argvCase struct {
+		model    string
+		wantTail string // the last argument
+		wantErr  bool
+	}
+	cases := []argvCase{
+		{model: "trio", wantTail: "echo_trio.py"},
+		{model: "uvloop-protocol", wantTail: "uvloop"},
+		{model: "node", wantTail: "echo.js"},
+		{model: "no-such-model", wantErr: true},
+	}
+	if names := all.Models.Names(); len(names) > 0 {
+		cases = append(cases, argvCase{model: names[0], wantTail: names[0]})
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		err := run(&stdout, &stderr, []string{"models", "--argv", tc.model})
+		if tc.wantErr {
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Errorf("--argv %s: err = %v, want a usage error", tc.model, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("--argv %s: %v", tc.model, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+		if len(lines) < 2 || !strings.HasSuffix(lines[len(lines)-1], tc.wantTail) {
+			t.Errorf("--argv %s printed %q, want several lines ending in %q", tc.model, lines, tc.wantTail)
+		}
+	}
+}
