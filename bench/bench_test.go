@@ -1,0 +1,776 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"echobench/bench/config"
+	"echobench/bench/internal/fake"
+	"echobench/bench/proc"
+	"echobench/internal/results"
+)
+
+// The test binary doubles as echobench: with FAKEBENCH=1 it runs
+// `serve`, `load` (the fakes) and `run` (the real orchestrator, wired to the
+// fakes), so the orchestrator is tested as a process, signals and all.
+func TestMain(m *testing.M) {
+	if os.Getenv("FAKEBENCH") == "1" && len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "serve":
+			os.Exit(fake.Serve(os.Args[2:]))
+		case "load":
+			os.Exit(fake.Load(os.Args[2:]))
+		case "run":
+			err := Command(os.Stdout, os.Stderr, os.Args[2:], fakeDeps())
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "echobench:", err)
+				var ue UsageError
+				if errors.As(err, &ue) {
+					os.Exit(2)
+				}
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+type fakeStack struct {
+	argv []string
+	err  error
+}
+
+func (s fakeStack) Check(context.Context) (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	return "fake 1.0", nil
+}
+func (s fakeStack) Argv() ([]string, error) { return s.argv, nil }
+func (s fakeStack) Environ() []string       { return []string{"FAKE_STACK=1"} }
+
+func fakeDeps() Deps {
+	exe, _ := os.Executable()
+	return Deps{
+		GoModels: fake.Modes,
+		Stacks: func(name string) (Stack, bool) {
+			switch name {
+			case "fakestack":
+				return fakeStack{argv: []string{exe, "serve", "echo"}}, true
+			case "missingstack":
+				return fakeStack{err: errors.New("python3-missing is not installed: run make deps")}, true
+			}
+			return nil, false
+		},
+	}
+}
+
+// --- pure parts ---
+
+func testConfig(t *testing.T, body string) *config.Config {
+	t.Helper()
+	ck := config.Checker{
+		IsGoModel: func(n string) bool { return slices.Contains(fake.Modes, n) },
+		IsStack:   func(string) bool { return false },
+		LookPath:  exec.LookPath,
+		MaxFiles:  20000,
+		NumCPU:    64,
+	}
+	c, err := config.Decode([]byte(body), ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPlanInterleavedAndShuffled(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, `
+duration = "1s"
+repeats = 4
+slo_steps = 2
+[[servers]]
+model = "echo"
+[[servers]]
+model = "crash"
+[[servers]]
+model = "never"
+[[scenarios]]
+mode = "closed"
+conns = [1, 2]
+sizes = [64]
+[[scenarios]]
+mode = "closed"
+conns = [1]
+sizes = [64]
+[[scenarios]]
+mode = "open"
+conns = [4]
+sizes = [64]
+load = [0.5, 0.9]
+`)
+	servers := []*Server{{Name: "echo"}, {Name: "crash"}, {Name: "never"}}
+	plan := Plan(c, servers, 42)
+	// 2 closed (the duplicate dropped) + capacity + 2 sweep + 2 SLO = 7
+	// templates, times 3 servers, times 4 repeats.
+	if len(plan) != 7*3*4 {
+		t.Fatalf("plan has %d points, want %d", len(plan), 7*3*4)
+	}
+	ids := map[string]bool{}
+	var orders [][]string
+	for i, p := range plan {
+		if ids[p.ID] {
+			t.Fatalf("duplicate PointID %s", p.ID)
+		}
+		ids[p.ID] = true
+		// Interleaving: repeat r occupies one contiguous block, and within
+		// it every template is run by all servers before the next one.
+		if want := i/(7*3) + 1; p.Repeat != want {
+			t.Fatalf("point %d (%s) in repeat %d, want %d", i, p.ID, p.Repeat, want)
+		}
+		if i%3 == 0 {
+			orders = append(orders, nil)
+		}
+		orders[len(orders)-1] = append(orders[len(orders)-1], p.Server.Name)
+		if i%3 == 2 && pointKey(plan[i-2].ID)[len(plan[i-2].Server.Name):] != pointKey(p.ID)[len(p.Server.Name):] {
+			t.Fatalf("template block %d mixes points: %s vs %s", i/3, plan[i-2].ID, p.ID)
+		}
+	}
+	// One order per repeat, the same for every template of the repeat.
+	distinct := map[string]bool{}
+	for i, o := range orders {
+		if !reflect.DeepEqual(o, orders[i-i%7]) {
+			t.Fatalf("server order changes within repeat: %v vs %v", o, orders[i-i%7])
+		}
+		distinct[strings.Join(o, ",")] = true
+	}
+	if len(distinct) < 2 {
+		t.Errorf("the server order never changed across 4 repeats: %v", orders[0])
+	}
+	if again := Plan(c, servers, 42); !reflect.DeepEqual(ids, planIDs(again)) || again[0].ID != plan[0].ID || again[len(again)-1].ID != plan[len(plan)-1].ID {
+		t.Error("the same seed gave a different plan")
+	}
+	// Dependencies run first: capacity, then sweep, then SLO steps in order.
+	pos := map[string]int{}
+	for i, p := range plan {
+		pos[p.ID] = i
+	}
+	for _, p := range plan {
+		switch p.Scenario.Kind {
+		case results.KindSweep, results.KindSLO:
+			if pos[capacityID(p)] >= pos[p.ID] {
+				t.Errorf("%s runs before its capacity point", p.ID)
+			}
+		}
+		if p.Scenario.Kind == results.KindSLO && p.SLOStep > 1 {
+			prev := strings.Replace(p.ID, "step"+strconv.Itoa(p.SLOStep), "step"+strconv.Itoa(p.SLOStep-1), 1)
+			if pos[prev] >= pos[p.ID] {
+				t.Errorf("%s runs before %s", p.ID, prev)
+			}
+		}
+	}
+	if _, ok := ids["r1/echo/sweep/c4-s64-d1/l0.5"]; !ok {
+		t.Errorf("PointID format changed: %v", plan[:3])
+	}
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+func planIDs(plan []Point) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range plan {
+		m[p.ID] = true
+	}
+	return m
+}
+
+func TestNextSLORate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		samples  []sloSample
+		capacity float64
+		want     float64
+	}{
+		{"nothing known", nil, 1000, 500},
+		{"bracketed", []sloSample{{500, true}, {900, false}}, 1000, 700},
+		{"all met", []sloSample{{500, true}, {900, true}}, 1000, 1350},
+		{"none met", []sloSample{{500, false}, {900, false}}, 1000, 250},
+		{"miss below a success is noise", []sloSample{{300, false}, {500, true}, {900, false}}, 1000, 700},
+		{"capped at max fraction", []sloSample{{9000, true}}, 1000, 9500},
+	}
+	for _, tt := range tests {
+		if got := nextSLORate(tt.samples, tt.capacity); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("%s: nextSLORate = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := foundSLORate([]sloSample{{300, false}, {500, true}, {700, true}, {900, false}}); got != 700 {
+		t.Errorf("foundSLORate = %v, want 700", got)
+	}
+}
+
+func TestCPUTimeline(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	ticks := []tick{{at(0), 0}, {at(0.5), 50}, {at(1.0), 100}, {at(1.5), 110}, {at(2.01), 120}}
+	got := cpuTimeline(ticks)
+	want := []float64{1.0, 20 / 1.01 / proc.ClockTicks}
+	if len(got) != 2 || math.Abs(got[0]-want[0]) > 1e-9 || math.Abs(got[1]-want[1]) > 1e-9 {
+		t.Errorf("cpuTimeline = %v, want %v", got, want)
+	}
+	if cpuTimeline(ticks[:1]) != nil {
+		t.Error("one reading made a timeline")
+	}
+}
+
+func TestParseLoad(t *testing.T) {
+	t.Parallel()
+	good := `{"mode":"closed","conns":2,"completed":10}`
+	for _, in := range []string{good, good + "\n", "a warning\n" + good} {
+		l, err := parseLoad([]byte(in))
+		if err != nil || l.Completed != 10 {
+			t.Errorf("parseLoad(%q) = %+v, %v", in, l, err)
+		}
+	}
+	for _, in := range []string{"", "{}", "not json", `{"mode":"closed"`} {
+		if _, err := parseLoad([]byte(in)); err == nil {
+			t.Errorf("parseLoad(%q) accepted", in)
+		}
+	}
+}
+
+func TestEnsureNewline(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "r.jsonl")
+	os.WriteFile(p, []byte(`{"a":1}`), 0o644)
+	if err := ensureNewline(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureNewline(p); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "{\"a\":1}\n" {
+		t.Errorf("file = %q", b)
+	}
+}
+
+// --- the orchestrator as a process ---
+
+type runProc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	mu     sync.Mutex
+	stderr []string
+	lines  chan string
+	done   chan error
+}
+
+// startRun starts `echobench run ARGS` (the test binary, wired to fakes).
+func startRun(t *testing.T, piddir string, env []string, args ...string) *runProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runProc{lines: make(chan string, 1000), done: make(chan error, 1)}
+	r.cmd = exec.Command(exe, append([]string{"run"}, args...)...)
+	r.cmd.Env = append(append(os.Environ(), "FAKEBENCH=1", "FAKEBENCH_PIDDIR="+piddir), env...)
+	r.cmd.Stdout = &r.stdout
+	pipe, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.stderr = append(r.stderr, sc.Text())
+			r.mu.Unlock()
+			select {
+			case r.lines <- sc.Text():
+			default:
+			}
+		}
+		close(r.lines)
+		r.done <- r.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+	})
+	return r
+}
+
+func (r *runProc) stderrText() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.stderr, "\n")
+}
+
+// waitLine waits for a stderr line containing s.
+func (r *runProc) waitLine(t *testing.T, s string) string {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("run ended before printing %q; stderr:\n%s", s, r.stderrText())
+			}
+			if strings.Contains(l, s) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no %q within 60s; stderr:\n%s", s, r.stderrText())
+		}
+	}
+}
+
+// wait waits for the run to exit and returns its exit code.
+func (r *runProc) wait(t *testing.T) int {
+	t.Helper()
+	for range r.lines { // keep draining
+	}
+	select {
+	case err := <-r.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not exit; stderr:\n%s", r.stderrText())
+		return -1
+	}
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func onlyRunDir(t *testing.T, resultsDir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(resultsDir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("results dir holds %v (%v), want one run", ents, err)
+	}
+	return filepath.Join(resultsDir, ents[0].Name())
+}
+
+func readRecords(t *testing.T, runDir string) results.ReadResult {
+	t.Helper()
+	res, err := results.ReadFile(filepath.Join(runDir, results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// assertNoSurvivors checks that every process the fakes recorded is gone.
+func assertNoSurvivors(t *testing.T, piddir string) {
+	t.Helper()
+	ents, err := os.ReadDir(piddir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) == 0 {
+		t.Fatal("no child process was recorded: the test checks nothing")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, e := range ents {
+		pid, _ := strconv.Atoi(e.Name())
+		for proc.Alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("child %d outlived the run", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	exe, _ := os.Executable()
+	cfg := writeFile(t, dir, "m.toml", fmt.Sprintf(`
+duration = "200ms"
+warmup = "50ms"
+repeats = 1
+ready_timeout = "500ms"
+[[servers]]
+model = "echo"
+[[servers]]
+model = "crash"
+[[servers]]
+model = "never"
+[[servers]]
+model = "ignoreterm"
+[[servers]]
+model = "anyaddr"
+[[servers]]
+model = "diemid"
+[[servers]]
+model = "fakestack"
+[[servers]]
+model = "missingstack"
+[[servers]]
+name = "cmd"
+command = [%q, "serve", "echo"]
+env = { EXTRA = "1" }
+[[scenarios]]
+mode = "closed"
+conns = [2]
+sizes = [64]
+`, exe))
+	res := filepath.Join(dir, "results")
+	r := startRun(t, piddir, nil, cfg, "--results", res, "--seed", "3")
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
+	}
+	run := onlyRunDir(t, res)
+	rr := readRecords(t, run)
+	byServer := map[string]results.Record{}
+	for _, rec := range rr.Records {
+		byServer[rec.Server.Name] = rec
+	}
+	if len(rr.Records) != 9 || len(byServer) != 9 {
+		t.Fatalf("%d records for %d servers, want 9", len(rr.Records), len(byServer))
+	}
+	check := func(name, status, errPart string) results.Record {
+		t.Helper()
+		rec := byServer[name]
+		if rec.Status != status || !strings.Contains(rec.Error, errPart) {
+			t.Errorf("%s: status %q error %q, want %q containing %q", name, rec.Status, rec.Error, status, errPart)
+		}
+		return rec
+	}
+	for _, name := range []string{"echo", "fakestack", "cmd"} {
+		rec := check(name, results.StatusOK, "")
+		if rec.Load == nil || rec.Load.Completed == 0 || rec.ServerStats == nil {
+			t.Errorf("%s: ok record without figures: %+v", name, rec)
+			continue
+		}
+		st := rec.ServerStats
+		if st.PeakRSS <= 0 || st.BaseRSS <= 0 || st.Threads < 1 || st.CPUUtil <= 0 || st.MsgsPerCPUSecond <= 0 {
+			t.Errorf("%s: server stats not filled: %+v", name, st)
+		}
+		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" {
+			t.Errorf("%s: env = %+v", name, rec.Env)
+		}
+		if len(rec.Warnings) != 0 {
+			t.Errorf("%s: warnings %v", name, rec.Warnings)
+		}
+	}
+	crash := check("crash", results.StatusFailed, "exited with status 3 before it was ready")
+	if crash.ExitStatus == nil || *crash.ExitStatus != 3 || !strings.Contains(crash.StderrTail, "simulated crash") {
+		t.Errorf("crash: exit %v, stderr tail %q", crash.ExitStatus, crash.StderrTail)
+	}
+	never := check("never", results.StatusFailed, "not ready")
+	if !strings.Contains(never.StderrTail, "very slowly") {
+		t.Errorf("never: stderr tail %q", never.StderrTail)
+	}
+	check("anyaddr", results.StatusFailed, "beyond loopback")
+	die := check("diemid", results.StatusFailed, "exited with status 5 during the load")
+	if die.ExitStatus == nil || *die.ExitStatus != 5 {
+		t.Errorf("diemid: exit status %v", die.ExitStatus)
+	}
+	ign := check("ignoreterm", results.StatusOK, "")
+	if len(ign.Warnings) != 1 || !strings.Contains(ign.Warnings[0], "SIGTERM") {
+		t.Errorf("ignoreterm: warnings %v", ign.Warnings)
+	}
+	check("missingstack", results.StatusSkipped, "python3-missing is not installed")
+	if !strings.Contains(r.stderrText(), "SKIPPED missingstack: python3-missing is not installed") {
+		t.Errorf("the skip reason was not printed; stderr:\n%s", r.stderrText())
+	}
+	if fs := byServer["fakestack"]; fs.Server.Version != "fake 1.0" || fs.Env.StackVersions["fakestack"] != "fake 1.0" {
+		t.Errorf("stack version not recorded: %+v", fs.Server)
+	}
+	out := r.stdout.String()
+	for _, want := range []string{"medians over repeats", "echo", "SKIPPED missingstack", "points FAILED", "Results: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"config.toml", "env.json"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	meta, err := readMeta(run)
+	if err != nil || meta.Seed != 3 || meta.Skipped["missingstack"] == "" || meta.Points != 9 {
+		t.Errorf("env.json = %+v, %v", meta, err)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
+func TestSLOSearch(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+duration = "150ms"
+warmup = "20ms"
+repeats = 1
+slo_p99 = "1ms"
+slo_steps = 3
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "open"
+conns = [2]
+sizes = [64]
+load = [0.5, 0.9]
+`)
+	res := filepath.Join(dir, "results")
+	// Capacity 1000 msg/s; the objective holds up to 600 msg/s. Sweep: 500
+	// met, 900 missed; bisection: 700 missed, 600 met, 650 missed.
+	r := startRun(t, piddir, []string{"FAKEBENCH_CAPACITY=1000", "FAKEBENCH_SLO_RATE=600"}, cfg, "--results", res)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
+	}
+	rr := readRecords(t, onlyRunDir(t, res))
+	var rates []float64
+	for _, rec := range rr.Records {
+		if rec.Status != results.StatusOK {
+			t.Fatalf("%s: %s %s", rec.PointID, rec.Status, rec.Error)
+		}
+		switch rec.Scenario.Kind {
+		case results.KindSweep, results.KindSLO:
+			if rec.Scenario.CapacityMsgsPerSec != 1000 || rec.Scenario.SLOP99Us != 1000 || rec.Scenario.SLOCompletion != 0.999 {
+				t.Errorf("%s: scenario %+v", rec.PointID, rec.Scenario)
+			}
+			rates = append(rates, math.Round(rec.Scenario.RateMsgsPerSec))
+		}
+	}
+	if want := []float64{500, 900, 700, 600, 650}; !reflect.DeepEqual(rates, want) {
+		t.Errorf("offered rates %v, want %v", rates, want)
+	}
+	if out := r.stdout.String(); !regexpMatch(`echo\s+c2-s64-d1\s+600\s+0\.60\s+1`, out) {
+		t.Errorf("summary does not report 600 msg/s:\n%s", out)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
+const resumeConfig = `
+duration = "200ms"
+warmup = "30ms"
+repeats = 2
+slo_steps = 0
+[[servers]]
+model = "echo"
+[[servers]]
+name = "echo2"
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [1, 2, 3]
+sizes = [64]
+`
+
+func TestKillAndResume(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", resumeConfig)
+	res := filepath.Join(dir, "results")
+	r := startRun(t, piddir, nil, cfg, "--results", res)
+	r.waitLine(t, "[2/12] done")
+	r.waitLine(t, "[3/12] run")
+	// Mid-point: a server and a load generator are running.
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t)
+	assertNoSurvivors(t, piddir)
+
+	run := onlyRunDir(t, res)
+	before := readRecords(t, run).Records
+	if len(before) < 2 || len(before) > 3 {
+		t.Fatalf("%d records after the kill, want 2 or 3", len(before))
+	}
+	// Simulate a kill in the middle of a write.
+	f, err := os.OpenFile(filepath.Join(run, results.FileName), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"schema":1,"run_id":"x","point_id":"r2/ec`)
+	f.Close()
+
+	r2 := startRun(t, piddir, nil, "--resume", filepath.Base(run), "--results", res)
+	if code := r2.wait(t); code != 0 {
+		t.Fatalf("resume exit %d; stderr:\n%s", code, r2.stderrText())
+	}
+	if !strings.Contains(r2.stderrText(), "torn line") {
+		t.Errorf("no warning about the torn line; stderr:\n%s", r2.stderrText())
+	}
+	after := readRecords(t, run)
+	if after.TornTail {
+		t.Error("the torn line is still there")
+	}
+	seen := map[string]int{}
+	for _, rec := range after.Records {
+		seen[rec.PointID]++
+		if rec.Status != results.StatusOK {
+			t.Errorf("%s: %s %s", rec.PointID, rec.Status, rec.Error)
+		}
+	}
+	if len(after.Records) != 12 || len(seen) != 12 {
+		t.Errorf("%d records, %d distinct points, want 12 and 12: %v", len(after.Records), len(seen), seen)
+	}
+	for i, rec := range before {
+		if after.Records[i].PointID != rec.PointID {
+			t.Errorf("record %d changed from %s to %s", i, rec.PointID, after.Records[i].PointID)
+		}
+	}
+	assertNoSurvivors(t, piddir)
+
+	// A different config for the same run is refused.
+	other := writeFile(t, dir, "other.toml", strings.Replace(resumeConfig, "repeats = 2", "repeats = 3", 1))
+	r3 := startRun(t, piddir, nil, other, "--resume", filepath.Base(run), "--results", res)
+	if code := r3.wait(t); code != 1 || !strings.Contains(r3.stderrText(), "differs from the config") {
+		t.Errorf("resume with another config: exit %d, stderr:\n%s", code, r3.stderrText())
+	}
+}
+
+func TestInterruptFinishesPoint(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", resumeConfig)
+	res := filepath.Join(dir, "results")
+	r := startRun(t, piddir, nil, cfg, "--results", res)
+	r.waitLine(t, "[1/12] done")
+	r.waitLine(t, "[2/12] run")
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r.waitLine(t, "finishing the current point")
+	r.waitLine(t, "[2/12] done") // the current point completes
+	if code := r.wait(t); code != 1 {
+		t.Fatalf("exit %d after an interrupt, want 1; stderr:\n%s", code, r.stderrText())
+	}
+	if !strings.Contains(r.stderrText(), "--resume") {
+		t.Errorf("no resume hint; stderr:\n%s", r.stderrText())
+	}
+	recs := readRecords(t, onlyRunDir(t, res)).Records
+	if len(recs) != 2 {
+		t.Errorf("%d records after the interrupt, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		if rec.Status != results.StatusOK {
+			t.Errorf("%s: %s %s", rec.PointID, rec.Status, rec.Error)
+		}
+	}
+	if !strings.Contains(r.stdout.String(), "medians over repeats") {
+		t.Errorf("no summary after the interrupt:\n%s", r.stdout.String())
+	}
+	assertNoSurvivors(t, piddir)
+}
+
+func TestSecondInterruptStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	// A long window, so "at once" is distinguishable from "after the point".
+	cfg := writeFile(t, dir, "m.toml", strings.Replace(resumeConfig, `duration = "200ms"`, `duration = "30s"`, 1))
+	res := filepath.Join(dir, "results")
+	r := startRun(t, piddir, nil, cfg, "--results", res)
+	r.waitLine(t, "[1/12] run")
+	// Wait until the server and the load generator are both running.
+	deadline := time.Now().Add(30 * time.Second)
+	for ents, _ := os.ReadDir(piddir); len(ents) < 2; ents, _ = os.ReadDir(piddir) {
+		if time.Now().After(deadline) {
+			t.Fatal("the point's processes never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	r.cmd.Process.Signal(syscall.SIGINT)
+	r.waitLine(t, "finishing the current point")
+	r.cmd.Process.Signal(syscall.SIGINT)
+	if code := r.wait(t); code == 0 {
+		t.Error("exit 0 after two interrupts")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v to stop", d)
+	}
+	if n := len(readRecords(t, onlyRunDir(t, res)).Records); n != 0 {
+		t.Errorf("%d records from an abandoned point", n)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.toml", "duration = \"1s\"\nbogus = 1\n")
+	good := writeFile(t, dir, "good.toml", "duration = \"1s\"\n[[servers]]\nmodel = \"echo\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\n")
+	public := writeFile(t, dir, "pub.toml", "duration = \"1s\"\n[[servers]]\nmodel = \"echo\"\naddr = \"0.0.0.0:0\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\n")
+	tests := []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{nil, true, "missing CONFIG"},
+		{[]string{"a.toml", "b.toml"}, true, "unexpected arguments"},
+		{[]string{"--nope"}, true, "not defined"},
+		{[]string{bad}, false, `unknown key "bogus"`},
+		{[]string{public}, false, "servers[0]: addr:"},
+		{[]string{filepath.Join(dir, "none.toml")}, false, "no such file"},
+		{[]string{"--resume", "../etc"}, false, "not a run ID"},
+		{[]string{"--resume", "20200101-000000", "--results", dir}, false, "no such file"},
+		{[]string{good, "--server-cpus", "99"}, false, "server CPUs"},
+		{[]string{good, "--slo-completion", "2"}, true, "--slo-completion"},
+	}
+	for _, tt := range tests {
+		err := Command(io.Discard, io.Discard, tt.args, fakeDeps())
+		var ue UsageError
+		if err == nil || errors.As(err, &ue) != tt.usage || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Command(%q) = %v (usage %v), want usage=%v containing %q", tt.args, err, errors.As(err, &ue), tt.usage, tt.want)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("a failed command left files: %v", ents)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", resumeConfig)
+	var out bytes.Buffer
+	if err := Command(&out, io.Discard, []string{cfg, "--dry-run", "--results", filepath.Join(dir, "res")}, fakeDeps()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "12 points (2 servers, 2 repeats)") || !strings.Contains(out.String(), "r2/echo2/closed/c3-s64-d1") {
+		t.Errorf("dry run printed:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "res")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a dry run created the results directory")
+	}
+}
