@@ -288,5 +288,23 @@ func (s Stack) Check(ctx context.Context) (version string, err error) {
 	if version == "" {
 		return "", fmt.Errorf("%s: version check with %s printed nothing (stderr: %q)", s.Name, interp, detail)
 	}
+	if s.runtime == runtimeNode {
+		if err := nodeRecentEnough(strings.TrimPrefix(version, "node ")); err != nil {
+			return "", fmt.Errorf("%s: %s: %w", s.Name, interp, err)
+		}
+	}
 	return version, nil
+}
+
+// nodeRecentEnough accepts Node.js 18.3 and later: echo.js parses its flags
+// with util.parseArgs, which 18.3 added.
+func nodeRecentEnough(v string) error {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "v%d.%d", &major, &minor); err != nil {
+		return fmt.Errorf("cannot read Node.js version %q: %w", v, err)
+	}
+	if major < 18 || (major == 18 && minor < 3) {
+		return fmt.Errorf("Node.js %s is too old: echo.js needs 18.3 or later", v)
+	}
+	return nil
 }

@@ -215,3 +215,18 @@ func TestCheckMissingModule(t *testing.T) {
 		t.Errorf("err = %v, want the hint and the import error", err)
 	}
 }
+
+func TestNodeRecentEnough(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v  string
+		ok bool
+	}{
+		{"v20.20.2", true}, {"v18.3.0", true}, {"v18.19.0", true}, {"v22.1.0", true},
+		{"v18.2.9", false}, {"v16.20.0", false}, {"20.1.0", false}, {"", false},
+	} {
+		if err := nodeRecentEnough(tc.v); (err == nil) != tc.ok {
+			t.Errorf("nodeRecentEnough(%q) = %v, want ok=%v", tc.v, err, tc.ok)
+		}
+	}
+}
