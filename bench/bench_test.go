@@ -293,7 +293,9 @@ func startRun(t *testing.T, piddir string, env []string, args ...string) *runPro
 	}
 	r := &runProc{lines: make(chan string, 1000), done: make(chan error, 1)}
 	r.cmd = exec.Command(exe, append([]string{"run"}, args...)...)
-	r.cmd.Env = append(append(os.Environ(), "FAKEBENCH=1", "FAKEBENCH_PIDDIR="+piddir), env...)
+	// GORACE: a race-enabled binary otherwise sleeps 1 s at exit, which
+	// every fake child would add to every point.
+	r.cmd.Env = append(append(os.Environ(), "FAKEBENCH=1", "FAKEBENCH_PIDDIR="+piddir, "GORACE=atexit_sleep_ms=0"), env...)
 	r.cmd.Stdout = &r.stdout
 	pipe, err := r.cmd.StderrPipe()
 	if err != nil {
@@ -439,6 +441,8 @@ model = "anyaddr"
 [[servers]]
 model = "diemid"
 [[servers]]
+model = "busy"
+[[servers]]
 model = "fakestack"
 [[servers]]
 model = "missingstack"
@@ -462,8 +466,8 @@ sizes = [64]
 	for _, rec := range rr.Records {
 		byServer[rec.Server.Name] = rec
 	}
-	if len(rr.Records) != 9 || len(byServer) != 9 {
-		t.Fatalf("%d records for %d servers, want 9", len(rr.Records), len(byServer))
+	if len(rr.Records) != 10 || len(byServer) != 10 {
+		t.Fatalf("%d records for %d servers, want 10", len(rr.Records), len(byServer))
 	}
 	check := func(name, status, errPart string) results.Record {
 		t.Helper()
@@ -473,14 +477,14 @@ sizes = [64]
 		}
 		return rec
 	}
-	for _, name := range []string{"echo", "fakestack", "cmd"} {
+	for _, name := range []string{"echo", "fakestack", "cmd", "busy"} {
 		rec := check(name, results.StatusOK, "")
-		if rec.Load == nil || rec.Load.Completed == 0 || rec.ServerStats == nil {
+		if rec.Load == nil || rec.ServerStats == nil {
 			t.Errorf("%s: ok record without figures: %+v", name, rec)
 			continue
 		}
 		st := rec.ServerStats
-		if st.PeakRSS <= 0 || st.BaseRSS <= 0 || st.Threads < 1 || st.CPUUtil <= 0 || st.MsgsPerCPUSecond <= 0 {
+		if st.PeakRSS <= 0 || st.BaseRSS <= 0 || st.Threads < 1 || len(st.CPUTimeline) == 0 {
 			t.Errorf("%s: server stats not filled: %+v", name, st)
 		}
 		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" {
@@ -489,6 +493,11 @@ sizes = [64]
 		if len(rec.Warnings) != 0 {
 			t.Errorf("%s: warnings %v", name, rec.Warnings)
 		}
+	}
+	// The busy server spins a CPU: its window must show it, however loaded
+	// the machine (it has its own pinned CPU, shared with other tests).
+	if st := byServer["busy"].ServerStats; st == nil || st.CPUUtil < 0.1 || st.CPUUserS <= 0 {
+		t.Errorf("busy: CPU not measured: %+v", st)
 	}
 	crash := check("crash", results.StatusFailed, "exited with status 3 before it was ready")
 	if crash.ExitStatus == nil || *crash.ExitStatus != 3 || !strings.Contains(crash.StderrTail, "simulated crash") {
@@ -526,7 +535,7 @@ sizes = [64]
 		}
 	}
 	meta, err := readMeta(run)
-	if err != nil || meta.Seed != 3 || meta.Skipped["missingstack"] == "" || meta.Points != 9 {
+	if err != nil || meta.Seed != 3 || meta.Skipped["missingstack"] == "" || meta.Points != 10 {
 		t.Errorf("env.json = %+v, %v", meta, err)
 	}
 	assertNoSurvivors(t, piddir)

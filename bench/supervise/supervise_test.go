@@ -66,7 +66,7 @@ func helper(mode string) {
 }
 
 func spec(mode string, cpus []int) Spec {
-	return Spec{Argv: []string{os.Args[0]}, Env: append(os.Environ(), "SUPERVISE_HELPER="+mode), CPUs: cpus}
+	return Spec{Argv: []string{os.Args[0]}, Env: append(os.Environ(), "SUPERVISE_HELPER="+mode, "GORACE=atexit_sleep_ms=0"), CPUs: cpus}
 }
 
 func start(t *testing.T, s Spec) *Proc {

@@ -5,7 +5,8 @@
 // Serve takes the mode as its MODEL: echo (a correct echo server), crash
 // (exits 3 at start with a message on stderr), never (never prints
 // LISTENING), ignoreterm (echoes, ignores SIGTERM), anyaddr (binds 0.0.0.0
-// but announces 127.0.0.1), diemid (exits 5 once a connection arrives).
+// but announces 127.0.0.1), diemid (exits 5 once a connection arrives), busy
+// (echoes and keeps one CPU busy, so its CPU time is sure to be measured).
 //
 // Load connects and echoes for real and prints a results.Load. Environment:
 // FAKEBENCH_CAPACITY fixes the closed-loop throughput it reports;
@@ -33,7 +34,7 @@ import (
 )
 
 // Modes are the server behaviours Serve knows.
-var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid"}
+var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid", "busy"}
 
 // lifetime bounds every fake process: nothing may linger if a test fails.
 const lifetime = 60 * time.Second
@@ -75,6 +76,12 @@ func Serve(args []string) int {
 		signal.Ignore(syscall.SIGTERM)
 	case "anyaddr":
 		*addr = "0.0.0.0:0"
+	case "busy":
+		go func() {
+			for x := uint64(1); ; x = x*6364136223846793005 + 1 {
+				_ = x
+			}
+		}()
 	case "echo", "diemid":
 	default:
 		fmt.Fprintf(os.Stderr, "fake serve: unknown model %q\n", mode)
@@ -216,6 +223,8 @@ func Load(args []string) int {
 		l.ThroughputMsgsPerSec = v
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("FAKEBENCH_SLO_RATE"), 64); err == nil && *mode == "open" {
+		// Deterministic whatever the scheduling of a loaded test machine.
+		l.CompletionRatio = 1
 		l.LatencyUs.P99 = 100
 		if *rate > v {
 			l.LatencyUs.P99 = 50000
