@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -156,10 +157,13 @@ type Point struct {
 	// Counts summed over the ok repeats.
 	Intended, Completed, TimedOut, Errored, Corrupted, ConnFailed int64
 
-	// Hist is the exact merge of the ok repeats' histograms; nil when none
-	// decoded. HistNote says what could not be merged.
-	Hist     *hdrhistogram.Histogram
+	// HistNote says which repeats' histograms are missing or corrupt; their
+	// headers are checked up front, the merge is lazy (see Histogram).
 	HistNote string
+	histOK   int // repeats whose histogram header checked out
+	histOnce sync.Once
+	hist     *hdrhistogram.Histogram
+	histN    int
 
 	ClientBound int // repeats flagged client_bound
 	RateNotMet  int // open-loop repeats with rate_met=false
@@ -286,7 +290,6 @@ func (p *Point) aggregate(opt Options) []string {
 	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
 	var tput, p50, p99, p999, comp, rate, rss, mpc, cpm []float64
 	var histErrs []string
-	var dropped int64
 	for _, r := range p.OK {
 		l := r.Load
 		tput = append(tput, l.ThroughputMsgsPerSec)
@@ -322,15 +325,11 @@ func (p *Point) aggregate(opt Options) []string {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
 			continue
 		}
-		h, err := DecodeHDR(l.HDR)
-		if err != nil {
+		if err := checkHDR(l.HDR); err != nil {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
 			continue
 		}
-		if p.Hist == nil {
-			p.Hist = NewHDR()
-		}
-		dropped += p.Hist.Merge(h)
+		p.histOK++
 	}
 	p.Throughput = stat.Summarize(tput)
 	p.P50Us = stat.Summarize(p50)
@@ -341,9 +340,6 @@ func (p *Point) aggregate(opt Options) []string {
 	p.RSSPerConn = stat.Summarize(rss)
 	p.MsgsPerCPUS = stat.Summarize(mpc)
 	p.CPUPerMsgUs = stat.Summarize(cpm)
-	if dropped > 0 {
-		histErrs = append(histErrs, fmt.Sprintf("merge dropped %d values", dropped))
-	}
 	if len(histErrs) > 0 {
 		p.HistNote = strings.Join(histErrs, "; ")
 		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
@@ -370,6 +366,29 @@ func (p *Point) aggregate(opt Options) []string {
 	}
 	p.Unranked = strings.Join(why, ", ")
 	return warnings
+}
+
+// Histogram is the exact merge of the ok repeats' histograms and the number
+// of repeats merged; nil when none decoded. It is computed once, on first
+// use: decoding every histogram is the costliest part of an analysis and
+// only the distribution chart needs them. Safe for concurrent use.
+func (p *Point) Histogram() (*hdrhistogram.Histogram, int) {
+	p.histOnce.Do(func() {
+		for _, r := range p.OK {
+			h, err := DecodeHDR(r.Load.HDR)
+			if err != nil {
+				continue // counted in HistNote by checkHDR, or corrupt past the header
+			}
+			if p.hist == nil {
+				p.hist = NewHDR()
+			}
+			// Same geometry (checked by DecodeHDR): nothing can be dropped
+			// but a count overflow, which would need 2^63 messages.
+			p.hist.Merge(h)
+			p.histN++
+		}
+	})
+	return p.hist, p.histN
 }
 
 // holds reports whether an open-loop record held its offered load: the rate

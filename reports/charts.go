@@ -41,9 +41,13 @@ func orDash(s string) string {
 
 const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-bound, rate not met)."
 
-// Charts renders every chart the run has data for. Notes say which charts
-// were left out and why.
+// Charts renders every chart the run has data for, as SVG and PNG. Notes say
+// which charts were left out and why.
 func (a *Analysis) Charts() (charts []Chart, notes []string, err error) {
+	return a.charts(true)
+}
+
+func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
 		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.completionFigure,
 		a.cpuFigure, a.memoryFigure, a.spectrumFigure,
@@ -59,7 +63,7 @@ func (a *Analysis) Charts() (charts []Chart, notes []string, err error) {
 		if f.legend == nil {
 			f.legend = a.chartModels()
 		}
-		c, err := f.render()
+		c, err := f.render(withPNG)
 		if err != nil {
 			return charts, notes, err
 		}
@@ -449,7 +453,7 @@ func (a *Analysis) SpectrumScenario() (Scenario, bool) {
 	found := false
 	for _, p := range a.Points {
 		s := p.Scenario
-		if s.Kind != results.KindClosed || s.Depth != 1 || p.Hist == nil {
+		if s.Kind != results.KindClosed || s.Depth != 1 || p.histOK == 0 {
 			continue
 		}
 		if !found || s.Conns > best.Conns || (s.Conns == best.Conns && s.Size < best.Size) {
@@ -476,11 +480,15 @@ func (a *Analysis) spectrumFigure() (*figure, string) {
 	maxX := 2.0
 	for _, m := range a.Models {
 		pt := a.Point(m, sc)
-		if pt == nil || pt.Hist == nil || pt.Hist.TotalCount() == 0 {
+		if pt == nil {
+			continue
+		}
+		h, merged := pt.Histogram()
+		if h == nil || h.TotalCount() == 0 {
 			continue
 		}
 		var xys plotter.XYs
-		for _, b := range pt.Hist.CumulativeDistributionWithTicks(5) {
+		for _, b := range h.CumulativeDistributionWithTicks(5) {
 			if b.Quantile >= 100 || b.Quantile < 1 || b.ValueAt <= 0 {
 				continue
 			}
@@ -505,7 +513,7 @@ func (a *Analysis) spectrumFigure() (*figure, string) {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		p.Add(line)
-		label := fmt.Sprintf("%s (%s msgs, %d repeats)", m, num(float64(pt.Hist.TotalCount())), len(pt.OK))
+		label := fmt.Sprintf("%s (%s msgs, %d repeats)", m, num(float64(h.TotalCount())), merged)
 		if pt.Unranked != "" {
 			label += " — not ranked"
 		}

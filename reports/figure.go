@@ -98,7 +98,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
-func (f figure) render() (Chart, error) {
+func (f figure) render(withPNG bool) (Chart, error) {
 	c := Chart{Name: f.name, Title: f.title, Caption: f.caption}
 	rows := len(f.plots)
 	rh := f.rowHeight
@@ -116,6 +116,9 @@ func (f figure) render() (Chart, error) {
 		return c, fmt.Errorf("chart %s: svg: %w", f.name, err)
 	}
 	c.SVG = b.Bytes()
+	if !withPNG {
+		return c, nil
+	}
 	img := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(figWidth, h), vgimg.UseDPI(110))}
 	if err = f.draw(draw.New(img), h); err != nil {
 		return c, err

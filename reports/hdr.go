@@ -34,17 +34,7 @@ const (
 // decoder allocate a huge counts array. Garbage returns an error, never a
 // panic.
 func DecodeHDR(s string) (*hdrhistogram.Histogram, error) {
-	if s == "" {
-		return nil, errors.New("hdr: empty")
-	}
-	if len(s) > maxHDRChars {
-		return nil, fmt.Errorf("hdr: %d characters, more than %d", len(s), maxHDRChars)
-	}
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("hdr: base64: %w", err)
-	}
-	if err := checkHDRGeometry(raw); err != nil {
+	if err := checkHDR(s); err != nil {
 		return nil, err
 	}
 	h, err := hdrhistogram.Decode([]byte(s))
@@ -52,6 +42,22 @@ func DecodeHDR(s string) (*hdrhistogram.Histogram, error) {
 		return nil, fmt.Errorf("hdr: %w", err)
 	}
 	return h, nil
+}
+
+// checkHDR checks the size, the base64 and the header's geometry: cheap
+// enough to run on every record, unlike a full decode.
+func checkHDR(s string) error {
+	if s == "" {
+		return errors.New("hdr: empty")
+	}
+	if len(s) > maxHDRChars {
+		return fmt.Errorf("hdr: %d characters, more than %d", len(s), maxHDRChars)
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("hdr: base64: %w", err)
+	}
+	return checkHDRGeometry(raw)
 }
 
 // checkHDRGeometry reads only the envelope and the zlib-compressed header.

@@ -24,22 +24,32 @@ type Written struct {
 	ChartNotes []string
 }
 
+// WriteOptions tune Write. The zero value writes everything.
+type WriteOptions struct {
+	// SkipPNG leaves out the PNG charts, the slowest part of a report; the
+	// HTML embeds SVG and does not need them.
+	SkipPNG bool
+}
+
 // Write renders every output of the analysis into outDir (created if
 // needed). Each file is written to a temporary name and renamed, so a reader
 // never sees half a report.
-func Write(a *Analysis, outDir string) (Written, error) {
+func Write(a *Analysis, outDir string, opt WriteOptions) (Written, error) {
 	w := Written{Dir: outDir, Index: filepath.Join(outDir, IndexFile), Summary: filepath.Join(outDir, SummaryFile),
 		CSV: filepath.Join(outDir, CSVFile), Charts: filepath.Join(outDir, ChartsDir)}
 	if err := os.MkdirAll(w.Charts, 0o755); err != nil {
 		return w, fmt.Errorf("report: %w", err)
 	}
-	charts, notes, err := a.Charts()
+	charts, notes, err := a.charts(!opt.SkipPNG)
 	if err != nil {
 		return w, fmt.Errorf("report: %w", err)
 	}
 	w.ChartNotes = notes
 	for _, c := range charts {
 		for ext, data := range map[string][]byte{".png": c.PNG, ".svg": c.SVG} {
+			if data == nil {
+				continue
+			}
 			name := filepath.Join(ChartsDir, c.Name+ext)
 			if err := writeFileAtomic(filepath.Join(outDir, name), data); err != nil {
 				return w, err

@@ -3,9 +3,11 @@ package reports
 import (
 	"bytes"
 	"flag"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"echobench/internal/results"
@@ -48,17 +50,28 @@ func writeSynthRun(dir string) error {
 	return w.Close()
 }
 
+var (
+	testAnalysisOnce sync.Once
+	testAnalysis     *Analysis
+	testAnalysisErr  error
+)
+
+// analyzeTestRun analyses the fixed run once per test binary; an Analysis is
+// read-only once built, so parallel tests share it.
 func analyzeTestRun(t testing.TB) *Analysis {
 	t.Helper()
-	run, err := ReadRun(testRun)
-	if err != nil {
-		t.Fatal(err)
+	testAnalysisOnce.Do(func() {
+		run, err := ReadRun(testRun)
+		if err != nil {
+			testAnalysisErr = err
+			return
+		}
+		testAnalysis, testAnalysisErr = Analyze(run, Options{})
+	})
+	if testAnalysisErr != nil {
+		t.Fatal(testAnalysisErr)
 	}
-	a, err := Analyze(run, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return testAnalysis
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -130,4 +143,44 @@ func TestGoldenHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "index.html", b.Bytes())
+}
+
+// TestChartsRender renders one chart of each kind as SVG and one as PNG too,
+// and checks that what comes out is an image of the promised size.
+func TestChartsRender(t *testing.T) {
+	t.Parallel()
+	a := analyzeTestRun(t)
+	charts, notes, err := a.charts(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 0 {
+		t.Errorf("the fixed run has data for every chart, but: %v", notes)
+	}
+	var names []string
+	for _, c := range charts {
+		names = append(names, c.Name)
+		if !bytes.Contains(c.SVG, []byte("<svg")) || c.PNG != nil {
+			t.Errorf("%s: SVG %d bytes, PNG %d bytes; want an SVG only", c.Name, len(c.SVG), len(c.PNG))
+		}
+	}
+	if got := strings.Join(names, ","); got != "throughput,latency,sweep,completion,cpu,memory,spectrum" {
+		t.Errorf("charts = %s", got)
+	}
+	f, _ := a.spectrumFigure()
+	if f == nil {
+		t.Fatal("no spectrum figure")
+	}
+	f.a, f.footnote = a, a.EnvLine()
+	c, err := f.render(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(c.PNG))
+	if err != nil {
+		t.Fatalf("spectrum PNG: %v", err)
+	}
+	if cfg.Width != 1100 {
+		t.Errorf("spectrum PNG is %dx%d, want 10 in at 110 dpi = 1100 px wide", cfg.Width, cfg.Height)
+	}
 }

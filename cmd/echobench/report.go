@@ -41,6 +41,7 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	out := fs.String("out", "", "write the report into `DIR` instead of the run directory")
 	slo := fs.Duration("slo-p99", 0, "p99 `latency` an open-loop point must stay under to hold its load (default: the run's objective, else 2ms)")
 	sloCompletion := fs.Float64("slo-completion", 0, "completion `ratio` an open-loop point must reach to hold its load (default: the run's objective, else 0.999)")
+	png := fs.Bool("png", true, "also write every chart as PNG (the slowest part; the HTML embeds SVG)")
 	spectrum := fs.String("spectrum", "", "point `label` of the percentile-spectrum chart, as in the report's tables (default: most connections, smallest size)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), reportUsage)
@@ -76,7 +77,7 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	if *out == "" {
 		*out = dir
 	}
-	w, err := reports.Write(a, *out)
+	w, err := reports.Write(a, *out, reports.WriteOptions{SkipPNG: !*png})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

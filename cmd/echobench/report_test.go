@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyRun copies the reports' fixed results file into dir/name.
+func copyRun(t *testing.T, dir, name string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "..", "reports", "testdata", "run", "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(dir, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "results.jsonl"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestReportCommand(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := copyRun(t, root, "20261101T120000Z")
+	var stdout, stderr bytes.Buffer
+	// PNG rendering is the slow part (tens of seconds under -race); the
+	// reports package tests it.
+	if err := run2(&stdout, &stderr, "report", root, "--latest", "--png=false"); err != nil {
+		t.Fatalf("report: %v\n%s", err, stderr.String())
+	}
+	for _, f := range []string{"index.html", "summary.md", "results.csv", "charts/throughput.svg", "charts/spectrum.svg"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), filepath.Join(dir, "index.html")) {
+		t.Errorf("report must print where the report is:\n%s", stdout.String())
+	}
+
+	out := filepath.Join(root, "elsewhere")
+	stdout.Reset()
+	if err := run2(&stdout, &stderr, "report", filepath.Join(dir, "results.jsonl"), "--out", out, "--slo-p99", "1ms", "--png=false"); err != nil {
+		t.Fatalf("report --out: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "index.html")); err != nil {
+		t.Errorf("--out ignored: %v", err)
+	}
+}
+
+func TestReportAndCompareUsage(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := copyRun(t, root, "r1")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"report without a path", []string{"report"}, 2, "missing RESULTS"},
+		{"report of a missing path", []string{"report", filepath.Join(root, "nope")}, 1, "no such file"},
+		{"report with a bad SLO", []string{"report", dir, "--slo-completion", "2"}, 2, "slo-completion"},
+		{"compare with one run", []string{"compare", dir}, 2, "want OLD and NEW"},
+		{"compare a run with itself", []string{"compare", dir, dir}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := exitCode(run(&stdout, &stderr, tt.args), &stderr)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
+			}
+			if tt.code == 0 && !strings.Contains(stdout.String(), "~") {
+				t.Errorf("a run compared with itself must show no significant change:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+func run2(stdout, stderr io.Writer, args ...string) error { return run(stdout, stderr, args) }

@@ -1,0 +1,241 @@
+package reports
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"echobench/internal/results"
+)
+
+// rec builds an ok closed-loop record with the given throughput.
+func rec(server string, conns, size, depth, repeat int, tput float64) results.Record {
+	return results.Record{
+		Schema: results.SchemaVersion, RunID: "t", PointID: server, Repeat: repeat, Status: results.StatusOK,
+		Server:   results.ServerInfo{Name: server},
+		Scenario: results.Scenario{Kind: results.KindClosed, Mode: "closed", Conns: conns, SizeBytes: size, Depth: depth},
+		Load: &results.Load{Mode: "closed", Intended: int64(tput), Completed: int64(tput), CompletionRatio: 1,
+			ThroughputMsgsPerSec: tput, RateMet: true, LatencyUs: results.Latency{P50: 100, P99: 200, P999: 300}},
+		ServerStats: &results.ServerStats{MsgsPerCPUSecond: tput, RSSBytesPerConn: 1000},
+	}
+}
+
+// sample returns n records of server at one point, centred on tput with ±2%
+// noise from a fixed seed.
+func sample(seed uint64, server string, conns, n int, tput float64) []results.Record {
+	r := rand.New(rand.NewPCG(seed, 3))
+	var out []results.Record
+	for i := 1; i <= n; i++ {
+		out = append(out, rec(server, conns, 64, 1, i, tput*(1+0.04*(r.Float64()-0.5))))
+	}
+	return out
+}
+
+func classOf(t *testing.T, a *Analysis, id string) ClassResult {
+	t.Helper()
+	for _, c := range a.Classes {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no class %q", id)
+	return ClassResult{}
+}
+
+func TestRecommendVerdicts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		records    []results.Record
+		wantStatus string
+		wantPick   string
+	}{
+		{"A/A is a tie", append(sample(1, "a", 1, 6, 100e3), sample(2, "b", 1, 6, 100e3)...), StatusTie, "a,b"},
+		{"20% faster with 6 repeats is picked", append(sample(3, "a", 1, 6, 100e3), sample(4, "b", 1, 6, 120e3)...), StatusPick, "b"},
+		{"20% faster with 3 repeats cannot be claimed", append(sample(5, "a", 1, 3, 100e3), sample(6, "b", 1, 3, 120e3)...), StatusTooFew, ""},
+		{"best at different points is mixed",
+			append(append(sample(7, "a", 1, 6, 100e3), sample(8, "b", 1, 6, 130e3)...), append(sample(9, "a", 4, 6, 150e3), sample(10, "b", 4, 6, 110e3)...)...),
+			StatusMixed, "a,b"},
+		{"a client-bound rival at least as fast leaves it undecided",
+			append(sample(11, "a", 1, 6, 100e3), func() []results.Record {
+				s := sample(12, "b", 1, 6, 101e3)
+				for i := range s {
+					s[i].Load.ClientBound = true
+				}
+				return s
+			}()...), StatusUndecided, ""},
+		{"a failed repeat keeps a faster model out of the ranking",
+			append(sample(13, "a", 1, 6, 100e3), func() []results.Record {
+				s := sample(14, "b", 1, 6, 150e3)
+				s[2].Status, s[2].Load, s[2].Error = results.StatusFailed, nil, "boom"
+				return s
+			}()...), StatusPick, "a"},
+		{"corrupted data is never ranked",
+			append(sample(15, "a", 1, 6, 100e3), func() []results.Record {
+				s := sample(16, "b", 1, 6, 150e3)
+				s[0].Load.Corrupted = 1
+				return s
+			}()...), StatusPick, "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := Analyze(&Run{Path: "mem", Records: tt.records}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := classOf(t, a, "few")
+			pick := slices.Sorted(slices.Values(c.Pick)) // best first; order checked elsewhere
+			if c.Status != tt.wantStatus || strings.Join(pick, ",") != tt.wantPick {
+				t.Fatalf("few: status %q pick %v, want %q %q\nwhy: %s", c.Status, c.Pick, tt.wantStatus, tt.wantPick, c.Why)
+			}
+		})
+	}
+}
+
+func TestAnalyzeFlagsAndWarnings(t *testing.T) {
+	t.Parallel()
+	recs := sample(1, "a", 1, 6, 100e3)
+	recs[0].Load.HDR = "garbage"
+	recs = append(recs, results.Record{Schema: 1, Server: results.ServerInfo{Name: "py"}, Status: results.StatusSkipped, Error: "not installed"},
+		results.Record{Schema: 1, Server: results.ServerInfo{Name: "py"}, Status: results.StatusSkipped, Error: "not installed"},
+		results.Record{Schema: 1, Server: results.ServerInfo{Name: "x"}, Status: "weird", PointID: "w"})
+	a, err := Analyze(&Run{Path: "mem", Records: recs, TornTail: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Skipped) != 1 || a.Skipped[0].Error != "not installed" {
+		t.Errorf("skipped = %v, want py listed once with its reason", a.Skipped)
+	}
+	all := strings.Join(a.Warnings, "\n")
+	for _, want := range []string{"partial line", "histogram incomplete", `unknown status "weird"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+	if got := strings.Join(a.Models, ","); got != "a,py,x" {
+		t.Errorf("models = %s: every server must keep a colour", got)
+	}
+}
+
+func TestSLOFromRunAndOverride(t *testing.T) {
+	t.Parallel()
+	r := rec("a", 64, 64, 1, 1, 1000)
+	r.Scenario.Kind, r.Scenario.Mode = results.KindSweep, "open"
+	r.Scenario.SLOP99Us, r.Scenario.SLOCompletion = 500, 0.99
+	run := &Run{Path: "mem", Records: []results.Record{r}}
+	a, err := Analyze(run, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Options.SLOP99Us != 500 || a.Options.SLOCompletion != 0.99 {
+		t.Errorf("options %+v, want the run's SLO", a.Options)
+	}
+	a, err = Analyze(run, Options{SLOP99Us: 900})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Options.SLOP99Us != 900 {
+		t.Errorf("an explicit SLO must win over the run's: %+v", a.Options)
+	}
+	if d := (Options{}).WithDefaults(); d.SLOP99Us != 2000 || d.SLOCompletion != 0.999 {
+		t.Errorf("defaults %+v", d)
+	}
+}
+
+func TestResolveRun(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	mk := func(name string, age time.Duration) string {
+		d := filepath.Join(root, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, results.FileName)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().Add(-age)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	old := mk("run-old", time.Hour)
+	newest := mk("run-new", time.Minute)
+	if err := os.MkdirAll(filepath.Join(root, "not-a-run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		path   string
+		latest bool
+		want   string
+	}{
+		{"run directory", old, false, old},
+		{"results file", filepath.Join(old, results.FileName), false, old},
+		{"parent means newest", root, false, newest},
+		{"parent with --latest", root, true, newest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ResolveRun(tt.path, tt.latest)
+			if err != nil || got != tt.want {
+				t.Fatalf("ResolveRun(%s, %v) = %s, %v; want %s", tt.path, tt.latest, got, err, tt.want)
+			}
+		})
+	}
+	if _, err := ResolveRun(filepath.Join(root, "not-a-run"), false); err == nil {
+		t.Error("a directory without runs must be an error")
+	}
+	if _, err := ResolveRun(filepath.Join(root, "missing"), false); err == nil {
+		t.Error("a missing path must be an error")
+	}
+}
+
+func TestCompareRuns(t *testing.T) {
+	t.Parallel()
+	oldRecs := append(sample(1, "a", 1, 6, 100e3), sample(2, "b", 1, 6, 100e3)...)
+	oldRecs = append(oldRecs, sample(3, "c", 1, 3, 100e3)...)
+	newRecs := append(sample(4, "a", 1, 6, 120e3), sample(5, "b", 1, 6, 100e3)...)
+	newRecs = append(newRecs, sample(6, "c", 1, 3, 150e3)...)
+	newRecs = append(newRecs, sample(7, "d", 1, 6, 1)...)
+	oldA, err := Analyze(&Run{Path: "old", Records: oldRecs}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newA, err := Analyze(&Run{Path: "new", Records: newRecs}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := CompareRuns(&b, oldA, newA); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "closed" {
+			if _, seen := lines[f[0]]; !seen { // the throughput section comes first
+				lines[f[0]] = l
+			}
+		}
+	}
+	if l := lines["a"]; !strings.Contains(l, "+") || strings.Contains(l, " ~ ") {
+		t.Errorf("a 20%% shift with 6 repeats must show a signed change:\n%s", l)
+	}
+	if l := lines["b"]; !strings.Contains(l, " ~ ") {
+		t.Errorf("an A/A comparison must show ~:\n%s", l)
+	}
+	if l := lines["c"]; !strings.Contains(l, " ~ ") || !strings.Contains(l, "too few repeats") {
+		t.Errorf("3 repeats must show ~ and say so:\n%s", l)
+	}
+	if !strings.Contains(out, "only in new: d / closed c=1 64B d=1") {
+		t.Errorf("points only in one run must be listed:\n%s", out)
+	}
+}
