@@ -35,6 +35,7 @@ deps:
 
 bench: build
 	$(BIN) run $(CONFIG) --results $(RESULTS)
+	$(BIN) report $(RESULTS) --latest
 
 clean:
 	rm -rf bin
