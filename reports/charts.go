@@ -19,7 +19,7 @@ import (
 // EnvLine is the environment in one line: every chart's footnote.
 func (a *Analysis) EnvLine() string {
 	e := a.Env
-	return fmt.Sprintf("%s, %d cores · server on CPUs %s (GOMAXPROCS %d), load generator on CPUs %s · kernel %s · %s",
+	return fmt.Sprintf("%s, %d cores · server CPUs %s, GOMAXPROCS %d · client CPUs %s · kernel %s · %s",
 		orDash(e.CPUModel), e.Cores, orDash(e.ServerCPUs), e.ServerGOMAXPROCS, orDash(e.ClientCPUs), orDash(e.Kernel), orDash(e.GoVersion))
 }
 
