@@ -7,58 +7,32 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"echobench/servers"
+	"echobench/servers/internal/modeltest"
 )
+
+func TestCommon(t *testing.T) {
+	t.Parallel()
+	modeltest.RunCommon(t, Start)
+}
 
 // TestBackpressure: evio does not read a connection with output pending, so
 // a client that never reads stalls, and everything it sent still comes back.
 func TestBackpressure(t *testing.T) {
 	t.Parallel()
-	srv := start(t, servers.Config{})
-	c := dial(t, srv)
-	buf := make([]byte, 64<<10)
-	written, stalled := 0, false
-	for written < 64<<20 {
-		pattern(buf, written)
-		if err := c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		n, err := c.Write(buf)
-		written += n
-		if errors.Is(err, os.ErrDeadlineExceeded) && n == 0 {
-			stalled = true
-			break
-		}
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write after %d bytes: %v", written, err)
-		}
-	}
-	if !stalled {
-		t.Fatalf("wrote %d bytes without reading and never stalled", written)
-	}
-	if err := c.SetDeadline(time.Now().Add(watchdog)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := readAll(c, 0)
-	if err != nil || got != written {
-		t.Fatalf("echoed %d of %d bytes: %v", got, written, err)
-	}
+	modeltest.Backpressure(t, Start, servers.Config{})
 }
 
 // TestNoDelayInherited checks that the accepted socket has TCP_NODELAY,
 // which the model sets on evio's listener for accepted sockets to inherit.
 func TestNoDelayInherited(t *testing.T) {
 	t.Parallel()
-	srv := start(t, servers.Config{})
-	c := dial(t, srv)
-	if err := roundTrip(c, []byte("x"), []byte{0}); err != nil {
+	srv := modeltest.Start(t, Start, servers.Config{})
+	c := modeltest.Dial(t, srv)
+	if err := modeltest.RoundTrip(c, []byte("x"), []byte{0}); err != nil {
 		t.Fatal(err)
 	}
 	peer := c.LocalAddr().(*net.TCPAddr)
@@ -104,13 +78,13 @@ func TestDescriptorGuard(t *testing.T) {
 	old := fdReserve
 	fdReserve = fdLimit() - 3
 	t.Cleanup(func() { fdReserve = old })
-	srv := start(t, servers.Config{})
+	srv := modeltest.Start(t, Start, servers.Config{})
 	for i := 0; i < 3; i++ {
-		if err := roundTrip(dial(t, srv), []byte{byte(i)}, []byte{0}); err != nil {
+		if err := modeltest.RoundTrip(modeltest.Dial(t, srv), []byte{byte(i)}, []byte{0}); err != nil {
 			t.Fatalf("connection %d under the cap: %v", i, err)
 		}
 	}
-	over := dial(t, srv)
+	over := modeltest.Dial(t, srv)
 	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("connection over the cap: read got %v, want EOF", err)
 	}
@@ -119,5 +93,5 @@ func TestDescriptorGuard(t *testing.T) {
 	}
 }
 
-func BenchmarkEcho64B(b *testing.B)  { benchEcho(b, 64) }
-func BenchmarkEcho16KB(b *testing.B) { benchEcho(b, 16<<10) }
+func BenchmarkEcho64B(b *testing.B)  { modeltest.BenchEcho(b, Start, 64) }
+func BenchmarkEcho16KB(b *testing.B) { modeltest.BenchEcho(b, Start, 16<<10) }

@@ -9,14 +9,20 @@ import (
 	"time"
 
 	"echobench/servers"
+	"echobench/servers/internal/modeltest"
 )
+
+func TestCommon(t *testing.T) {
+	t.Parallel()
+	modeltest.RunCommon(t, Start)
+}
 
 // TestOverCapCloses: gnet cannot stop reading a connection, so the model
 // bounds memory by closing a connection whose pending output passes the cap.
 func TestOverCapCloses(t *testing.T) {
 	t.Parallel()
-	srv := start(t, servers.Config{MaxPendingBytes: 64 << 10})
-	c := dial(t, srv)
+	srv := modeltest.Start(t, Start, servers.Config{MaxPendingBytes: 64 << 10})
+	c := modeltest.Dial(t, srv)
 	buf := make([]byte, 64<<10)
 	written := 0
 	var err error
@@ -41,7 +47,7 @@ func TestOverCapCloses(t *testing.T) {
 	if n := srv.(*Server).overCap.Load(); n != 1 {
 		t.Errorf("over-cap closures counted: %d, want 1", n)
 	}
-	if err := roundTrip(dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
+	if err := modeltest.RoundTrip(modeltest.Dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
 		t.Fatalf("server did not survive: %v", err)
 	}
 }
@@ -54,26 +60,26 @@ func TestDescriptorGuard(t *testing.T) {
 	old := fdReserve
 	fdReserve = fdLimit() - 3
 	t.Cleanup(func() { fdReserve = old })
-	srv := start(t, servers.Config{})
+	srv := modeltest.Start(t, Start, servers.Config{})
 	var live []*net.TCPConn
 	for i := 0; i < 3; i++ {
-		c := dial(t, srv)
-		if err := roundTrip(c, []byte{byte(i)}, []byte{0}); err != nil {
+		c := modeltest.Dial(t, srv)
+		if err := modeltest.RoundTrip(c, []byte{byte(i)}, []byte{0}); err != nil {
 			t.Fatalf("connection %d under the cap: %v", i, err)
 		}
 		live = append(live, c)
 	}
-	over := dial(t, srv)
+	over := modeltest.Dial(t, srv)
 	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("connection over the cap: read got %v, want EOF", err)
 	}
 	live[0].Close()
 	// The freed slot is usable again once the server has seen the close;
 	// a refused attempt is closed at once, so retry within the watchdog.
-	deadline := time.Now().Add(watchdog)
+	deadline := time.Now().Add(modeltest.Watchdog)
 	for {
-		c := dial(t, srv)
-		err := roundTrip(c, []byte("again"), make([]byte, 5))
+		c := modeltest.Dial(t, srv)
+		err := modeltest.RoundTrip(c, []byte("again"), make([]byte, 5))
 		if err == nil {
 			break
 		}
@@ -87,5 +93,5 @@ func TestDescriptorGuard(t *testing.T) {
 	}
 }
 
-func BenchmarkEcho64B(b *testing.B)  { benchEcho(b, 64) }
-func BenchmarkEcho16KB(b *testing.B) { benchEcho(b, 16<<10) }
+func BenchmarkEcho64B(b *testing.B)  { modeltest.BenchEcho(b, Start, 64) }
+func BenchmarkEcho16KB(b *testing.B) { modeltest.BenchEcho(b, Start, 16<<10) }

@@ -1,8 +1,4 @@
-package gnet
-
-// Behaviour every model shares; the same tests live in each Go model's
-// package. Model-specific behaviour (backpressure, allocations) is in
-// <model>_test.go.
+package modeltest
 
 import (
 	"errors"
@@ -17,9 +13,44 @@ import (
 	"echobench/servers"
 )
 
-func TestEchoSizes(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
+// commonCases is the behaviour every model shares, in the order RunCommon
+// runs it. Each case starts its own server.
+var commonCases = []struct {
+	name string
+	run  func(t *testing.T, start servers.StartFunc)
+}{
+	{"EchoSizes", echoSizes},
+	{"EchoFragments", echoFragments},
+	{"Pipelined", pipelined},
+	{"ManyConnections", manyConnections},
+	{"HalfCloseWithPending", halfCloseWithPending},
+	{"HalfCloseStream", halfCloseStream},
+	{"ResetMidEcho", resetMidEcho},
+	{"WriteAndCloseAtOnce", writeAndCloseAtOnce},
+	{"LoopsAndPortZero", loopsAndPortZero},
+	{"CloseWithLiveConnections", closeWithLiveConnections},
+}
+
+// RunCommon runs, as parallel subtests of t, the behaviour every model must
+// have: echo of every size and fragmentation, pipelining, many connections,
+// half-close with output pending, resets, abrupt closes, Config.Loops with
+// port 0, and Close with live connections. Model-specific behaviour
+// (backpressure, allocations, descriptor exhaustion) is tested separately.
+//
+// The subtests are parallel, so RunCommon returns only once all have ended;
+// the caller may itself be parallel.
+func RunCommon(t *testing.T, start servers.StartFunc) {
+	t.Helper()
+	for _, c := range commonCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, start)
+		})
+	}
+}
+
+func echoSizes(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
 	tests := []struct {
 		name         string
 		total, chunk int
@@ -32,7 +63,7 @@ func TestEchoSizes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := streamEcho(dial(t, srv), tt.total, tt.chunk)
+			got, err := StreamEcho(Dial(t, srv), tt.total, tt.chunk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,10 +74,10 @@ func TestEchoSizes(t *testing.T) {
 	}
 }
 
-func TestEchoFragments(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
-	c := dial(t, srv)
+// echoFragments writes 64 KiB in random pieces of 1 to 7 bytes.
+func echoFragments(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
+	c := Dial(t, srv)
 	const total = 64 << 10
 	rng := rand.New(rand.NewPCG(1, 2))
 	done := make(chan error, 1)
@@ -54,7 +85,7 @@ func TestEchoFragments(t *testing.T) {
 		var buf [7]byte
 		for off := 0; off < total; {
 			n := min(1+rng.IntN(7), total-off)
-			pattern(buf[:n], off)
+			Pattern(buf[:n], off)
 			if _, err := c.Write(buf[:n]); err != nil {
 				done <- err
 				return
@@ -63,7 +94,7 @@ func TestEchoFragments(t *testing.T) {
 		}
 		done <- c.CloseWrite()
 	}()
-	got, err := readAll(c, 0)
+	got, err := ReadAll(c, 0)
 	if werr := <-done; werr != nil {
 		t.Fatalf("write: %v", werr)
 	}
@@ -72,13 +103,12 @@ func TestEchoFragments(t *testing.T) {
 	}
 }
 
-func TestPipelined(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
-	c := dial(t, srv)
+func pipelined(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
+	c := Dial(t, srv)
 	const msgs, size = 1000, 64
 	buf := make([]byte, msgs*size)
-	pattern(buf, 0)
+	Pattern(buf, 0)
 	for i := 0; i < msgs; i++ { // all sent before any is read
 		if _, err := c.Write(buf[i*size : (i+1)*size]); err != nil {
 			t.Fatalf("write message %d: %v", i, err)
@@ -88,26 +118,25 @@ func TestPipelined(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	if err := checkPattern(got, 0); err != nil {
+	if err := CheckPattern(got, 0); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestManyConnections(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
+func manyConnections(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
 	const conns, msgs, size = 200, 20, 128
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
 	for i := 0; i < conns; i++ {
-		c := dial(t, srv)
+		c := Dial(t, srv)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			msg, reply := make([]byte, size), make([]byte, size)
 			for m := 0; m < msgs; m++ {
-				pattern(msg, i*msgs+m)
-				if err := roundTrip(c, msg, reply); err != nil {
+				Pattern(msg, i*msgs+m)
+				if err := RoundTrip(c, msg, reply); err != nil {
 					errs <- fmt.Errorf("conn %d message %d: %w", i, m, err)
 					return
 				}
@@ -121,43 +150,40 @@ func TestManyConnections(t *testing.T) {
 	}
 }
 
-// TestHalfCloseWithPending sends more than the socket buffers hold without
+// halfCloseWithPending sends more than the socket buffers hold without
 // reading, half-closes, and only then reads: the server must deliver every
 // byte it had pending when it saw EOF.
-func TestHalfCloseWithPending(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
-	c := dial(t, srv)
+func halfCloseWithPending(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
+	c := Dial(t, srv)
 	const total = 1 << 20
 	buf := make([]byte, total)
-	pattern(buf, 0)
+	Pattern(buf, 0)
 	if _, err := c.Write(buf); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readAll(c, 0)
+	got, err := ReadAll(c, 0)
 	if err != nil || got != total {
 		t.Fatalf("echoed %d of %d bytes: %v", got, total, err)
 	}
 }
 
-func TestHalfCloseStream(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
+func halfCloseStream(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
 	const total = 8 << 20
-	got, err := streamEcho(dial(t, srv), total, 256<<10)
+	got, err := StreamEcho(Dial(t, srv), total, 256<<10)
 	if err != nil || got != total {
 		t.Fatalf("echoed %d of %d bytes: %v", got, total, err)
 	}
 }
 
-func TestResetMidEcho(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
+func resetMidEcho(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
 	for i := 0; i < 20; i++ {
-		c := dial(t, srv)
+		c := Dial(t, srv)
 		buf := make([]byte, 256<<10)
 		if _, err := c.Write(buf); err != nil {
 			t.Fatal(err)
@@ -168,17 +194,16 @@ func TestResetMidEcho(t *testing.T) {
 		c.Close()
 	}
 	msg, reply := []byte("still here"), make([]byte, 10)
-	if err := roundTrip(dial(t, srv), msg, reply); err != nil {
+	if err := RoundTrip(Dial(t, srv), msg, reply); err != nil {
 		t.Fatalf("server did not survive resets: %v", err)
 	}
 }
 
-func TestWriteAndCloseAtOnce(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{})
+func writeAndCloseAtOnce(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{})
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
-		c := dial(t, srv)
+		c := Dial(t, srv)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -188,35 +213,37 @@ func TestWriteAndCloseAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 	msg, reply := []byte("after"), make([]byte, 5)
-	if err := roundTrip(dial(t, srv), msg, reply); err != nil {
+	if err := RoundTrip(Dial(t, srv), msg, reply); err != nil {
 		t.Fatalf("server did not survive: %v", err)
 	}
 }
 
-func TestLoopsAndPortZero(t *testing.T) {
-	t.Parallel()
-	srv := start(t, servers.Config{Loops: 3})
+func loopsAndPortZero(t *testing.T, start servers.StartFunc) {
+	srv := Start(t, start, servers.Config{Loops: 3})
 	if srv.Addr().(*net.TCPAddr).Port == 0 {
 		t.Fatalf("Addr %v has port 0", srv.Addr())
 	}
 	for i := 0; i < 30; i++ {
 		msg, reply := []byte{byte(i)}, []byte{0}
-		if err := roundTrip(dial(t, srv), msg, reply); err != nil {
+		if err := RoundTrip(Dial(t, srv), msg, reply); err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
 }
 
-func TestCloseWithLiveConnections(t *testing.T) {
-	t.Parallel()
-	srv, err := Start(t.Context(), servers.Config{Log: tbWriter{t}})
+// closeWithLiveConnections starts the server itself, not through Start,
+// because it checks Close's result and timing rather than leaving Close to
+// the cleanup.
+func closeWithLiveConnections(t *testing.T, start servers.StartFunc) {
+	srv, err := start(t.Context(), servers.Config{Log: LogWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() }) // if the test stops early; Close is idempotent
 	var conns []*net.TCPConn
 	for i := 0; i < 50; i++ {
-		c := dial(t, srv)
-		if err := roundTrip(c, []byte("x"), []byte{0}); err != nil {
+		c := Dial(t, srv)
+		if err := RoundTrip(c, []byte("x"), []byte{0}); err != nil {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
