@@ -16,6 +16,9 @@ type tick struct {
 
 // window samples a server's process group over the measured window, in its
 // own goroutine. Read the outcome with stats.
+//
+// A member that forks during the window is counted from the next listing
+// (at most rescanEvery later) on.
 type window struct {
 	done chan struct{}
 
@@ -26,23 +29,34 @@ type window struct {
 	peakHWM     int64
 	peakRSS     int64
 	peakThreads int
+
+	members []int // the group as last listed
+	scanned time.Time
 }
 
 // sampleWindow samples group pgid from start for dur, stopping early when
 // stop closes (the load generator exited) or ctx ends. Group membership is
-// re-read on every tick, so a server that forks workers is summed whole.
+// re-read every rescanEvery and at both ends, so a server that forks workers
+// is summed whole.
 func sampleWindow(ctx context.Context, pgid int, start time.Time, dur time.Duration, stop <-chan struct{}, every time.Duration) *window {
 	w := &window{done: make(chan struct{})}
 	go w.run(ctx, pgid, start, dur, stop, every)
 	return w
 }
 
+// rescanEvery is how often group membership is re-read: listing it scans
+// all of /proc, which costs more than reading the members themselves.
+const rescanEvery = time.Second
+
 func (w *window) read(pgid int, ctxsw bool) (proc.Sample, bool) {
-	members, err := proc.GroupMembers(pgid)
-	if err != nil || len(members) == 0 {
-		return proc.Sample{}, false
+	if w.members == nil || ctxsw || time.Since(w.scanned) >= rescanEvery {
+		members, err := proc.GroupMembers(pgid)
+		if err != nil || len(members) == 0 {
+			return proc.Sample{}, false
+		}
+		w.members, w.scanned = members, time.Now()
 	}
-	s, err := proc.ReadGroup(members, ctxsw)
+	s, err := proc.ReadGroup(w.members, ctxsw)
 	if err != nil || s.Members == 0 {
 		return proc.Sample{}, false
 	}

@@ -28,10 +28,11 @@ func (r *Runner) printPlan() {
 	}
 }
 
-// estOverhead is the per-point cost beyond warm-up and window, as measured
-// on the 2-core development machine: starting and stopping a server and
-// the load generator, connecting, reading /proc.
-const estOverhead = 300 * time.Millisecond
+// estOverhead is the per-point cost beyond warm-up and window: starting and
+// stopping a server and the load generator, connecting, reading /proc. The
+// quick matrix measured 0.45 s per point on the 2-core development machine
+// under a load average of 13; an idle machine needs less.
+const estOverhead = 350 * time.Millisecond
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
