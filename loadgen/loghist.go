@@ -20,7 +20,7 @@ func logBucket(v int64) int {
 		return int(v)
 	}
 	e := 63 - bits.LeadingZeros64(uint64(v)) // v >= 16, so e >= 4
-	return e*logSub + int((uint64(v)>>(e-4))&(logSub-1))
+	return (e-3)*logSub + int((uint64(v)>>(e-4))&(logSub-1))
 }
 
 // logBucketValue is the upper edge of bucket b: a conservative reading.
@@ -28,7 +28,7 @@ func logBucketValue(b int) int64 {
 	if b < logSub {
 		return int64(b)
 	}
-	e := b / logSub
+	e := b/logSub + 3
 	return int64(logSub+b%logSub+1)<<(e-4) - 1
 }
 

@@ -32,6 +32,9 @@ func (p Pacer) CountBefore(conn int, t int64) int64 {
 	if m < 0 {
 		m = 0
 	}
+	if g > 1<<52 {
+		return m // beyond any real run (and Intended's int64 range): no exact step
+	}
 	for m > 0 && p.Intended(conn, m-1) >= t {
 		m--
 	}

@@ -1,6 +1,9 @@
 package loadgen
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // patternLen is the length of the random pattern messages are cut from. It
 // is a power of two so an offset is a mask, and small enough to stay in
@@ -8,15 +11,20 @@ import "bytes"
 const patternLen = 1 << 20
 
 // payload derives every message's bytes from (connection id, sequence
-// number): message (c, s) is pattern[off(c,s) : off(c,s)+size] for a hashed
-// offset, so nothing is stored to check an echo, and a message that arrives
-// on the wrong connection or at the wrong place differs from the expected
-// bytes (except with probability 256^-n for an n-byte overlap). The pattern
-// is read-only after construction and shared by all workers.
+// number), so nothing is stored to check an echo. A message is a 12-byte
+// header (connection id, 4 bytes, and sequence number, 8 bytes, little
+// endian; cut short for smaller messages) followed by a slice of a shared
+// random pattern at an offset hashed from the same pair. A message that
+// arrives on the wrong connection or at the wrong place therefore differs
+// from the expected bytes in its header, and corrupted bytes anywhere differ
+// from the regenerated ones. The pattern is read-only after construction and
+// shared by all workers.
 type payload struct {
 	pattern []byte
 	size    int64
 }
+
+const headerLen = 12
 
 func newPayload(size int) *payload {
 	p := &payload{pattern: make([]byte, patternLen+size), size: int64(size)}
@@ -38,11 +46,36 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// message returns the bytes of message seq of connection id. The slice
-// aliases the shared pattern: callers must not modify it.
-func (p *payload) message(id int32, seq int64) []byte {
+func header(id int32, seq int64) (h [headerLen]byte) {
+	binary.LittleEndian.PutUint32(h[0:], uint32(id))
+	binary.LittleEndian.PutUint64(h[4:], uint64(seq))
+	return h
+}
+
+// body returns the pattern bytes of message (id, seq): the whole message
+// length, of which bytes from headerLen on are used. It aliases the shared
+// pattern: callers must not modify it.
+func (p *payload) body(id int32, seq int64) []byte {
 	off := int64(mix64(uint64(seq)^uint64(id)*0x9e3779b97f4a7c15) & (patternLen - 1))
 	return p.pattern[off : off+p.size]
+}
+
+// copyMessage copies message (id, seq) from byte within on into dst and
+// returns how many bytes it copied.
+func (p *payload) copyMessage(dst []byte, id int32, seq, within int64) int {
+	n := copy(dst, p.body(id, seq)[within:])
+	if within < headerLen {
+		h := header(id, seq)
+		copy(dst[:n], h[within:min(headerLen, p.size)])
+	}
+	return n
+}
+
+// message returns a fresh copy of message (id, seq); for tests.
+func (p *payload) message(id int32, seq int64) []byte {
+	b := make([]byte, p.size)
+	p.copyMessage(b, id, seq, 0)
+	return b
 }
 
 // fill writes into dst the bytes of a connection's stream starting at stream
@@ -50,15 +83,23 @@ func (p *payload) message(id int32, seq int64) []byte {
 func (p *payload) fill(dst []byte, id int32, base, off int64) {
 	for len(dst) > 0 {
 		k := off / p.size
-		within := off - k*p.size
-		n := copy(dst, p.message(id, base+k)[within:])
+		n := p.copyMessage(dst, id, base+k, off-k*p.size)
 		dst = dst[n:]
 		off += int64(n)
 	}
 }
 
-// matches reports whether b equals the stream bytes at offset off; b must not
-// cross a message boundary.
+// matches reports whether b equals bytes within.. of message (id, seq); b
+// must not run past the message's end.
 func (p *payload) matches(b []byte, id int32, seq, within int64) bool {
-	return bytes.Equal(b, p.message(id, seq)[within:within+int64(len(b))])
+	if within < headerLen {
+		h := header(id, seq)
+		hb := h[within:min(headerLen, within+int64(len(b)), p.size)]
+		if !bytes.Equal(b[:len(hb)], hb) {
+			return false
+		}
+		b = b[len(hb):]
+		within += int64(len(hb))
+	}
+	return bytes.Equal(b, p.body(id, seq)[within:within+int64(len(b))])
 }

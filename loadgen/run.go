@@ -61,8 +61,8 @@ type Result struct {
 	Hist *hdrhistogram.Histogram
 	// SendLag holds actual minus intended send time (ns), open loop only.
 	SendLag *hdrhistogram.Histogram
-	// SentRateMsgsPerSec is how many window messages per second were sent
-	// within the window (open loop).
+	// SentRateMsgsPerSec is the achieved send rate of the open loop: first
+	// sends during the window, per second of the window.
 	SentRateMsgsPerSec float64
 	// ConnectedAtStart is how many connections were up when the schedule
 	// began.
@@ -79,20 +79,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dst, _ := ResolveLoopback(cfg.Addr)
-	sh := &shared{
-		cfg:       cfg,
-		size:      int64(cfg.SizeBytes),
-		depth:     int64(cfg.Depth),
-		timeoutNs: int64(cfg.Timeout),
-		connTONs:  int64(cfg.ConnectTimeout),
-		scanNs:    min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
-		pl:        newPayload(cfg.SizeBytes),
-	}
-	sh.dst, sh.family = sockaddr(dst.Addr(), dst.Port())
-	for _, ip := range cfg.SourceIPs {
-		sa, _ := sockaddr(ip, 0)
-		sh.srcs = append(sh.srcs, sa)
+	sh, err := newShared(cfg)
+	if err != nil {
+		return nil, err
 	}
 	fdLimit, err := OpenFileLimit()
 	if err != nil {
@@ -229,6 +218,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
 	}
 	return res, nil
+}
+
+// newShared builds the read-only run description from a validated cfg.
+func newShared(cfg Config) (*shared, error) {
+	dst, err := ResolveLoopback(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{
+		cfg:       cfg,
+		size:      int64(cfg.SizeBytes),
+		depth:     int64(cfg.Depth),
+		timeoutNs: int64(cfg.Timeout),
+		connTONs:  int64(cfg.ConnectTimeout),
+		scanNs:    min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
+		pl:        newPayload(cfg.SizeBytes),
+	}
+	sh.dst, sh.srcs = dst, cfg.SourceIPs
+	sh.endNs.Store(math.MaxInt64)
+	return sh, nil
 }
 
 // sleepUntil waits for the monotonic time t; false if ctx ended first.

@@ -71,7 +71,7 @@ type workerStats struct {
 	intended, completed, timedOut, errored, corrupted int64
 	connFailed, reconnects                            int64
 	overflow, recordErrs, stray                       int64
-	sentInWindow                                      int64 // open loop
+	sentInWindow                                      int64 // open loop: first sends during the window
 	connectedAtStart                                  int
 	hist, lag                                         *hdrhistogram.Histogram
 	secs                                              []second
@@ -86,9 +86,8 @@ type shared struct {
 	connTONs  int64
 	scanNs    int64
 	pl        *payload
-	dst       unix.Sockaddr
-	family    int
-	srcs      []unix.Sockaddr
+	dst       netip.AddrPort
+	srcs      []netip.Addr
 	// endNs is the window's end; Ctrl-C moves it earlier.
 	endNs atomic.Int64
 	// abort makes workers give up during connection set-up.
@@ -105,11 +104,15 @@ type timing struct {
 // connections. Nothing in it is touched by other goroutines except through
 // shared.endNs, shared.abort and Poller.Wake.
 type worker struct {
-	sh   *shared
-	p    *poller.Poller
-	evs  []poller.Event
-	tfd  int   // timerfd for the open loop's next due send, or -1
-	tArm int64 // absolute time the timer is armed for, 0 if disarmed
+	sh *shared
+	// Socket addresses are per worker: x/sys/unix writes into them on use.
+	dst    unix.Sockaddr
+	family int
+	srcs   []unix.Sockaddr
+	p      *poller.Poller
+	evs    []poller.Event
+	tfd    int   // timerfd for the open loop's next due send, or -1
+	tArm   int64 // absolute time the timer is armed for, 0 if disarmed
 
 	conns   []*conn
 	byFd    []*conn
@@ -155,6 +158,11 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 		wbuf:     make([]byte, ioBufBytes),
 		open:     sh.cfg.Mode == Open,
 		fromSend: sh.cfg.measureFromSend,
+	}
+	w.dst, w.family = sockaddr(sh.dst.Addr(), sh.dst.Port())
+	for _, ip := range sh.srcs {
+		sa, _ := sockaddr(ip, 0)
+		w.srcs = append(w.srcs, sa)
 	}
 	w.conns = make([]*conn, len(ids))
 	rings := make([]sendRec, len(ids)*int(sh.depth))
@@ -444,9 +452,12 @@ func (w *worker) started1(c *conn, s int64, now int64) {
 		r.counted = t >= w.ws && t < w.we
 		if r.counted {
 			w.recordLag(now - t)
-			if now < w.we {
-				w.st.sentInWindow++
-			}
+		}
+		// The achieved rate is what went on the wire during the window,
+		// whenever it was due: a steady lag does not lower it, a growing
+		// one does.
+		if now >= w.ws && now < w.we {
+			w.st.sentInWindow++
 		}
 		return
 	}
@@ -644,7 +655,7 @@ func (w *worker) reconnectPending() {
 
 func (w *worker) startConnect(c *conn, now int64) {
 	c.timeNs = now
-	fd, err := unix.Socket(w.sh.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(w.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		w.connectFailed(c, now)
 		return
@@ -659,18 +670,18 @@ func (w *worker) startConnect(c *conn, now int64) {
 		w.connectFailed(c, now)
 		return
 	}
-	if len(w.sh.srcs) > 0 {
-		if w.sh.family == unix.AF_INET {
+	if len(w.srcs) > 0 {
+		if w.family == unix.AF_INET {
 			// Defer the port choice to connect, so each source/destination
 			// pair gets the whole ephemeral range.
 			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
 		}
-		if err := unix.Bind(fd, w.sh.srcs[int(c.id)%len(w.sh.srcs)]); err != nil {
+		if err := unix.Bind(fd, w.srcs[int(c.id)%len(w.srcs)]); err != nil {
 			w.connectFailed(c, now)
 			return
 		}
 	}
-	err = unix.Connect(fd, w.sh.dst)
+	err = unix.Connect(fd, w.dst)
 	switch {
 	case err == nil:
 		if err := w.p.Add(fd, poller.In); err != nil {

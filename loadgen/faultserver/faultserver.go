@@ -10,7 +10,6 @@ package faultserver
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -143,11 +142,19 @@ func (s *Server) serve(c net.Conn, silent bool) {
 		c.Close()
 	}()
 	if silent {
-		n, _ := io.Copy(io.Discard, c)
-		if n > 0 {
-			s.silent.Add(1)
+		buf := make([]byte, 64<<10)
+		counted := false
+		for {
+			n, err := c.Read(buf)
+			if n > 0 && !counted {
+				// Counted on arrival, before the client can time it out.
+				s.silent.Add(1)
+				counted = true
+			}
+			if err != nil {
+				return
+			}
 		}
-		return
 	}
 	out := make(chan chunk, 4096)
 	writerDone := make(chan struct{})

@@ -1,0 +1,190 @@
+package loadgen
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pairWorker is a worker with one connection whose socket is one end of a
+// socketpair; the test plays the echo server on the other end.
+func pairWorker(tb testing.TB, cfg Config) (*worker, *conn, int) {
+	tb.Helper()
+	cfg.Addr, cfg.Conns, cfg.Workers, cfg.Duration = "127.0.0.1:9", 1, 1, time.Hour
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	sh, err := newShared(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, err := newWorker(sh, []int32{0}, 1<<16, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		w.close()
+		unix.Close(fds[1])
+	})
+	c := w.conns[0]
+	c.fd, c.state = int32(fds[0]), stUp
+	w.byFd[fds[0]] = c
+	if err := w.p.Add(fds[0], 0x1); err != nil {
+		tb.Fatal(err)
+	}
+	now := nanotime()
+	sh.endNs.Store(now + int64(cfg.Duration))
+	w.begin(timing{warmStartNs: now, windowStartNs: now})
+	return w, c, fds[1]
+}
+
+// echoOnce plays the server: reads what the worker sent and writes it back.
+func echoOnce(tb testing.TB, fd int, buf []byte) {
+	n, err := unix.Read(fd, buf)
+	if err == unix.EAGAIN {
+		return
+	}
+	if err != nil {
+		tb.Fatalf("echo read: %v", err)
+	}
+	for b := buf[:n]; len(b) > 0; {
+		m, err := unix.Write(fd, b)
+		if err != nil {
+			tb.Fatalf("echo write: %v", err)
+		}
+		b = b[m:]
+	}
+}
+
+// roundTrip moves bytes both ways until at least one more message has
+// completed, flushing the worker's writes that hit a full socket buffer.
+func roundTrip(tb testing.TB, w *worker, c *conn, peer int, buf []byte) {
+	before := w.st.completed
+	for i := 0; w.st.completed == before; i++ {
+		if i == 1000 {
+			tb.Fatalf("no message completed (tx %d, rx %d)", c.txBytes, c.rxBytes)
+		}
+		if w.open {
+			w.pace(nanotime())
+		}
+		if c.outArmed {
+			w.onWritable(c, nanotime())
+		}
+		echoOnce(tb, peer, buf)
+		w.onReadable(c)
+	}
+}
+
+// The send, receive, verify and record path allocates nothing per message,
+// in both modes and for small and large messages. (Not parallel:
+// AllocsPerRun counts the whole process's allocations.)
+func TestHotPathAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"closed 64B", Config{SizeBytes: 64}},
+		{"closed 16KiB depth 4", Config{SizeBytes: 16 << 10, Depth: 4}},
+		{"open 64B", Config{SizeBytes: 64, Mode: Open, RateMsgsPerSec: 1e6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, c, peer := pairWorker(t, tc.cfg)
+			buf := make([]byte, 256<<10)
+			step := func() { roundTrip(t, w, c, peer, buf) }
+			step()
+			if allocs := testing.AllocsPerRun(500, step); allocs != 0 {
+				t.Errorf("%.2f allocations per message, want 0", allocs)
+			}
+			st := w.st
+			if st.completed < 500 || st.corrupted+st.errored+st.timedOut != 0 || c.state != stUp {
+				t.Errorf("completed %d, failed %d/%d/%d, state %d: the path did not run cleanly",
+					st.completed, st.timedOut, st.errored, st.corrupted, c.state)
+			}
+		})
+	}
+}
+
+// BenchmarkHotPath is the per-message work without syscalls: fill a
+// message, verify its echo, record its latency.
+func BenchmarkHotPath(b *testing.B) {
+	for _, size := range []int{64, 16 << 10} {
+		b.Run(sizeName(size), func(b *testing.B) {
+			w, c, _ := pairWorker(b, Config{SizeBytes: size})
+			msg := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			seq := int64(0)
+			for b.Loop() {
+				w.sh.pl.fill(msg, c.id, 0, seq*int64(size))
+				if !w.sh.pl.matches(msg, c.id, seq, 0) {
+					b.Fatal("mismatch")
+				}
+				c.ring[0] = sendRec{ns: nanotime() - 20_000, counted: true}
+				w.complete(c, 0, nanotime())
+				seq++
+			}
+		})
+	}
+}
+
+// BenchmarkRoundTrip is the whole path through real sockets: send, echo by
+// the benchmark, read, verify, record, send the next.
+func BenchmarkRoundTrip(b *testing.B) {
+	w, c, peer := pairWorker(b, Config{SizeBytes: 64})
+	buf := make([]byte, 64<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, w, c, peer, buf)
+	}
+}
+
+// BenchmarkClock compares the clocks the hot path could read once per event.
+func BenchmarkClock(b *testing.B) {
+	b.Run("runtime.nanotime", func(b *testing.B) {
+		var s int64
+		for b.Loop() {
+			s += nanotime()
+		}
+		_ = s
+	})
+	b.Run("time.Now", func(b *testing.B) {
+		base := time.Now()
+		var s int64
+		for b.Loop() {
+			s += int64(time.Since(base))
+		}
+		_ = s
+	})
+	b.Run("unix.ClockGettime", func(b *testing.B) {
+		var ts unix.Timespec
+		for b.Loop() {
+			unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		}
+	})
+}
+
+func sizeName(n int) string {
+	if n >= 1<<10 {
+		return itoa(n>>10) + "KiB"
+	}
+	return itoa(n) + "B"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
