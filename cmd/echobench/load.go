@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -110,6 +111,13 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 		return usagef("load: %v", err)
 	}
 
+	// One P more than workers: a worker blocked in epoll_wait then keeps its
+	// P, because the runtime's sysmon does not retake a P from a syscall
+	// while another P is idle. With GOMAXPROCS=1 (one client CPU) it retakes
+	// it at every 20 µs tick and the worker pays a handoff per wake-up.
+	if n := cfg.Workers + 1; runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -49,6 +49,8 @@ type Stats struct {
 	// SilentWithData counts silent connections that received at least one
 	// byte: each leaves the client one message without an answer.
 	SilentWithData int64
+	// RemoteIPs is how many distinct client addresses connected.
+	RemoteIPs int
 }
 
 // Server is a running fault server.
@@ -58,9 +60,10 @@ type Server struct {
 	start time.Time
 	wg    sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	done  bool
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	remotes map[string]bool
+	done    bool
 
 	accepted, chunks, corrupted, dropped, closed, silent atomic.Int64
 }
@@ -74,7 +77,7 @@ func Start(f Faults) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultserver: listen: %w", err)
 	}
-	s := &Server{f: f, ln: ln, start: time.Now(), conns: map[net.Conn]struct{}{}}
+	s := &Server{f: f, ln: ln, start: time.Now(), conns: map[net.Conn]struct{}{}, remotes: map[string]bool{}}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -85,8 +88,12 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Stats returns the counters so far.
 func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	remotes := len(s.remotes)
+	s.mu.Unlock()
 	return Stats{
-		Accepted: s.accepted.Load(), Chunks: s.chunks.Load(), Corrupted: s.corrupted.Load(),
+		RemoteIPs: remotes,
+		Accepted:  s.accepted.Load(), Chunks: s.chunks.Load(), Corrupted: s.corrupted.Load(),
 		Dropped: s.dropped.Load(), Closed: s.closed.Load(), SilentWithData: s.silent.Load(),
 	}
 }
@@ -120,6 +127,9 @@ func (s *Server) accept() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			s.remotes[a.IP.String()] = true
+		}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		silent := s.f.SilentEvery > 0 && n%int64(s.f.SilentEvery) == 0
