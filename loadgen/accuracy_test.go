@@ -166,7 +166,9 @@ func TestFixedDelay(t *testing.T) {
 	if p50 < delay || p50 > delay*105/100 {
 		t.Errorf("p50 = %v with a fixed %v delay, want within [%v, %v]", p50, delay, delay, delay*105/100)
 	}
-	if min := time.Duration(res.Hist.Min()); min < delay {
+	// The send time is taken when write returns, by which time the server
+	// may already hold the message: allow the minimum 1% below the delay.
+	if min := time.Duration(res.Hist.Min()); min < delay*99/100 {
 		t.Errorf("min latency %v below the server's delay %v", min, delay)
 	}
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // patternLen is the length of the random pattern messages are cut from. It
-// is a power of two so an offset is a mask, and small enough to stay in
-// cache.
-const patternLen = 1 << 20
+// is a power of two so an offset is a mask, and small enough to stay in the
+// L2 cache: with 1 MiB, copying each message from a random offset cost 2.5%
+// of the client's CPU in cache misses at 64 B. Messages are told apart by
+// their header, not by the pattern offset.
+const patternLen = 1 << 16
 
 // payload derives every message's bytes from (connection id, sequence
 // number), so nothing is stored to check an echo. A message is a 12-byte
