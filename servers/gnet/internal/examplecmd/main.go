@@ -7,7 +7,8 @@
 //
 // It prints "LISTENING host:port" on stdout once bound. The only departure
 // from the example is the logger: gnet's default one writes to stdout, which
-// must carry only the LISTENING line, so logs go to stderr. SIGTERM or SIGINT
+// must carry only the LISTENING line, so logs go to stderr; and SO_REUSEADDR
+// is set so it can be restarted on the same port at once. SIGTERM or SIGINT
 // stops the engine and exits with status 0.
 package main
 
@@ -71,6 +72,10 @@ func main() {
 	err := gnet.Run(&echoServer{}, "tcp://"+*addr,
 		gnet.WithNumEventLoop(*loops),
 		gnet.WithReusePort(*reuseport),
+		// SO_REUSEADDR, as Go's net and our models set it: without it a
+		// rebind on the same port fails while old connections sit in
+		// TIME_WAIT, which breaks back-to-back measurements.
+		gnet.WithReuseAddr(true),
 		gnet.WithLogger(stderrLogger{}))
 	if err != nil {
 		log.Fatal(err)
