@@ -1,6 +1,6 @@
 // Package epoll is the raw epoll echo server model: level-triggered event loops
 // on golang.org/x/sys/unix through internal/poller, the Go counterpart of the
-// minimal C server in /work/shared/refecho/refserver.c.
+// minimal C server in ../shared/refecho/refserver.c (outside this repository).
 //
 // Per readable event a loop does one read of up to 64 KiB into the loop's
 // buffer and writes it straight back: one read and one write per message, no
