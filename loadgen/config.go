@@ -33,6 +33,9 @@ const (
 	MaxTimeout        = 10 * time.Minute
 	MaxRateMsgsPerSec = 50e6
 	MaxSourceIPs      = 256
+	// MaxSlowReadBytesPerSec bounds --slow-read-bytes-per-s: a reader that
+	// fast is not slow.
+	MaxSlowReadBytesPerSec = 1 << 30
 	// fdReserve is what the process needs besides the sockets: stdio, one
 	// epoll, eventfd and timerfd per worker, the Go runtime's own, files.
 	fdReserve = 64
@@ -43,7 +46,13 @@ const (
 	DefaultDepth          = 1
 	DefaultTimeout        = 2 * time.Second
 	DefaultConnectTimeout = 3 * time.Second
+	// DefaultSlowReadBytesPerSec is how fast a slow reader reads its echo.
+	DefaultSlowReadBytesPerSec = 64 << 10
 )
+
+// auxFds is what the idle/slow event loop holds besides its sockets: an
+// epoll and an eventfd.
+const auxFds = 2
 
 // Config describes one load run. Zero values mean the documented default.
 type Config struct {
@@ -81,6 +90,19 @@ type Config struct {
 	// process may run on (sched_getaffinity), at most Conns.
 	Workers int
 
+	// IdleConns extra connections are opened with the others (same pacing,
+	// same source addresses), send nothing during the window and are held
+	// to the end, when each must echo one small message within Timeout.
+	// They are not part of Intended and never touch the active accounting.
+	IdleConns int
+	// SlowReaders extra connections write a verified stream continuously
+	// (as much as their socket accepts, never blocking) but read their echo
+	// at no more than SlowReadBytesPerSec (default
+	// DefaultSlowReadBytesPerSec when SlowReaders > 0): they load the
+	// server's buffering and test its fairness to the active connections.
+	SlowReaders         int
+	SlowReadBytesPerSec int
+
 	// measureFromSend is a test-only knob: in open loop, measure latency from
 	// the actual send instead of the intended time. It exists to show that the
 	// accuracy tests catch coordinated omission.
@@ -110,6 +132,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.SlowReaders > 0 && c.SlowReadBytesPerSec == 0 {
+		c.SlowReadBytesPerSec = DefaultSlowReadBytesPerSec
 	}
 	if c.Workers == 0 {
 		c.Workers = UsableCPUs()
@@ -144,6 +169,12 @@ func (c Config) Validate() error {
 		return configErrorf("connect-timeout must be in (0, %v], got %v", MaxTimeout, c.ConnectTimeout)
 	case c.Workers < 1 || c.Workers > c.Conns:
 		return configErrorf("workers must be 1..conns (%d), got %d", c.Conns, c.Workers)
+	case c.IdleConns < 0:
+		return configErrorf("idle-conns must not be negative, got %d", c.IdleConns)
+	case c.SlowReaders < 0:
+		return configErrorf("slow-readers must not be negative, got %d", c.SlowReaders)
+	case c.SlowReadBytesPerSec < 0 || c.SlowReadBytesPerSec > MaxSlowReadBytesPerSec:
+		return configErrorf("slow-read-bytes-per-s must be 1..%d, got %d", MaxSlowReadBytesPerSec, c.SlowReadBytesPerSec)
 	}
 	switch c.Mode {
 	case Closed:
@@ -172,13 +203,18 @@ func (c Config) Validate() error {
 	if err != nil {
 		return err
 	}
-	if need := c.Conns + 3*c.Workers + fdReserve; uint64(need) > limit {
-		return configErrorf("conns %d need about %d open files, above this process's limit of %d (RLIMIT_NOFILE); use fewer connections",
-			c.Conns, need, limit)
+	total := c.Conns + c.IdleConns + c.SlowReaders
+	need := total + 3*c.Workers + fdReserve
+	if c.IdleConns+c.SlowReaders > 0 {
+		need += auxFds
+	}
+	if uint64(need) > limit {
+		return configErrorf("conns %d + idle-conns %d + slow-readers %d need about %d open files, above this process's limit of %d (RLIMIT_NOFILE); use fewer connections",
+			c.Conns, c.IdleConns, c.SlowReaders, need, limit)
 	}
 	ports := EphemeralPorts()
 	sources := max(len(c.SourceIPs), 1)
-	if perSource := (c.Conns + sources - 1) / sources; perSource > ports {
+	if perSource := (total + sources - 1) / sources; perSource > ports {
 		return configErrorf("%d connections per source address exceed the %d ephemeral ports; spread them with --source-ips (e.g. 127.0.0.2-127.0.0.9)",
 			perSource, ports)
 	}

@@ -105,3 +105,20 @@ func (p *payload) matches(b []byte, id int32, seq, within int64) bool {
 	}
 	return bytes.Equal(b, p.body(id, seq)[within:within+int64(len(b))])
 }
+
+// matchesStream reports whether b equals the bytes of a connection's stream
+// from offset off on, where the stream is messages 0, 1, 2, ... of
+// connection id back to back (the slow readers' stream).
+func (p *payload) matchesStream(b []byte, id int32, off int64) bool {
+	for len(b) > 0 {
+		k := off / p.size
+		within := off - k*p.size
+		m := min(int64(len(b)), p.size-within)
+		if !p.matches(b[:m], id, k, within) {
+			return false
+		}
+		b = b[m:]
+		off += m
+	}
+	return true
+}

@@ -67,6 +67,8 @@ type Result struct {
 	// ConnectedAtStart is how many connections were up when the schedule
 	// began.
 	ConnectedAtStart int
+
+	aux auxStats // the idle/slow loop's counts, with the failure causes
 }
 
 // Run executes one load run against cfg.Addr. It returns an error for an
@@ -104,8 +106,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	var ax *aux
+	if cfg.IdleConns+cfg.SlowReaders > 0 {
+		if ax, err = newAux(sh, int(min(fdLimit, 1<<20))); err != nil {
+			for _, w := range workers {
+				w.close()
+			}
+			return nil, fmt.Errorf("start idle/slow loop: %w", err)
+		}
+	}
+
 	// Each worker: connect, report, wait for the schedule, run, finish.
-	setup := make(chan error, len(workers))
+	setup := make(chan error, len(workers)+1)
 	starts := make([]chan timing, len(workers))
 	done := make([]error, len(workers))
 	var wg sync.WaitGroup
@@ -133,32 +145,80 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			done[i] = errors.Join(err, w.finish(nanotime()))
 		}()
 	}
+	// The idle/slow loop: connect with the workers, run the window beside
+	// them, and check the idle connections once the workers have drained.
+	auxStart := make(chan timing, 1)
+	auxCheck := make(chan struct{})
+	auxDone := make(chan error, 1)
+	if ax != nil {
+		go func() {
+			if err := ax.connectAll(); err != nil {
+				setup <- err
+				auxDone <- nil
+				return
+			}
+			setup <- nil
+			t, ok := <-auxStart
+			if !ok {
+				auxDone <- nil
+				return
+			}
+			ax.begin(t)
+			err := ax.loop()
+			<-auxCheck
+			if err == nil {
+				err = ax.finalCheck()
+			}
+			auxDone <- err
+		}()
+	} else {
+		auxDone <- nil
+	}
+	loops := len(workers)
+	if ax != nil {
+		loops++
+	}
+	wakeAll := func() {
+		for _, w := range workers {
+			w.p.Wake()
+		}
+		if ax != nil {
+			ax.p.Wake()
+		}
+	}
 	cleanup := func() {
 		for _, w := range workers {
 			w.close()
 		}
+		if ax != nil {
+			ax.close()
+		}
+	}
+	abandon := func() {
+		for _, s := range starts {
+			close(s)
+		}
+		close(auxStart)
+		close(auxCheck)
+		wg.Wait()
+		<-auxDone
+		cleanup()
 	}
 
 	// Set-up: every connection attempted once. Ctrl-C aborts it.
 	var setupErr error
-	for range workers {
+	for range loops {
 		select {
 		case err := <-setup:
 			setupErr = errors.Join(setupErr, err)
 		case <-ctx.Done():
 			sh.abort.Store(true)
-			for _, w := range workers {
-				w.p.Wake()
-			}
+			wakeAll()
 			setupErr = errors.Join(setupErr, <-setup)
 		}
 	}
 	if setupErr != nil || ctx.Err() != nil {
-		for _, s := range starts {
-			close(s)
-		}
-		wg.Wait()
-		cleanup()
+		abandon()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("interrupted while connecting: %w", ctx.Err())
 		}
@@ -169,12 +229,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		up += w.st.connectedAtStart
 	}
 	if up == 0 {
-		for _, s := range starts {
-			close(s)
-		}
-		wg.Wait()
-		cleanup()
-		res := assemble(cfg, workers, 0, 0, 0)
+		abandon()
+		res := assemble(cfg, workers, ax, 0, 0, 0)
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
 		return res, ErrNoConnections
 	}
@@ -187,6 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, s := range starts {
 		s <- timing{warmStartNs: warmStart, windowStartNs: ws}
 	}
+	auxStart <- timing{warmStartNs: warmStart, windowStartNs: ws}
 
 	interrupted := false
 	var cpu0, cpu1 float64
@@ -203,16 +260,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if interrupted {
 		sh.endNs.Store(we)
-		for _, w := range workers {
-			w.p.Wake()
-		}
+		wakeAll()
 	}
 	wg.Wait()
+	close(auxCheck)
+	auxErr := <-auxDone
 	cleanup()
-	if err := errors.Join(done...); err != nil {
+	if err := errors.Join(append(done, auxErr)...); err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
-	res := assemble(cfg, workers, ws, we, cpu1-cpu0)
+	res := assemble(cfg, workers, ax, ws, we, cpu1-cpu0)
 	res.ConnectedAtStart = up
 	if interrupted {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
@@ -266,7 +323,7 @@ func cpuSeconds() float64 {
 }
 
 // assemble merges the workers' figures into one Result.
-func assemble(cfg Config, workers []*worker, ws, we int64, cpuS float64) *Result {
+func assemble(cfg Config, workers []*worker, ax *aux, ws, we int64, cpuS float64) *Result {
 	window := float64(we-ws) / 1e9
 	l := results.Load{
 		Mode: string(cfg.Mode), Conns: cfg.Conns, Size: cfg.SizeBytes, Depth: cfg.Depth,
@@ -314,6 +371,16 @@ func assemble(cfg Config, workers []*worker, ws, we int64, cpuS float64) *Result
 	}
 	if l.Intended > 0 {
 		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
+	}
+	var auxSt auxStats
+	if ax != nil {
+		auxSt = ax.st
+		l.IdleConns, l.IdleFailed = auxSt.idleConns, auxSt.idleFailed
+		l.SlowReaders, l.SlowReadBytes = auxSt.slowReaders, auxSt.slowReadBytes
+		l.SlowClosed, l.SlowCorrupted = auxSt.slowClosed, auxSt.slowCorr
+		if l.SlowReaders > 0 {
+			l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)
+		}
 	}
 	res := &Result{Hist: hist}
 	if window > 0 {
@@ -368,7 +435,11 @@ func assemble(cfg Config, workers []*worker, ws, we int64, cpuS float64) *Result
 	if l.ConnFailed > 0 {
 		l.Warnings = append(l.Warnings, fmt.Sprintf("%d connection attempts failed", l.ConnFailed))
 	}
+	if auxSt.slowConnectFailed > 0 {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("%d of %d slow readers could not connect", auxSt.slowConnectFailed, l.SlowReaders))
+	}
 	res.Load = l
+	res.aux = auxSt
 	return res
 }
 
@@ -418,6 +489,19 @@ func (r *Result) Summary() string {
 		lat.Min, lat.P50, lat.P90, lat.P99, lat.P999, lat.P9999, lat.Max, lat.Mean)
 	if l.Mode == string(Open) {
 		fmt.Fprintf(&b, "  send lag µs p50 %.1f  p99 %.1f  sent %.0f msgs/s  rate met %v\n", l.SendLagUs.P50, l.SendLagUs.P99, r.SentRateMsgsPerSec, l.RateMet)
+	}
+	if l.IdleConns > 0 {
+		a := r.aux
+		fmt.Fprintf(&b, "  idle       %d conns  %d failed (connect %d, closed by server %d, final echo %d)  %d proved served at the end\n",
+			l.IdleConns, l.IdleFailed, a.idleConnectFailed, a.idleClosed, a.idleCheckFailed, l.IdleConns-l.IdleFailed)
+	}
+	if l.SlowReaders > 0 {
+		rate := 0.0
+		if l.DurationS > 0 {
+			rate = float64(l.SlowReadBytes) / l.DurationS / float64(l.SlowReaders)
+		}
+		fmt.Fprintf(&b, "  slow       %d readers at most %d B/s each  read %d B verified (%.0f B/s each)  closed by server %d  corrupted %d\n",
+			l.SlowReaders, l.SlowReadBytesPerSec, l.SlowReadBytes, rate, l.SlowClosed, l.SlowCorrupted)
 	}
 	fmt.Fprintf(&b, "  client CPU %.0f%% of usable CPUs  client-bound %v\n", 100*l.ClientCPUUtil, l.ClientBound)
 	for _, w := range l.Warnings {

@@ -417,6 +417,12 @@ func (w *worker) send(c *conn, now int64) {
 		return
 	}
 	size := w.sh.size
+	// decided is when the limit let these messages start: in closed loop it
+	// decides whether they belong to the window, so that a message the
+	// limit admitted before the window's end is counted even when its
+	// write returns after it (a descheduled thread), and the server never
+	// echoes a message that is not accounted for.
+	decided := now
 	target := (w.limit(c, now) - c.baseSeq) * size
 	for c.txBytes < target {
 		n := min(target-c.txBytes, int64(len(w.wbuf)))
@@ -445,14 +451,15 @@ func (w *worker) send(c *conn, now int64) {
 			now = nanotime()
 		}
 		for s := max(first, c.nextSeq); s < end; s++ {
-			w.started1(c, s, now)
+			w.started1(c, s, now, decided)
 		}
 		c.nextSeq = max(c.nextSeq, end)
 	}
 }
 
-// started1 records the first send of message s.
-func (w *worker) started1(c *conn, s int64, now int64) {
+// started1 records the first send of message s: sent at now, admitted by
+// the limit at decided.
+func (w *worker) started1(c *conn, s int64, now, decided int64) {
 	r := &c.ring[s%w.sh.depth]
 	r.ns = now
 	if w.open {
@@ -469,7 +476,7 @@ func (w *worker) started1(c *conn, s int64, now int64) {
 		}
 		return
 	}
-	r.counted = now >= w.ws && now < w.we
+	r.counted = decided >= w.ws && decided < w.we
 	if r.counted {
 		w.st.intended++
 	}

@@ -30,6 +30,12 @@ connection, latency from the actual send; open loop sends --rate msgs/s in
 total, latency from each message's intended send time (no coordinated
 omission). Only loopback destinations and sources are allowed.
 
+--idle-conns N adds N connections that send nothing during the window and
+must each echo one small message at the end (idle_conns, idle_failed).
+--slow-readers N adds N connections that write continuously but read their
+echo at most --slow-read-bytes-per-s (slow_read_bytes, slow_closed: the
+server closed them, slow_corrupted). Neither is counted in intended.
+
 With --json, stdout carries exactly one JSON object (results.Load); all else
 goes to stderr. Ctrl-C ends the window early and still reports it; a second
 Ctrl-C exits at once. Exit status: 0 the measurement ran (failed messages are
@@ -40,6 +46,8 @@ Examples:
   echobench load --addr 127.0.0.1:9000 --conns 50 --size 64 --duration 5s --warmup 1s
   echobench load --addr 127.0.0.1:9000 --conns 100 --mode open --rate 50000 --duration 10s --json
   taskset -c 1 echobench load --addr 127.0.0.1:9000 --conns 15000 --source-ips 127.0.0.2-127.0.0.9 --duration 10s
+  echobench load --addr 127.0.0.1:9000 --conns 64 --idle-conns 10000 --source-ips 127.0.0.2-127.0.0.9
+  echobench load --addr 127.0.0.1:9000 --conns 64 --slow-readers 4 --slow-read-bytes-per-s 65536
 
 Flags:
 `
@@ -59,6 +67,9 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	connectTimeout := fs.Duration("connect-timeout", loadgen.DefaultConnectTimeout, "bound on each connection attempt")
 	sourceIPs := fs.String("source-ips", "", "loopback source `addresses` to bind, e.g. 127.0.0.2-127.0.0.9 or a comma list")
 	workers := fs.Int("workers", 0, "event-loop threads (default: the CPUs this process may use, at most --conns)")
+	idleConns := fs.Int("idle-conns", 0, "extra connections held open and silent through the window; each must echo one message at the end")
+	slowReaders := fs.Int("slow-readers", 0, "extra connections that write continuously but read their echo slowly")
+	slowRate := fs.Int("slow-read-bytes-per-s", loadgen.DefaultSlowReadBytesPerSec, "most `bytes/s` each slow reader reads")
 	jsonOut := fs.Bool("json", false, "print one results.Load JSON object on stdout")
 	hdrOut := fs.String("hdr-out", "", "write the latency percentile distribution (HdrHistogram plotter format, µs) to `file`")
 	fs.Usage = func() {
@@ -87,6 +98,10 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 		Addr: *addr, Conns: *conns, SizeBytes: *size, Duration: *duration, Warmup: *warmup,
 		Mode: loadgen.Mode(*mode), Depth: *depth, RateMsgsPerSec: *rate,
 		Timeout: *timeout, ConnectTimeout: *connectTimeout, Workers: *workers,
+		IdleConns: *idleConns, SlowReaders: *slowReaders,
+	}
+	if *slowReaders > 0 {
+		cfg.SlowReadBytesPerSec = *slowRate
 	}
 	// Zero means "default" in Config; on the command line it is a mistake.
 	for _, f := range []struct {
@@ -94,6 +109,7 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 		bad  bool
 	}{
 		{"depth", *depth == 0}, {"timeout", *timeout == 0}, {"connect-timeout", *connectTimeout == 0},
+		{"slow-read-bytes-per-s", *slowRate <= 0},
 	} {
 		if f.bad {
 			return usagef("load: --%s must be positive", f.name)
@@ -115,7 +131,12 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	// P, because the runtime's sysmon does not retake a P from a syscall
 	// while another P is idle. With GOMAXPROCS=1 (one client CPU) it retakes
 	// it at every 20 µs tick and the worker pays a handoff per wake-up.
-	if n := cfg.Workers + 1; runtime.GOMAXPROCS(0) < n {
+	// The idle/slow loop is one more thread that blocks in epoll_wait.
+	n := cfg.Workers + 1
+	if cfg.IdleConns+cfg.SlowReaders > 0 {
+		n++
+	}
+	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -125,7 +146,7 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 		stop() // a second Ctrl-C takes the default action: exit at once
 	}()
 	if !*jsonOut {
-		fmt.Fprintf(stderr, "echobench load: connecting %d connections to %s ...\n", cfg.Conns, cfg.Addr)
+		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
 	}
 	res, runErr := loadgen.Run(ctx, cfg)
 	if res == nil {

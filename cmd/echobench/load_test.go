@@ -38,6 +38,10 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"more workers than conns", []string{"--addr", "127.0.0.1:9", "--conns", "2", "--workers", "3"}, "workers must be"},
 		{"port zero", []string{"--addr", "127.0.0.1:0"}, "port must be"},
 		{"stray argument", []string{"--addr", "127.0.0.1:9", "extra"}, "unexpected arguments"},
+		{"negative idle conns", []string{"--addr", "127.0.0.1:9", "--idle-conns", "-1"}, "idle-conns must not be negative"},
+		{"negative slow readers", []string{"--addr", "127.0.0.1:9", "--slow-readers", "-2"}, "slow-readers must not be negative"},
+		{"zero slow read rate", []string{"--addr", "127.0.0.1:9", "--slow-readers", "1", "--slow-read-bytes-per-s", "0"}, "--slow-read-bytes-per-s must be positive"},
+		{"idle conns above the file limit", []string{"--addr", "127.0.0.1:9", "--conns", "10", "--idle-conns", "50000"}, "RLIMIT_NOFILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +65,8 @@ func TestLoadUsageErrors(t *testing.T) {
 // writes the plotter's format.
 func TestLoadJSON(t *testing.T) {
 	t.Parallel()
-	s, err := faultserver.Start(faultserver.Faults{})
+	// A short queue: backpressure for the slow reader, not buffering.
+	s, err := faultserver.Start(faultserver.Faults{QueueChunks: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +74,12 @@ func TestLoadJSON(t *testing.T) {
 	hdr := filepath.Join(t.TempDir(), "lat.hgrm")
 	var stdout, stderr bytes.Buffer
 	err = run(&stdout, &stderr, []string{"load", "--addr", s.Addr(), "--conns", "3", "--size", "100",
-		"--duration", "300ms", "--warmup", "100ms", "--json", "--hdr-out", hdr})
+		"--duration", "300ms", "--warmup", "100ms", "--json", "--hdr-out", hdr,
+		"--idle-conns", "5", "--slow-readers", "1", "--slow-read-bytes-per-s", "10000"})
 	if code := exitCode(err, &stderr); code != 0 {
 		t.Fatalf("exit %d: %v\nstderr: %s", code, err, stderr.String())
 	}
+	raw := stdout.String()
 	dec := json.NewDecoder(&stdout)
 	dec.DisallowUnknownFields()
 	var l results.Load
@@ -84,6 +91,15 @@ func TestLoadJSON(t *testing.T) {
 	}
 	if l.Mode != "closed" || l.Conns != 3 || l.Size != 100 || l.Completed == 0 || l.Completed != l.Intended || l.HDR == "" {
 		t.Errorf("unexpected result: %+v", l)
+	}
+	if l.IdleConns != 5 || l.IdleFailed != 0 || l.SlowReaders != 1 || l.SlowReadBytesPerSec != 10000 || l.SlowReadBytes == 0 {
+		t.Errorf("idle/slow figures: idle %d failed %d, slow %d at %d B/s read %d",
+			l.IdleConns, l.IdleFailed, l.SlowReaders, l.SlowReadBytesPerSec, l.SlowReadBytes)
+	}
+	for _, key := range []string{`"idle_conns":5`, `"slow_readers":1`, `"slow_read_bytes":`} {
+		if !strings.Contains(raw, key) {
+			t.Errorf("JSON lacks %s", key)
+		}
 	}
 	b, err := os.ReadFile(hdr)
 	if err != nil {
@@ -130,11 +146,11 @@ func TestLoadSummary(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	var stdout, stderr bytes.Buffer
 	err = run(&stdout, &stderr, []string{"load", "--addr", s.Addr(), "--conns", "2", "--mode", "open",
-		"--rate", "500", "--duration", "300ms", "--warmup", "0s"})
+		"--rate", "500", "--duration", "300ms", "--warmup", "0s", "--idle-conns", "3"})
 	if err != nil {
 		t.Fatalf("%v\nstderr: %s", err, stderr.String())
 	}
-	for _, want := range []string{"open loop, 2 conns", "intended 150", "latency µs", "send lag"} {
+	for _, want := range []string{"open loop, 2 conns", "intended 150", "latency µs", "send lag", "idle       3 conns  0 failed"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
 		}

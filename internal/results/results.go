@@ -97,6 +97,12 @@ type Scenario struct {
 	Conns     int    `json:"conns"`
 	SizeBytes int    `json:"size"`
 	Depth     int    `json:"depth"`
+	// IdleConns and SlowReaders are the extra connections the load held
+	// beside the Conns active ones (see Load); SlowReadBytesPerSec is the
+	// slow readers' read rate.
+	IdleConns           int `json:"idle_conns,omitempty"`
+	SlowReaders         int `json:"slow_readers,omitempty"`
+	SlowReadBytesPerSec int `json:"slow_read_bytes_per_s,omitempty"`
 	// LoadFraction is the offered rate as a fraction of the measured capacity
 	// (open-loop sweep only).
 	LoadFraction   float64 `json:"load,omitempty"`
@@ -163,6 +169,25 @@ type Load struct {
 	LatencyOverflow int64   `json:"latency_overflow"`
 	SendLagUs       SendLag `json:"send_lag_us"`
 
+	// Idle connections (--idle-conns) are opened with the others, send
+	// nothing during the window and each echoes one small message at the
+	// end. IdleFailed counts those that could not connect, were closed or
+	// reset by the server, or failed that final echo. Neither touches the
+	// active connections' counts above.
+	IdleConns  int64 `json:"idle_conns,omitempty"`
+	IdleFailed int64 `json:"idle_failed,omitempty"`
+	// Slow readers (--slow-readers) write a verified stream continuously
+	// and read their echo at no more than SlowReadBytesPerSec.
+	// SlowReadBytes is the verified bytes they read back during the window;
+	// SlowClosed the slow readers the server closed or reset (a server's
+	// behaviour, e.g. gnet past --max-pending); SlowCorrupted those whose
+	// echo differed from what they sent.
+	SlowReaders         int64 `json:"slow_readers,omitempty"`
+	SlowReadBytesPerSec int64 `json:"slow_read_bytes_per_s,omitempty"`
+	SlowReadBytes       int64 `json:"slow_read_bytes,omitempty"`
+	SlowClosed          int64 `json:"slow_closed,omitempty"`
+	SlowCorrupted       int64 `json:"slow_corrupted,omitempty"`
+
 	ClientCPUUtil float64 `json:"client_cpu_util"` // 0..1 of the CPUs the client may use
 	ClientBound   bool    `json:"client_bound"`
 	RateMet       bool    `json:"rate_met"`
@@ -196,7 +221,8 @@ type ServerStats struct {
 	Threads    int     `json:"threads"`
 	// MsgsPerCPUSecond is completed messages per server CPU-second.
 	MsgsPerCPUSecond float64 `json:"msgs_per_cpu_s"`
-	// RSSBytesPerConn is (PeakRSS-BaseRSS)/conns.
+	// RSSBytesPerConn is (PeakRSS-BaseRSS) divided by every connection the
+	// server held: active + idle + slow readers.
 	RSSBytesPerConn float64 `json:"rss_bytes_per_conn"`
 	// CPUTimeline is server CPU utilisation per second of the window.
 	CPUTimeline []float64 `json:"cpu_timeline,omitempty"`

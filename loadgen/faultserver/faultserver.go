@@ -35,6 +35,18 @@ type Faults struct {
 	// SilentEvery: every Nth accepted connection reads and discards
 	// everything and never answers.
 	SilentEvery int
+	// IdleTimeout closes a connection that has received nothing for this
+	// long, as servers with an idle timeout do.
+	IdleTimeout time.Duration
+	// QueueChunks bounds the chunks read but not yet echoed per connection
+	// (default 4096). When the queue is full the server stops reading the
+	// connection: a small queue is backpressure for a client that reads
+	// slowly, where the default lets the server buffer up to 4096 reads.
+	QueueChunks int
+	// ClosePendingBytes closes a connection once more than this many bytes
+	// wait to be echoed to it, as gnet closes a connection past
+	// --max-pending: a slow reader is shed instead of buffered.
+	ClosePendingBytes int64
 }
 
 // Stats counts what the server did.
@@ -51,6 +63,10 @@ type Stats struct {
 	SilentWithData int64
 	// RemoteIPs is how many distinct client addresses connected.
 	RemoteIPs int
+	// IdleClosed counts connections closed by IdleTimeout.
+	IdleClosed int64
+	// PendingClosed counts connections closed by ClosePendingBytes.
+	PendingClosed int64
 }
 
 // Server is a running fault server.
@@ -66,12 +82,19 @@ type Server struct {
 	done    bool
 
 	accepted, chunks, corrupted, dropped, closed, silent atomic.Int64
+	idleClosed, pendingClosed                            atomic.Int64
 }
 
 // Start listens on 127.0.0.1:0 and serves until Close.
 func Start(f Faults) (*Server, error) {
 	if f.StallEvery < 0 || f.StallFor < 0 || f.StallFor > f.StallEvery {
 		return nil, fmt.Errorf("faultserver: stall %v every %v: want 0 <= stall <= period", f.StallFor, f.StallEvery)
+	}
+	if f.QueueChunks < 0 || f.IdleTimeout < 0 || f.ClosePendingBytes < 0 {
+		return nil, fmt.Errorf("faultserver: negative queue %d, idle timeout %v or pending cap %d", f.QueueChunks, f.IdleTimeout, f.ClosePendingBytes)
+	}
+	if f.QueueChunks == 0 {
+		f.QueueChunks = 4096
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,6 +118,7 @@ func (s *Server) Stats() Stats {
 		RemoteIPs: remotes,
 		Accepted:  s.accepted.Load(), Chunks: s.chunks.Load(), Corrupted: s.corrupted.Load(),
 		Dropped: s.dropped.Load(), Closed: s.closed.Load(), SilentWithData: s.silent.Load(),
+		IdleClosed: s.idleClosed.Load(), PendingClosed: s.pendingClosed.Load(),
 	}
 }
 
@@ -166,11 +190,12 @@ func (s *Server) serve(c net.Conn, silent bool) {
 			}
 		}
 	}
-	out := make(chan chunk, 4096)
+	out := make(chan chunk, s.f.QueueChunks)
+	var pending atomic.Int64 // bytes read and not yet echoed
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.write(c, out)
+		s.write(c, out, &pending)
 	}()
 	defer func() {
 		close(out)
@@ -178,7 +203,22 @@ func (s *Server) serve(c net.Conn, silent bool) {
 	}()
 	buf := make([]byte, 64<<10)
 	for {
+		if s.f.IdleTimeout > 0 {
+			c.SetReadDeadline(time.Now().Add(s.f.IdleTimeout))
+		}
 		n, err := c.Read(buf)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() && s.f.IdleTimeout > 0 {
+			s.idleClosed.Add(1)
+			c.Close()
+			return
+		}
+		if n > 0 && s.f.ClosePendingBytes > 0 && pending.Add(int64(n)) > s.f.ClosePendingBytes {
+			s.pendingClosed.Add(1)
+			// Closed before waiting for the writer, which may be blocked
+			// writing to the client that does not read.
+			c.Close()
+			return
+		}
 		if n > 0 {
 			arrived := time.Now()
 			k := s.chunks.Add(1)
@@ -205,7 +245,7 @@ func (s *Server) serve(c net.Conn, silent bool) {
 
 // write echoes chunks in order, each at its release time or, if that falls
 // in a stall, when the stall ends.
-func (s *Server) write(c net.Conn, in <-chan chunk) {
+func (s *Server) write(c net.Conn, in <-chan chunk, pending *atomic.Int64) {
 	var written int64
 	for ch := range in {
 		t := s.stallEnd(ch.release)
@@ -226,6 +266,7 @@ func (s *Server) write(c net.Conn, in <-chan chunk) {
 		if ch.corrupt {
 			s.corrupted.Add(1)
 		}
+		pending.Add(-int64(len(ch.data)))
 		written += int64(len(data))
 		if s.f.CloseAfterBytes > 0 && written >= s.f.CloseAfterBytes {
 			if crossing {
