@@ -192,6 +192,71 @@ load = [0.5, 0.9]
 	}
 }
 
+// Idle connections and slow readers are matrix dimensions: every
+// combination is its own point, with its own PointID, and plain points keep
+// the IDs they always had.
+func TestPlanIdleSlow(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, `
+duration = "1s"
+repeats = 1
+slo_steps = 1
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+idle_conns = [0, 5000]
+slow_readers = [0, 4]
+[[scenarios]]
+mode = "open"
+conns = [8]
+sizes = [64]
+load = [0.5]
+slow_readers = [2]
+slow_read_bytes_per_s = 1000
+`)
+	plan := Plan(c, []*Server{{Name: "echo"}}, 1)
+	var ids []string
+	for _, p := range plan {
+		ids = append(ids, p.ID)
+	}
+	want := []string{
+		"r1/echo/closed/c64-s64-d1",
+		"r1/echo/closed/c64-s64-d1-slow4-65536Bps",
+		"r1/echo/closed/c64-s64-d1-idle5000",
+		"r1/echo/closed/c64-s64-d1-idle5000-slow4-65536Bps",
+		"r1/echo/capacity/c8-s64-d1-slow2-1000Bps",
+		"r1/echo/sweep/c8-s64-d1-slow2-1000Bps/l0.5",
+		"r1/echo/slo/c8-s64-d1-slow2-1000Bps/step1",
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("plan IDs\n%s\nwant\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+	sc := plan[3].Scenario
+	if sc.IdleConns != 5000 || sc.SlowReaders != 4 || sc.SlowReadBytesPerSec != 65536 {
+		t.Errorf("scenario %+v", sc)
+	}
+	if plan[0].Scenario.SlowReadBytesPerSec != 0 {
+		t.Errorf("a point without slow readers records a read rate: %+v", plan[0].Scenario)
+	}
+	if sw := plan[5]; sw.Group != "c8-s64-d1-slow2-1000Bps" || capacityID(sw) != plan[4].ID {
+		t.Errorf("sweep group %q, capacity %s", sw.Group, capacityID(sw))
+	}
+}
+
+func TestHeldConns(t *testing.T) {
+	t.Parallel()
+	sc := results.Scenario{Conns: 10, IdleConns: 100, SlowReaders: 2}
+	if got := heldConns(sc, nil); got != 112 {
+		t.Errorf("planned: %d, want 112", got)
+	}
+	if got := heldConns(sc, &results.Load{Conns: 10, IdleConns: 100, SlowReaders: 2}); got != 112 {
+		t.Errorf("measured: %d, want 112", got)
+	}
+}
+
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
 
 func planIDs(plan []Point) map[string]bool {
@@ -537,6 +602,57 @@ sizes = [64]
 	meta, err := readMeta(run)
 	if err != nil || meta.Seed != 3 || meta.Skipped["missingstack"] == "" || meta.Points != 10 {
 		t.Errorf("env.json = %+v, %v", meta, err)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
+// A point with idle connections and slow readers passes them to the load
+// generator, records them, and divides the RSS growth by every connection.
+func TestRunIdleSlow(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+duration = "200ms"
+warmup = "50ms"
+repeats = 1
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [2]
+sizes = [64]
+idle_conns = [5]
+slow_readers = [1]
+slow_read_bytes_per_s = 4096
+`)
+	res := filepath.Join(dir, "results")
+	r := startRun(t, piddir, nil, cfg, "--results", res, "--seed", "1")
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
+	}
+	rr := readRecords(t, onlyRunDir(t, res))
+	if len(rr.Records) != 1 {
+		t.Fatalf("%d records, want 1", len(rr.Records))
+	}
+	rec := rr.Records[0]
+	if rec.Status != results.StatusOK || rec.Load == nil || rec.ServerStats == nil {
+		t.Fatalf("record %+v", rec)
+	}
+	if sc := rec.Scenario; sc.IdleConns != 5 || sc.SlowReaders != 1 || sc.SlowReadBytesPerSec != 4096 {
+		t.Errorf("scenario %+v", sc)
+	}
+	if l := rec.Load; l.IdleConns != 5 || l.IdleFailed != 0 || l.SlowReaders != 1 || l.SlowReadBytesPerSec != 4096 {
+		t.Errorf("the flags did not reach the load generator: %+v", l)
+	}
+	if !strings.HasSuffix(rec.PointID, "closed/c2-s64-d1-idle5-slow1-4096Bps") {
+		t.Errorf("PointID %s", rec.PointID)
+	}
+	st := rec.ServerStats
+	if want := float64(st.PeakRSS-st.BaseRSS) / 8; st.RSSBytesPerConn != want {
+		t.Errorf("rss_bytes_per_conn %.1f, want (peak-base)/8 = %.1f", st.RSSBytesPerConn, want)
+	}
+	if out := r.stdout.String(); !strings.Contains(out, "+5 idle +1 slow@4096B/s") || !strings.Contains(out, "idle failed / slow closed") {
+		t.Errorf("summary does not show the idle and slow connections:\n%s", out)
 	}
 	assertNoSurvivors(t, piddir)
 }

@@ -39,6 +39,14 @@ type template struct {
 func (t template) key() string {
 	s := t.sc
 	k := fmt.Sprintf("%s/c%d-s%d-d%d", s.Kind, s.Conns, s.SizeBytes, s.Depth)
+	// Only set dimensions show, so the IDs of plain points (and --resume of
+	// older runs) are unchanged.
+	if s.IdleConns > 0 {
+		k += fmt.Sprintf("-idle%d", s.IdleConns)
+	}
+	if s.SlowReaders > 0 {
+		k += fmt.Sprintf("-slow%d-%dBps", s.SlowReaders, s.SlowReadBytesPerSec)
+	}
 	if t.sourceIPs != "" {
 		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
 	}
@@ -69,34 +77,55 @@ func templates(c *config.Config) []template {
 		for _, conns := range sc.Conns {
 			for _, size := range sc.Sizes {
 				for _, depth := range sc.Depth {
-					base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm}
-					t := template{sourceIPs: sc.SourceIPs}
-					if sc.Mode == config.ModeClosed {
-						t.sc = base
-						t.sc.Kind, t.sc.Mode = results.KindClosed, config.ModeClosed
-						add(t)
-						continue
-					}
-					cp := t
-					cp.sc = base
-					cp.sc.Kind, cp.sc.Mode = results.KindCapacity, config.ModeClosed
-					cp.group = strings.TrimPrefix(cp.key(), results.KindCapacity+"/")
-					add(cp)
-					for _, f := range sc.Load {
-						sw := cp
-						sw.sc.Kind, sw.sc.Mode, sw.sc.LoadFraction = results.KindSweep, config.ModeOpen, f
-						add(sw)
-					}
-					for step := 1; step <= *c.SLOSteps; step++ {
-						sl := cp
-						sl.sc.Kind, sl.sc.Mode, sl.sloStep = results.KindSLO, config.ModeOpen, step
-						add(sl)
+					for _, idle := range orZero(sc.IdleConns) {
+						for _, slow := range orZero(sc.SlowReaders) {
+							base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm,
+								IdleConns: idle, SlowReaders: slow}
+							if slow > 0 {
+								base.SlowReadBytesPerSec = sc.SlowReadBytesPerSec
+							}
+							expand(c, template{sc: base, sourceIPs: sc.SourceIPs}, sc, add)
+						}
 					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// orZero is xs, or [0] when empty: an unset dimension is one point.
+func orZero(xs []int) []int {
+	if len(xs) == 0 {
+		return []int{0}
+	}
+	return xs
+}
+
+// expand adds the points of one matrix cell: a closed point, or an open-loop
+// family (capacity, sweep, SLO steps).
+func expand(c *config.Config, t template, sc config.Scenario, add func(template)) {
+	base := t.sc
+	if sc.Mode == config.ModeClosed {
+		t.sc.Kind, t.sc.Mode = results.KindClosed, config.ModeClosed
+		add(t)
+		return
+	}
+	cp := t
+	cp.sc = base
+	cp.sc.Kind, cp.sc.Mode = results.KindCapacity, config.ModeClosed
+	cp.group = strings.TrimPrefix(cp.key(), results.KindCapacity+"/")
+	add(cp)
+	for _, f := range sc.Load {
+		sw := cp
+		sw.sc.Kind, sw.sc.Mode, sw.sc.LoadFraction = results.KindSweep, config.ModeOpen, f
+		add(sw)
+	}
+	for step := 1; step <= *c.SLOSteps; step++ {
+		sl := cp
+		sl.sc.Kind, sl.sc.Mode, sl.sloStep = results.KindSLO, config.ModeOpen, step
+		add(sl)
+	}
 }
 
 // Plan is every point of a run, in the order they run.

@@ -221,10 +221,8 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 	}
 	if rec.ServerStats != nil {
 		rec.ServerStats.BaseRSS = base.RSS
-		if load != nil && load.Conns > 0 {
-			rec.ServerStats.RSSBytesPerConn = float64(rec.ServerStats.PeakRSS-base.RSS) / float64(load.Conns)
-		} else if p.Scenario.Conns > 0 {
-			rec.ServerStats.RSSBytesPerConn = float64(rec.ServerStats.PeakRSS-base.RSS) / float64(p.Scenario.Conns)
+		if held := heldConns(p.Scenario, load); held > 0 {
+			rec.ServerStats.RSSBytesPerConn = float64(rec.ServerStats.PeakRSS-base.RSS) / float64(held)
 		}
 	}
 	rec.Load = load
@@ -242,6 +240,16 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 	}
 	rec.Status = results.StatusOK
 	return rec
+}
+
+// heldConns is every connection the server held during a point: active,
+// idle and slow readers, as the load generator reports them (else as
+// planned). RSS growth is divided by all of them.
+func heldConns(sc results.Scenario, load *results.Load) int {
+	if load != nil && load.Conns > 0 {
+		return load.Conns + int(load.IdleConns) + int(load.SlowReaders)
+	}
+	return sc.Conns + sc.IdleConns + sc.SlowReaders
 }
 
 // runLoad runs the load generator against addr, pinned to the client CPUs,
@@ -270,6 +278,13 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	if p.SourceIPs != "" {
 		argv = append(argv, "--source-ips", p.SourceIPs)
 	}
+	if sc.IdleConns > 0 {
+		argv = append(argv, "--idle-conns", strconv.Itoa(sc.IdleConns))
+	}
+	if sc.SlowReaders > 0 {
+		argv = append(argv, "--slow-readers", strconv.Itoa(sc.SlowReaders),
+			"--slow-read-bytes-per-s", strconv.Itoa(sc.SlowReadBytesPerSec))
+	}
 	argv = append(argv, "--json")
 
 	lp, err := supervise.Start(supervise.Spec{Argv: argv, CPUs: r.cliCPUs})
@@ -283,7 +298,13 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	// from its start (it connects first, so this runs slightly early), and
 	// ends after the window's duration or when the generator exits,
 	// whichever comes first.
-	limit := r.cfg.Warmup.Duration + r.cfg.Duration.Duration + loadSlack + time.Duration(sc.Conns)*2*time.Millisecond
+	// Connecting takes up to ~2 ms per connection on a loaded machine; the
+	// idle connections' final echo takes up to one message timeout.
+	limit := r.cfg.Warmup.Duration + r.cfg.Duration.Duration + loadSlack +
+		time.Duration(sc.Conns+sc.IdleConns+sc.SlowReaders)*2*time.Millisecond
+	if sc.IdleConns > 0 {
+		limit += max(r.cfg.MsgTimeout.Duration, 2*time.Second)
+	}
 	win := sampleWindow(ctx, pgid, loadStart.Add(r.cfg.Warmup.Duration), r.cfg.Duration.Duration, lp.Done(), r.opts.SampleInterval)
 
 	t := time.NewTimer(max(0, limit-time.Since(loadStart)))

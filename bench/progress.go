@@ -52,6 +52,12 @@ func (p *progress) Write(b []byte) (int, error) {
 func describe(pt Point) string {
 	sc := pt.Scenario
 	s := fmt.Sprintf("%s r%d %s c%d s%d d%d", pt.Server.Name, pt.Repeat, sc.Kind, sc.Conns, sc.SizeBytes, sc.Depth)
+	if sc.IdleConns > 0 {
+		s += fmt.Sprintf(" +%d idle", sc.IdleConns)
+	}
+	if sc.SlowReaders > 0 {
+		s += fmt.Sprintf(" +%d slow@%dB/s", sc.SlowReaders, sc.SlowReadBytesPerSec)
+	}
 	switch sc.Kind {
 	case results.KindSweep:
 		s += fmt.Sprintf(" load %g", sc.LoadFraction)

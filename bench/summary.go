@@ -59,6 +59,9 @@ func (r *Runner) printSummary(w io.Writer) {
 		server, label string
 		n, ok         int
 		thr, p99, cmp []float64
+		extra         bool      // the point has idle connections or slow readers
+		idleFailed    []float64 // per ok repeat
+		slowClosed    []float64
 	}
 	rows := map[string]*row{}
 	var keys []string
@@ -75,7 +78,7 @@ func (r *Runner) printSummary(w io.Writer) {
 		if rw == nil {
 			label := strings.TrimPrefix(describe(p), p.Server.Name+" ")
 			label = strings.Join(slices.Delete(strings.Fields(label), 0, 1), " ") // drop the repeat
-			rw = &row{server: p.Server.Name, label: label}
+			rw = &row{server: p.Server.Name, label: label, extra: p.Scenario.IdleConns+p.Scenario.SlowReaders > 0}
 			rows[k] = rw
 			keys = append(keys, k)
 		}
@@ -85,18 +88,25 @@ func (r *Runner) printSummary(w io.Writer) {
 			rw.thr = append(rw.thr, rec.Load.ThroughputMsgsPerSec)
 			rw.p99 = append(rw.p99, rec.Load.LatencyUs.P99)
 			rw.cmp = append(rw.cmp, rec.Load.CompletionRatio)
+			rw.idleFailed = append(rw.idleFailed, float64(rec.Load.IdleFailed))
+			rw.slowClosed = append(rw.slowClosed, float64(rec.Load.SlowClosed))
 		}
 	}
 	fmt.Fprintf(w, "\nRun %s: medians over repeats\n", r.runID)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "server\tpoint\tok/runs\tmsg/s\tp99 µs\tcompletion")
+	fmt.Fprintln(tw, "server\tpoint\tok/runs\tmsg/s\tp99 µs\tcompletion\tidle failed / slow closed")
 	for _, k := range keys {
 		rw := rows[k]
 		if rw.ok == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t-\t-\t-\n", rw.server, rw.label, rw.ok, rw.n)
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t-\t-\t-\t\n", rw.server, rw.label, rw.ok, rw.n)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.0f\t%.0f\t%.4f\n", rw.server, rw.label, rw.ok, rw.n, median(rw.thr), median(rw.p99), median(rw.cmp))
+		extra := ""
+		if rw.extra {
+			// Medians over repeats, like the other columns.
+			extra = fmt.Sprintf("%.0f / %.0f", median(rw.idleFailed), median(rw.slowClosed))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.0f\t%.0f\t%.4f\t%s\n", rw.server, rw.label, rw.ok, rw.n, median(rw.thr), median(rw.p99), median(rw.cmp), extra)
 	}
 	tw.Flush()
 

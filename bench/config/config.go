@@ -37,6 +37,10 @@ const (
 	DefaultSLOSteps      = 3
 	DefaultReadyTimeout  = 10 * time.Second
 	DefaultAddr          = "127.0.0.1:0"
+	// DefaultSlowReadBytesPerSec is the load generator's default.
+	DefaultSlowReadBytesPerSec = 64 << 10
+	// MaxSlowReadBytesPerSec is the load generator's bound.
+	MaxSlowReadBytesPerSec = 1 << 30
 	// MaxLoadFraction bounds an open-loop fraction of capacity: far beyond
 	// saturation every figure is the same overload.
 	MaxLoadFraction = 10.0
@@ -144,6 +148,14 @@ type Scenario struct {
 	// address has its own 28k ephemeral ports): "127.0.0.2-127.0.0.9" or a
 	// comma list.
 	SourceIPs string `toml:"source_ips"`
+	// IdleConns and SlowReaders are matrix dimensions like Conns: extra
+	// connections the load holds beside the active ones (silent to the end,
+	// or writing continuously and reading slowly). Default [0].
+	IdleConns   []int `toml:"idle_conns"`
+	SlowReaders []int `toml:"slow_readers"`
+	// SlowReadBytesPerSec is how fast each slow reader reads its echo.
+	// Default DefaultSlowReadBytesPerSec.
+	SlowReadBytesPerSec int `toml:"slow_read_bytes_per_s"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -230,8 +242,18 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.Scenarios {
-		if len(c.Scenarios[i].Depth) == 0 {
-			c.Scenarios[i].Depth = []int{1}
+		sc := &c.Scenarios[i]
+		if len(sc.Depth) == 0 {
+			sc.Depth = []int{1}
+		}
+		if len(sc.IdleConns) == 0 {
+			sc.IdleConns = []int{0}
+		}
+		if len(sc.SlowReaders) == 0 {
+			sc.SlowReaders = []int{0}
+		}
+		if sc.SlowReadBytesPerSec == 0 {
+			sc.SlowReadBytesPerSec = DefaultSlowReadBytesPerSec
 		}
 	}
 }
@@ -379,14 +401,33 @@ func (sc Scenario) validate(ck Checker) error {
 	if len(sc.Sizes) == 0 {
 		return errors.New("sizes: at least one message size is needed")
 	}
+	for _, n := range sc.IdleConns {
+		if n < 0 {
+			return fmt.Errorf("idle_conns: must not be negative, got %d", n)
+		}
+	}
+	for _, n := range sc.SlowReaders {
+		if n < 0 {
+			return fmt.Errorf("slow_readers: must not be negative, got %d", n)
+		}
+	}
+	if sc.SlowReadBytesPerSec < 0 || sc.SlowReadBytesPerSec > MaxSlowReadBytesPerSec {
+		return fmt.Errorf("slow_read_bytes_per_s: must be 1..%d, got %d", MaxSlowReadBytesPerSec, sc.SlowReadBytesPerSec)
+	}
+	maxIdle, maxSlow := maxOf(sc.IdleConns), maxOf(sc.SlowReaders)
 	for _, n := range sc.Conns {
 		if n < 1 {
 			return fmt.Errorf("conns: must be at least 1, got %d", n)
 		}
-		// Server and client each hold one descriptor per connection.
-		if ck.MaxFiles > 0 && n+FDHeadroom > ck.MaxFiles {
-			return fmt.Errorf("conns: %d connections need %d open files per process, the limit is %d",
-				n, n+FDHeadroom, ck.MaxFiles)
+		// Server and client each hold one descriptor per connection,
+		// idle connections and slow readers included.
+		if total := n + maxIdle + maxSlow; ck.MaxFiles > 0 && total+FDHeadroom > ck.MaxFiles {
+			what := fmt.Sprintf("%d connections", n)
+			if maxIdle+maxSlow > 0 {
+				what = fmt.Sprintf("%d connections + %d idle + %d slow readers", n, maxIdle, maxSlow)
+			}
+			return fmt.Errorf("conns: %s need %d open files per process, the limit is %d",
+				what, total+FDHeadroom, ck.MaxFiles)
 		}
 	}
 	for _, n := range sc.Sizes {
@@ -420,6 +461,15 @@ func (sc Scenario) validate(ck Checker) error {
 		}
 	}
 	return nil
+}
+
+// maxOf is the largest of xs, 0 for none.
+func maxOf(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
 }
 
 // CheckLoopback returns an error unless addr is host:port with a loopback

@@ -55,6 +55,13 @@ mode = "open"
 conns = [64]
 sizes = [64]
 load = [0.5, 0.9]
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+idle_conns = [0, 10000]
+slow_readers = [4]
+slow_read_bytes_per_s = 1024
 `
 
 func TestDecodeGood(t *testing.T) {
@@ -83,6 +90,12 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if got := c.Scenarios[1].Depth; !reflect.DeepEqual(got, []int{1}) {
 		t.Errorf("default depth = %v", got)
+	}
+	if sc := c.Scenarios[1]; !reflect.DeepEqual(sc.IdleConns, []int{0}) || !reflect.DeepEqual(sc.SlowReaders, []int{0}) || sc.SlowReadBytesPerSec != DefaultSlowReadBytesPerSec {
+		t.Errorf("default idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
+	}
+	if sc := c.Scenarios[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
+		t.Errorf("idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
 	}
 }
 
@@ -129,6 +142,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"closed with load", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nload = [0.5]\n", "scenarios[0]: load:"},
 		{"zero load", base + servers + "[[scenarios]]\nmode = \"open\"\nconns = [1]\nsizes = [1]\nload = [0]\n", "scenarios[0]: load:"},
 		{"public source ip", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nsource_ips = \"127.0.0.2,10.1.1.1\"\n", "scenarios[0]: source_ips:"},
+		{"negative idle", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nidle_conns = [-1]\n", "scenarios[0]: idle_conns:"},
+		{"negative slow", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_readers = [0, -3]\n", "scenarios[0]: slow_readers:"},
+		{"negative slow rate", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_read_bytes_per_s = -1\n", "scenarios[0]: slow_read_bytes_per_s:"},
+		{"idle past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64, 10000]\nsizes = [1]\nidle_conns = [9950]\nslow_readers = [10]\n", "scenarios[0]: conns: 10000 connections + 9950 idle + 10 slow readers need 20024 open files"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
 	}
 	for _, tt := range tests {

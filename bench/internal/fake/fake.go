@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -134,6 +135,9 @@ func Load(args []string) int {
 	rate := fs.Float64("rate", 0, "")
 	fs.Duration("timeout", 0, "")
 	fs.String("source-ips", "", "")
+	idleConns := fs.Int("idle-conns", 0, "")
+	slowReaders := fs.Int("slow-readers", 0, "")
+	slowRate := fs.Int("slow-read-bytes-per-s", 65536, "")
 	jsonOut := fs.Bool("json", false, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -141,6 +145,23 @@ func Load(args []string) int {
 	if !*jsonOut || *addr == "" || (*mode == "open" && *rate <= 0) {
 		fmt.Fprintln(os.Stderr, "fake load: need --addr, --json, and --rate in open mode")
 		return 2
+	}
+
+	// Idle connections and slow readers are real connections, held through
+	// the window, so the server holds them as with the real load generator.
+	var idle, slow []net.Conn
+	var idleFailed int64
+	for i := 0; i < *idleConns+*slowReaders; i++ {
+		c, err := net.Dial("tcp", *addr)
+		switch {
+		case err != nil && i < *idleConns:
+			idleFailed++
+		case err != nil:
+		case i < *idleConns:
+			idle = append(idle, c)
+		default:
+			slow = append(slow, c)
+		}
 	}
 
 	start := time.Now()
@@ -202,6 +223,27 @@ func Load(args []string) int {
 		}()
 	}
 	wg.Wait()
+	// Each idle connection proves it is served; each slow reader echoes one
+	// small block.
+	var slowBytes int64
+	for _, c := range append(idle, slow...) {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		msg := []byte("idle-or-slow-check")
+		back := make([]byte, len(msg))
+		_, err := c.Write(msg)
+		if err == nil {
+			_, err = io.ReadFull(c, back)
+		}
+		ok := err == nil && string(back) == string(msg)
+		if slices.Contains(idle, c) {
+			if !ok {
+				idleFailed++
+			}
+		} else if ok {
+			slowBytes += int64(len(msg))
+		}
+		c.Close()
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(q float64) float64 {
 		if len(lat) == 0 {
@@ -215,6 +257,11 @@ func Load(args []string) int {
 		ThroughputMsgsPerSec: float64(completed) / duration.Seconds(),
 		LatencyUs:            results.Latency{P50: pct(0.5), P90: pct(0.9), P99: pct(0.99), Max: pct(1)},
 		ClientCPUUtil:        0.5,
+		IdleConns:            int64(*idleConns), IdleFailed: idleFailed,
+		SlowReaders: int64(*slowReaders), SlowReadBytes: slowBytes,
+	}
+	if *slowReaders > 0 {
+		l.SlowReadBytesPerSec = int64(*slowRate)
 	}
 	if l.Intended > 0 {
 		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
