@@ -65,8 +65,12 @@ type Scenario struct {
 	Kind  string
 	Mode  string
 	Conns int
-	Size  int
-	Depth int
+	// Idle and Slow are the idle connections and slow readers held beside
+	// the Conns active ones, SlowRate the slow readers' read rate (B/s): a
+	// point with them is a different point.
+	Idle, Slow, SlowRate int
+	Size                 int
+	Depth                int
 	// Load is the sweep's fraction of the measured capacity.
 	Load float64
 	// Step is the bisection step of an SLO-search point: the repeats of one
@@ -75,7 +79,11 @@ type Scenario struct {
 }
 
 func scenarioOf(r *results.Record) Scenario {
-	s := Scenario{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, Size: r.Scenario.SizeBytes, Depth: r.Scenario.Depth}
+	s := Scenario{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, Size: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
+		Idle: r.Scenario.IdleConns, Slow: r.Scenario.SlowReaders}
+	if s.Slow > 0 {
+		s.SlowRate = r.Scenario.SlowReadBytesPerSec
+	}
 	switch s.Kind {
 	case results.KindSweep:
 		s.Load = r.Scenario.LoadFraction
@@ -87,7 +95,7 @@ func scenarioOf(r *results.Record) Scenario {
 
 // Label names the scenario in tables and on the command line.
 func (s Scenario) Label() string {
-	b := fmt.Sprintf("%s c=%d %s d=%d", s.Kind, s.Conns, sizeLabel(s.Size), s.Depth)
+	b := fmt.Sprintf("%s c=%d%s %s d=%d", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.Size), s.Depth)
 	switch {
 	case s.Kind == results.KindSweep && s.Load == 0:
 		b += " (sweep and SLO search)"
@@ -98,6 +106,22 @@ func (s Scenario) Label() string {
 	}
 	return b
 }
+
+// extraLabel names the idle connections and slow readers: "+10000 idle",
+// "+4 slow@64KiB/s"; empty for a plain point.
+func (s Scenario) extraLabel() string {
+	var b string
+	if s.Idle > 0 {
+		b += fmt.Sprintf("+%d idle", s.Idle)
+	}
+	if s.Slow > 0 {
+		b += fmt.Sprintf("+%d slow@%s/s", s.Slow, sizeLabel(s.SlowRate))
+	}
+	return b
+}
+
+// Plain reports whether the point has no idle connections or slow readers.
+func (s Scenario) Plain() bool { return s.Idle == 0 && s.Slow == 0 }
 
 func kindOrder(k string) int {
 	switch k {
@@ -120,6 +144,9 @@ func compareScenario(a, b Scenario) int {
 		cmp.Compare(a.Depth, b.Depth),
 		cmp.Compare(a.Size, b.Size),
 		cmp.Compare(a.Conns, b.Conns),
+		cmp.Compare(a.Idle, b.Idle),
+		cmp.Compare(a.Slow, b.Slow),
+		cmp.Compare(a.SlowRate, b.SlowRate),
 		cmp.Compare(a.Load, b.Load),
 		cmp.Compare(a.Step, b.Step),
 		cmp.Compare(a.Mode, b.Mode),
@@ -156,6 +183,12 @@ type Point struct {
 
 	// Counts summed over the ok repeats.
 	Intended, Completed, TimedOut, Errored, Corrupted, ConnFailed int64
+	// Idle connections and slow readers, summed over the ok repeats:
+	// IdleConns held and IdleFailed of them not kept; slow readers the
+	// server closed (a behaviour) or whose echo was corrupted.
+	IdleConns, IdleFailed, SlowReaders, SlowClosed, SlowCorrupted int64
+	// SlowClosedRepeats is how many ok repeats had a slow reader closed.
+	SlowClosedRepeats int
 
 	// HistNote says which repeats' histograms are missing or corrupt; their
 	// headers are checked up front, the merge is lazy (see Histogram).
@@ -308,6 +341,14 @@ func (p *Point) aggregate(opt Options) []string {
 		p.Errored += l.Errored
 		p.Corrupted += l.Corrupted
 		p.ConnFailed += l.ConnFailed
+		p.IdleConns += l.IdleConns
+		p.IdleFailed += l.IdleFailed
+		p.SlowReaders += l.SlowReaders
+		p.SlowClosed += l.SlowClosed
+		p.SlowCorrupted += l.SlowCorrupted
+		if l.SlowClosed > 0 {
+			p.SlowClosedRepeats++
+		}
 		if l.ClientBound {
 			p.ClientBound++
 		}
@@ -363,6 +404,15 @@ func (p *Point) aggregate(opt Options) []string {
 	if p.Corrupted > 0 {
 		why = append(why, fmt.Sprintf("echoed %d corrupted messages", p.Corrupted))
 		warnings = append(warnings, fmt.Sprintf("%s: %d messages came back corrupted", p.Key(), p.Corrupted))
+	}
+	if p.SlowCorrupted > 0 {
+		why = append(why, fmt.Sprintf("corrupted the echo of %d slow readers", p.SlowCorrupted))
+		warnings = append(warnings, fmt.Sprintf("%s: %d slow readers got corrupted data back", p.Key(), p.SlowCorrupted))
+	}
+	if p.IdleFailed > 0 {
+		// A model that dropped idle connections held fewer than the others:
+		// its memory per connection is not comparable.
+		why = append(why, fmt.Sprintf("did not keep %d of %d idle connections", p.IdleFailed, p.IdleConns))
 	}
 	p.Unranked = strings.Join(why, ", ")
 	return warnings

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +238,78 @@ func TestCompareRuns(t *testing.T) {
 	}
 	if !strings.Contains(out, "only in new: d / closed c=1 64B d=1") {
 		t.Errorf("points only in one run must be listed:\n%s", out)
+	}
+}
+
+// Idle connections and slow readers make their own points: they feed the
+// memory and slow-reader classes, never the throughput classes, and a
+// model that closes slow readers is named for it.
+func TestIdleSlowClasses(t *testing.T) {
+	t.Parallel()
+	var recs []results.Record
+	withIdle := func(rs []results.Record, idle int, rss float64, failed int64) []results.Record {
+		for i := range rs {
+			rs[i].Scenario.IdleConns = idle
+			rs[i].Load.IdleConns = int64(idle)
+			rs[i].Load.IdleFailed = failed
+			rs[i].ServerStats.RSSBytesPerConn = rss * (1 + 0.01*float64(i))
+		}
+		return rs
+	}
+	withSlow := func(rs []results.Record, closed int64) []results.Record {
+		for i := range rs {
+			rs[i].Scenario.SlowReaders, rs[i].Scenario.SlowReadBytesPerSec = 4, 64<<10
+			rs[i].Load.SlowReaders, rs[i].Load.SlowClosed = 4, closed
+		}
+		return rs
+	}
+	// Plain points: a is faster. With 5000 idle: b costs less memory per
+	// connection; c dropped idle connections (lowest RSS, not ranked).
+	recs = append(recs, sample(1, "a", 64, 6, 120e3)...)
+	recs = append(recs, sample(2, "b", 64, 6, 100e3)...)
+	recs = append(recs, sample(3, "c", 64, 6, 90e3)...)
+	recs = append(recs, withIdle(sample(4, "a", 64, 6, 120e3), 5000, 3000, 0)...)
+	recs = append(recs, withIdle(sample(5, "b", 64, 6, 100e3), 5000, 900, 0)...)
+	recs = append(recs, withIdle(sample(6, "c", 64, 6, 90e3), 5000, 100, 37)...)
+	// With slow readers: b keeps its throughput and now beats a, which
+	// slows down; c closes the slow readers.
+	recs = append(recs, withSlow(sample(7, "a", 64, 6, 60e3), 0)...)
+	recs = append(recs, withSlow(sample(8, "b", 64, 6, 99e3), 0)...)
+	recs = append(recs, withSlow(sample(9, "c", 64, 6, 90e3), 4)...)
+	a, err := Analyze(&Run{Path: "mem", Records: recs}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]bool{}
+	for _, p := range a.Points {
+		labels[p.Scenario.Label()] = true
+	}
+	for _, l := range []string{"closed c=64 64B d=1", "closed c=64+5000 idle 64B d=1", "closed c=64+4 slow@64KiB/s 64B d=1"} {
+		if !labels[l] {
+			t.Errorf("no point labelled %q: %v", l, labels)
+		}
+	}
+	many := classOf(t, a, "many")
+	if len(many.Points) != 1 || !many.Points[0].Scenario.Plain() || many.Headline != "a" {
+		t.Errorf("many connections: %d points, headline %q: idle or slow points leaked into a throughput class", len(many.Points), many.Headline)
+	}
+	mem := classOf(t, a, "memory")
+	if len(mem.Points) != 1 || mem.Points[0].Scenario.Idle != 5000 || mem.Headline != "b" {
+		t.Errorf("memory: points %v, headline %q (why %s), want b at the idle point", mem.Points, mem.Headline, mem.Why)
+	}
+	if v := mem.Points[0]; len(v.Unranked) != 1 || v.Unranked[0].Model != "c" || !strings.Contains(v.Unranked[0].Unranked, "did not keep 222 of 30000 idle connections") {
+		t.Errorf("memory: unranked %+v, want c for its failed idle connections", v.Unranked)
+	}
+	slow := classOf(t, a, "slow")
+	if len(slow.Points) != 1 || slow.Points[0].Scenario.Slow != 4 || slow.Headline != "b" {
+		t.Errorf("slow readers: headline %q, why %s", slow.Headline, slow.Why)
+	}
+	for _, want := range []string{`c closes slow readers \(24 of 24 closed over 6 of 6 repeats`, `: a (49|50|51)%`, `, b (9[6-9]|10[0-2])%`} {
+		if !regexp.MustCompile(want).MatchString(slow.Why) {
+			t.Errorf("slow readers: why lacks %s: %s", want, slow.Why)
+		}
+	}
+	if strings.Contains(slow.Why, "a closes") || strings.Contains(slow.Why, "b closes") {
+		t.Errorf("slow readers: a model that kept its slow readers is said to close them: %s", slow.Why)
 	}
 }

@@ -90,7 +90,9 @@ func (a *Analysis) chartModels() []string {
 // closedBySize groups the closed-loop depth-1 scenarios by message size.
 func (a *Analysis) closedBySize() (sizes []int, bySize map[int][]Scenario) {
 	bySize = map[int][]Scenario{}
-	for _, s := range a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Depth == 1 }) {
+	// Points with idle connections or slow readers would put a second
+	// figure at the same connection count: they have their own classes.
+	for _, s := range a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Depth == 1 && s.Plain() }) {
 		if _, ok := bySize[s.Size]; !ok {
 			sizes = append(sizes, s.Size)
 		}
@@ -216,7 +218,8 @@ func (a *Analysis) sweepPoints(g Scenario, model string) []*Point {
 	var out []*Point
 	for _, p := range a.Points {
 		s := p.Scenario
-		if p.Server == model && (s.Kind == results.KindSweep || s.Kind == results.KindSLO) && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth && p.OfferedRate.N > 0 {
+		if p.Server == model && (s.Kind == results.KindSweep || s.Kind == results.KindSLO) && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth &&
+			s.Idle == g.Idle && s.Slow == g.Slow && s.SlowRate == g.SlowRate && p.OfferedRate.N > 0 {
 			out = append(out, p)
 		}
 	}
@@ -231,7 +234,7 @@ func (a *Analysis) sweepFigure() (*figure, string) {
 	}
 	var rows [][]*plot.Plot
 	for _, g := range groups {
-		lat := newPlot(fmt.Sprintf("latency, c=%d %s d=%d: p99 solid, p50 dashed", g.Conns, sizeLabel(g.Size), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
+		lat := newPlot(fmt.Sprintf("latency, c=%d%s %s d=%d: p99 solid, p50 dashed", g.Conns, g.extraLabel(), sizeLabel(g.Size), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
 		setLogY(lat)
 		comp := newPlot("completion ratio (completed / intended)", "offered load (msgs/s)", "completed (%)")
 		for _, m := range a.Models {
@@ -453,7 +456,7 @@ func (a *Analysis) SpectrumScenario() (Scenario, bool) {
 	found := false
 	for _, p := range a.Points {
 		s := p.Scenario
-		if s.Kind != results.KindClosed || s.Depth != 1 || p.histOK == 0 {
+		if s.Kind != results.KindClosed || s.Depth != 1 || !s.Plain() || p.histOK == 0 {
 			continue
 		}
 		if !found || s.Conns > best.Conns || (s.Conns == best.Conns && s.Size < best.Size) {

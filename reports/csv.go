@@ -21,6 +21,8 @@ var csvHeader = []string{
 	"send_lag_p50_us", "send_lag_p99_us", "client_cpu_util", "client_bound", "rate_met",
 	"server_cpu_user_s", "server_cpu_sys_s", "server_cpu_util", "peak_rss_bytes", "base_rss_bytes", "rss_bytes_per_conn", "msgs_per_cpu_s",
 	"voluntary_ctxsw", "involuntary_ctxsw", "threads", "warnings",
+	// Appended last so existing column positions hold.
+	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
 }
 
 // WriteCSV writes one row per record of the run.
@@ -58,6 +60,12 @@ func WriteCSV(w io.Writer, run *Run) error {
 			row = append(row, make([]string, 10)...)
 		}
 		row = append(row, strings.Join(warnings, "; "))
+		row = append(row, strconv.Itoa(sc.IdleConns), strconv.Itoa(sc.SlowReaders), strconv.Itoa(sc.SlowReadBytesPerSec))
+		if l := r.Load; l != nil {
+			row = append(row, i64(l.IdleFailed), i64(l.SlowReadBytes), i64(l.SlowClosed), i64(l.SlowCorrupted))
+		} else {
+			row = append(row, make([]string, 4)...)
+		}
 		if len(row) != len(csvHeader) {
 			return fmt.Errorf("csv: row %s has %d columns, header %d", r.PointID, len(row), len(csvHeader))
 		}

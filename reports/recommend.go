@@ -99,7 +99,11 @@ func recommend(a *Analysis) []ClassResult {
 	defs := classDefs(a)
 	out := make([]ClassResult, 0, len(defs))
 	for _, d := range defs {
-		out = append(out, d.evaluate(a))
+		cr := d.evaluate(a)
+		if d.ID == "slow" {
+			cr.Why += slowBehaviour(a, d.scenarios)
+		}
+		out = append(out, cr)
 	}
 	return out
 }
@@ -121,7 +125,9 @@ func rssSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bo
 }
 
 func classDefs(a *Analysis) []classDef {
-	closed := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed })
+	// The throughput classes look at plain points only: idle connections
+	// and slow readers have classes of their own.
+	closed := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Plain() })
 	maxConns, maxSize := 0, 0
 	for _, s := range closed {
 		if s.Depth == 1 {
@@ -166,8 +172,25 @@ func classDefs(a *Analysis) []classDef {
 			"sustained rate", "msgs/s", true},
 			sweepGroups(a), sustainedSample},
 	}
+	// Memory: RSS growth per connection held is best read where most
+	// connections sit idle; without idle points, at the most connections.
+	idle := a.Scenarios(func(s Scenario) bool {
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.Idle > 0 && s.Slow == 0
+	})
+	maxIdle := 0
+	for _, s := range idle {
+		maxIdle = max(maxIdle, s.Idle)
+	}
 	var memSc []Scenario
-	if maxConns > FewMaxConns {
+	memRule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
+	if maxIdle > 0 {
+		for _, s := range idle {
+			if s.Idle == maxIdle {
+				memSc = append(memSc, s)
+			}
+		}
+		memRule = fmt.Sprintf("closed loop, depth 1, the most idle connections in the run (%d); RSS growth over the idle server, per connection held (active + idle); a model that did not keep every idle connection is not ranked", maxIdle)
+	} else if maxConns > FewMaxConns {
 		minSize := math.MaxInt
 		for _, s := range closed {
 			if s.Depth == 1 && s.Conns == maxConns {
@@ -176,10 +199,46 @@ func classDefs(a *Analysis) []classDef {
 		}
 		memSc = pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns == maxConns && s.Size == minSize })
 	}
-	defs = append(defs, classDef{Class{"memory", "Memory per connection",
-		"closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection", "RSS per connection", "bytes", false},
+	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
 		memSc, rssSample})
+	slow := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Slow > 0 && s.Idle == 0 })
+	defs = append(defs, classDef{Class{"slow", "Slow readers",
+		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", tp, "msgs/s", true},
+		slow, throughputSample})
 	return defs
+}
+
+// slowBehaviour describes what each model did to slow readers in the slow
+// class: which closed them (a behaviour, not a failure: gnet closes a
+// connection past --max-pending), and how much throughput the active
+// connections kept compared with the same point without slow readers.
+func slowBehaviour(a *Analysis, scs []Scenario) string {
+	var closed, kept []string
+	for _, sc := range scs {
+		plain := sc
+		plain.Slow, plain.SlowRate = 0, 0
+		for _, m := range a.Models {
+			p := a.Point(m, sc)
+			if p == nil || len(p.OK) == 0 {
+				continue
+			}
+			if p.SlowClosed > 0 {
+				closed = append(closed, fmt.Sprintf("%s closes slow readers (%d of %d closed over %d of %d repeats at %s)",
+					m, p.SlowClosed, p.SlowReaders, p.SlowClosedRepeats, len(p.OK), sc.Label()))
+			}
+			if q := a.Point(m, plain); q != nil && q.Throughput.N > 0 && q.Throughput.Median > 0 && p.Throughput.N > 0 {
+				kept = append(kept, fmt.Sprintf("%s %.0f%%", m, 100*p.Throughput.Median/q.Throughput.Median))
+			}
+		}
+		if len(kept) > 0 {
+			closed = append(closed, fmt.Sprintf("throughput kept with slow readers vs. %s: %s", plain.Label(), strings.Join(kept, ", ")))
+			kept = nil
+		}
+	}
+	if len(closed) == 0 {
+		return ""
+	}
+	return " Behaviour: " + strings.Join(closed, "; ") + "."
 }
 
 // sweepGroups returns one scenario per open-loop (conns, size, depth), with
@@ -189,7 +248,8 @@ func sweepGroups(a *Analysis) []Scenario {
 		if s.Kind != results.KindSweep && s.Kind != results.KindSLO {
 			return Scenario{}, false
 		}
-		return Scenario{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, Size: s.Size, Depth: s.Depth}, true
+		return Scenario{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, Size: s.Size, Depth: s.Depth,
+			Idle: s.Idle, Slow: s.Slow, SlowRate: s.SlowRate}, true
 	})
 }
 
@@ -218,7 +278,8 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 			continue
 		}
 		sc := scenarioOf(r)
-		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.Size != g.Size || sc.Depth != g.Depth || sc.Mode != g.Mode {
+		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.Size != g.Size || sc.Depth != g.Depth || sc.Mode != g.Mode ||
+			sc.Idle != g.Idle || sc.Slow != g.Slow || sc.SlowRate != g.SlowRate {
 			continue
 		}
 		if r.Load != nil && r.Load.ClientBound {

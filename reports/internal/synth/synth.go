@@ -50,14 +50,20 @@ type profile struct {
 	serviceUs, tail float64
 	baseRSS         int64
 	rssPerConn      float64
+	// idleRSS is the memory an idle connection costs; slowFactor scales the
+	// active connections' throughput beside slow readers; closesSlow sheds
+	// slow readers (as gnet past --max-pending).
+	idleRSS    float64
+	slowFactor float64
+	closesSlow bool
 }
 
 var profiles = []profile{
-	{name: "epoll", model: "epoll", peak: 152e3, one: 15.8e3, manyFactor: 0.90, largeFactor: 0.78, pipeFactor: 2.1, serviceUs: 22, tail: 3, baseRSS: 7 << 20, rssPerConn: 900},
-	{name: "gnet", model: "gnet", peak: 150e3, one: 15.6e3, manyFactor: 0.89, largeFactor: 0.77, pipeFactor: 1.9, serviceUs: 23, tail: 3, baseRSS: 9 << 20, rssPerConn: 1400},
-	{name: "evio", model: "evio", peak: 104e3, one: 11.9e3, manyFactor: 0.80, largeFactor: 0.60, pipeFactor: 1.5, serviceUs: 35, tail: 4, baseRSS: 8 << 20, rssPerConn: 2100},
-	{name: "netconn", model: "netconn", peak: 128e3, one: 17.4e3, manyFactor: 0.78, largeFactor: 0.80, pipeFactor: 1.4, serviceUs: 27, tail: 5, baseRSS: 8 << 20, rssPerConn: 9800},
-	{name: "node", command: []string{"node", "servers/node/echo.js"}, peak: 71e3, one: 9.1e3, manyFactor: 0.85, largeFactor: 0.55, pipeFactor: 1.6, serviceUs: 60, tail: 8, baseRSS: 44 << 20, rssPerConn: 3300},
+	{name: "epoll", model: "epoll", peak: 152e3, one: 15.8e3, manyFactor: 0.90, largeFactor: 0.78, pipeFactor: 2.1, serviceUs: 22, tail: 3, baseRSS: 7 << 20, rssPerConn: 900, idleRSS: 420, slowFactor: 0.99},
+	{name: "gnet", model: "gnet", peak: 150e3, one: 15.6e3, manyFactor: 0.89, largeFactor: 0.77, pipeFactor: 1.9, serviceUs: 23, tail: 3, baseRSS: 9 << 20, rssPerConn: 1400, idleRSS: 700, slowFactor: 0.99, closesSlow: true},
+	{name: "evio", model: "evio", peak: 104e3, one: 11.9e3, manyFactor: 0.80, largeFactor: 0.60, pipeFactor: 1.5, serviceUs: 35, tail: 4, baseRSS: 8 << 20, rssPerConn: 2100, idleRSS: 650, slowFactor: 0.93},
+	{name: "netconn", model: "netconn", peak: 128e3, one: 17.4e3, manyFactor: 0.78, largeFactor: 0.80, pipeFactor: 1.4, serviceUs: 27, tail: 5, baseRSS: 8 << 20, rssPerConn: 9800, idleRSS: 8600, slowFactor: 0.97},
+	{name: "node", command: []string{"node", "servers/node/echo.js"}, peak: 71e3, one: 9.1e3, manyFactor: 0.85, largeFactor: 0.55, pipeFactor: 1.6, serviceUs: 60, tail: 8, baseRSS: 44 << 20, rssPerConn: 3300, idleRSS: 2400, slowFactor: 0.88},
 }
 
 // closedPoint is one closed-loop matrix point.
@@ -145,6 +151,16 @@ func Records() []results.Record {
 				lo, hi = bracket(&rec, f, lo, hi)
 				out = append(out, rec)
 			}
+		}
+	}
+	// Idle connections and slow readers, after the rest so the records
+	// before them keep their times.
+	for _, p := range profiles {
+		for r := 1; r <= extraRepeats; r++ {
+			s, e := next()
+			out = append(out, idleRecord(p, r, s, e))
+			s, e = next()
+			out = append(out, slowRecord(p, r, s, e))
 		}
 	}
 	s, e := next()
@@ -345,4 +361,49 @@ func serverStats(p profile, conns, size int, completed int64, util float64, r *r
 		MsgsPerCPUSecond: float64(completed) / cpu,
 		RSSBytesPerConn:  float64(peak-p.baseRSS) / float64(conns),
 	}
+}
+
+// The idle and slow-reader points: 64 active connections of 64 B, plus
+// extraIdle idle connections, or extraSlow slow readers at extraSlowRate.
+const (
+	extraRepeats  = 6
+	extraIdle     = 10000
+	extraSlow     = 4
+	extraSlowRate = 64 << 10
+)
+
+func idleRecord(p profile, repeat int, s, e time.Time) results.Record {
+	rec := closedRecord(p, closedPoint{64, 64, 1, extraRepeats}, repeat, s, e)
+	r := rng(p.name, "idle", repeat)
+	rec.PointID = fmt.Sprintf("%s/closed/c64/s64/d1/idle%d/r%d", p.name, extraIdle, repeat)
+	rec.Scenario.IdleConns = extraIdle
+	rec.Load.IdleConns = extraIdle
+	held := 64 + extraIdle
+	perConn := p.idleRSS * (1 + 0.04*(r.Float64()-0.5))
+	st := rec.ServerStats
+	st.PeakRSS = p.baseRSS + int64(perConn*float64(held))
+	st.RSSBytesPerConn = float64(st.PeakRSS-p.baseRSS) / float64(held)
+	return rec
+}
+
+func slowRecord(p profile, repeat int, s, e time.Time) results.Record {
+	rec := closedRecord(p, closedPoint{64, 64, 1, extraRepeats}, repeat, s, e)
+	r := rng(p.name, "slow", repeat)
+	rec.PointID = fmt.Sprintf("%s/closed/c64/s64/d1/slow%d/r%d", p.name, extraSlow, repeat)
+	rec.Scenario.SlowReaders, rec.Scenario.SlowReadBytesPerSec = extraSlow, extraSlowRate
+	// The active connections lose slowFactor of their throughput; the
+	// histogram is rebuilt so it holds exactly the completed messages.
+	tput := rec.Load.ThroughputMsgsPerSec * p.slowFactor * (1 + 0.02*(r.Float64()-0.5))
+	completed := int64(tput * durationS)
+	l := loadFor("closed", 64, 64, 1, 0, completed, completed, 64/tput*1e6, p.tail, r)
+	l.ClientCPUUtil, l.RateMet = rec.Load.ClientCPUUtil, true
+	rec.Load = l
+	rec.ServerStats.MsgsPerCPUSecond = float64(completed) / (rec.ServerStats.CPUUserS + rec.ServerStats.CPUSysS)
+	l.SlowReaders, l.SlowReadBytesPerSec = extraSlow, extraSlowRate
+	if p.closesSlow {
+		l.SlowClosed = extraSlow
+	} else {
+		l.SlowReadBytes = int64(extraSlow * extraSlowRate * durationS * (0.97 + 0.02*r.Float64()))
+	}
+	return rec
 }
