@@ -202,6 +202,10 @@ type Point struct {
 	RateNotMet  int // open-loop repeats with rate_met=false
 	// Unranked says why the point may not be ranked; empty when it may.
 	Unranked string
+	// UnrankedMemory says why its memory figure may not be ranked: as
+	// Unranked, except that a client-bound or rate-missing load does not
+	// change what a connection costs the server.
+	UnrankedMemory string
 }
 
 // Key is "server / scenario".
@@ -387,12 +391,13 @@ func (p *Point) aggregate(opt Options) []string {
 	}
 
 	n := p.Repeats()
-	var why []string
+	var why, memWhy []string
 	if len(p.OK) == 0 {
 		why = append(why, "no successful repeat")
 	} else if len(p.Failed) > 0 {
 		why = append(why, fmt.Sprintf("failed in %d of %d repeats", len(p.Failed), n))
 	}
+	memWhy = append(memWhy, why...)
 	if p.ClientBound > 0 {
 		why = append(why, fmt.Sprintf("client-bound in %d of %d repeats", p.ClientBound, n))
 	}
@@ -403,18 +408,22 @@ func (p *Point) aggregate(opt Options) []string {
 	}
 	if p.Corrupted > 0 {
 		why = append(why, fmt.Sprintf("echoed %d corrupted messages", p.Corrupted))
+		memWhy = append(memWhy, why[len(why)-1])
 		warnings = append(warnings, fmt.Sprintf("%s: %d messages came back corrupted", p.Key(), p.Corrupted))
 	}
 	if p.SlowCorrupted > 0 {
 		why = append(why, fmt.Sprintf("corrupted the echo of %d slow readers", p.SlowCorrupted))
+		memWhy = append(memWhy, why[len(why)-1])
 		warnings = append(warnings, fmt.Sprintf("%s: %d slow readers got corrupted data back", p.Key(), p.SlowCorrupted))
 	}
 	if p.IdleFailed > 0 {
 		// A model that dropped idle connections held fewer than the others:
 		// its memory per connection is not comparable.
 		why = append(why, fmt.Sprintf("did not keep %d of %d idle connections", p.IdleFailed, p.IdleConns))
+		memWhy = append(memWhy, why[len(why)-1])
 	}
 	p.Unranked = strings.Join(why, ", ")
+	p.UnrankedMemory = strings.Join(memWhy, ", ")
 	return warnings
 }
 

@@ -121,7 +121,7 @@ func rssSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bo
 	if p == nil {
 		return stat.Summary{}, "", false
 	}
-	return p.RSSPerConn, p.Unranked, true
+	return p.RSSPerConn, p.UnrankedMemory, true
 }
 
 func classDefs(a *Analysis) []classDef {
