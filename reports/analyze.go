@@ -120,6 +120,9 @@ func (s Scenario) extraLabel() string {
 	return b
 }
 
+// held is every connection the server held at the point.
+func (s Scenario) held() int { return s.Conns + s.Idle + s.Slow }
+
 // Plain reports whether the point has no idle connections or slow readers.
 func (s Scenario) Plain() bool { return s.Idle == 0 && s.Slow == 0 }
 

@@ -113,7 +113,7 @@ func (a *Analysis) modelLine(model string, scs []Scenario, pick func(*Point) sta
 		if s.N == 0 || s.Median <= 0 {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: float64(sc.Conns), Y: s.Median})
+		xys = append(xys, plotter.XY{X: float64(sc.held()), Y: s.Median})
 		lo = append(lo, s.Lo)
 		hi = append(hi, s.Hi)
 		flagged = append(flagged, p.Unranked != "")
@@ -127,8 +127,8 @@ func (a *Analysis) modelLine(model string, scs []Scenario, pick func(*Point) sta
 func connTicks(scs []Scenario) plot.ConstantTicks {
 	var v []float64
 	for _, s := range scs {
-		if !slices.Contains(v, float64(s.Conns)) {
-			v = append(v, float64(s.Conns))
+		if !slices.Contains(v, float64(s.held())) {
+			v = append(v, float64(s.held()))
 		}
 	}
 	slices.Sort(v)
@@ -141,8 +141,8 @@ func setConnsX(p *plot.Plot, scs []Scenario) {
 	p.X.Label.Text = "connections (log scale)"
 	p.X.Min, p.X.Max = math.Inf(1), math.Inf(-1)
 	for _, s := range scs {
-		p.X.Min = math.Min(p.X.Min, float64(s.Conns)/1.4)
-		p.X.Max = math.Max(p.X.Max, float64(s.Conns)*1.4)
+		p.X.Min = math.Min(p.X.Min, float64(s.held())/1.4)
+		p.X.Max = math.Max(p.X.Max, float64(s.held())*1.4)
 	}
 }
 
@@ -408,14 +408,43 @@ func (a *Analysis) cpuFigure() (*figure, string) {
 		plots:   rows, rowHeight: 3 * vg.Inch}, ""
 }
 
+// idleBySize groups the closed-loop depth-1 scenarios with idle connections
+// (and no slow readers) by message size: the memory chart's extra panels.
+func (a *Analysis) idleBySize() (sizes []int, bySize map[int][]Scenario) {
+	bySize = map[int][]Scenario{}
+	for _, s := range a.Scenarios(func(s Scenario) bool {
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.Idle > 0 && s.Slow == 0
+	}) {
+		if _, ok := bySize[s.Size]; !ok {
+			sizes = append(sizes, s.Size)
+		}
+		bySize[s.Size] = append(bySize[s.Size], s)
+	}
+	slices.Sort(sizes)
+	return sizes, bySize
+}
+
 func (a *Analysis) memoryFigure() (*figure, string) {
 	sizes, bySize := a.closedBySize()
-	var panels []*plot.Plot
+	isizes, ibySize := a.idleBySize()
+	type panel struct {
+		title string
+		scs   []Scenario
+		idle  bool
+	}
+	var todo []panel
 	for _, size := range sizes {
-		p := newPlot(fmt.Sprintf("%s messages", sizeLabel(size)), "", "RSS growth per connection (KiB, log scale)")
+		todo = append(todo, panel{fmt.Sprintf("%s messages", sizeLabel(size)), bySize[size], false})
+	}
+	for _, size := range isizes {
+		todo = append(todo, panel{fmt.Sprintf("%s messages, most connections idle", sizeLabel(size)), ibySize[size], true})
+	}
+	var panels []*plot.Plot
+	for _, pn := range todo {
+		p := newPlot(pn.title, "", "RSS growth per connection (KiB, log scale)")
 		any := false
 		for _, m := range a.Models {
-			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.RSSPerConn }, true)
+			xys, lo, hi, fl := a.modelLine(m, pn.scs, func(p *Point) stat.Summary { return p.RSSPerConn }, true)
 			for i := range xys {
 				xys[i].Y /= 1024
 				lo[i] = math.Max(lo[i]/1024, xys[i].Y/100)
@@ -429,7 +458,10 @@ func (a *Analysis) memoryFigure() (*figure, string) {
 		if !any {
 			continue
 		}
-		setConnsX(p, bySize[size])
+		setConnsX(p, pn.scs)
+		if pn.idle {
+			p.X.Label.Text = "connections held, active + idle (log scale)"
+		}
 		setLogY(p)
 		panels = append(panels, p)
 	}
@@ -437,7 +469,7 @@ func (a *Analysis) memoryFigure() (*figure, string) {
 		return nil, "Memory: no closed-loop depth-1 point has RSS figures."
 	}
 	return &figure{name: "memory", title: "Server memory: peak RSS growth per connection (KiB) against connections",
-		caption: "(peak RSS − RSS before the load connected) / connections. At few connections this is dominated by fixed costs; read it at the most connections. " + errBarNote,
+		caption: "(peak RSS − RSS before the load connected) / every connection the server held (active + idle + slow readers). At few connections this is dominated by fixed costs; read it at the most connections, or in the panels where most connections are idle: the memory an idle connection costs. " + errBarNote,
 		plots:   grid(panels, 3)}, ""
 }
 
