@@ -555,8 +555,11 @@ sizes = [64]
 		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" {
 			t.Errorf("%s: env = %+v", name, rec.Env)
 		}
-		if len(rec.Warnings) != 0 {
-			t.Errorf("%s: warnings %v", name, rec.Warnings)
+		if rec.Noise == nil {
+			t.Errorf("%s: no noise figures", name)
+		}
+		if w := undisturbedWarnings(rec); len(w) != 0 {
+			t.Errorf("%s: warnings %v", name, w)
 		}
 	}
 	// The busy server spins a CPU: its window must show it, however loaded
@@ -578,7 +581,7 @@ sizes = [64]
 		t.Errorf("diemid: exit status %v", die.ExitStatus)
 	}
 	ign := check("ignoreterm", results.StatusOK, "")
-	if len(ign.Warnings) != 1 || !strings.Contains(ign.Warnings[0], "SIGTERM") {
+	if w := undisturbedWarnings(ign); len(w) != 1 || !strings.Contains(w[0], "SIGTERM") {
 		t.Errorf("ignoreterm: warnings %v", ign.Warnings)
 	}
 	check("missingstack", results.StatusSkipped, "python3-missing is not installed")
@@ -898,4 +901,16 @@ func TestDryRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "res")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a dry run created the results directory")
 	}
+}
+
+// undisturbedWarnings drops the "disturbed" warning: tests share the CPUs
+// with each other by design, so the noise check rightly fires under go test.
+func undisturbedWarnings(rec results.Record) []string {
+	var out []string
+	for _, w := range rec.Warnings {
+		if !strings.HasPrefix(w, "disturbed:") {
+			out = append(out, w)
+		}
+	}
+	return out
 }

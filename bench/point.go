@@ -305,7 +305,8 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	if sc.IdleConns > 0 {
 		limit += max(r.cfg.MsgTimeout.Duration, 2*time.Second)
 	}
-	win := sampleWindow(ctx, pgid, loadStart.Add(r.cfg.Warmup.Duration), r.cfg.Duration.Duration, lp.Done(), r.opts.SampleInterval)
+	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientPID: lp.PID}
+	win := sampleWindow(ctx, pgid, probe, loadStart.Add(r.cfg.Warmup.Duration), r.cfg.Duration.Duration, lp.Done(), r.opts.SampleInterval)
 
 	t := time.NewTimer(max(0, limit-time.Since(loadStart)))
 	defer t.Stop()
@@ -330,6 +331,11 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 		return nil, fmt.Errorf("load generator output: %w (stderr: %s)", err, lastLines(lp.StderrTail(), 5))
 	}
 	rec.ServerStats = win.stats(load.Completed)
+	if rec.Noise = win.noise(); rec.Noise != nil && rec.Noise.Disturbed {
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf(
+			"disturbed: other processes used %.0f%% of the server CPUs and %.0f%% of the client CPUs (steal %.0f%%) during the window",
+			100*rec.Noise.ServerCPUsOther, 100*rec.Noise.ClientCPUsOther, 100*rec.Noise.Steal))
+	}
 	if load.ClientBound {
 		rec.Warnings = append(rec.Warnings, "the load generator was the bottleneck (client_bound): the figure is the client's limit, not the server's")
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"echobench/bench/proc"
@@ -32,14 +33,53 @@ type window struct {
 
 	members []int // the group as last listed
 	scanned time.Time
+
+	cpus       cpuProbe
+	cpu0, cpu1 cpuReading // both ends of the window, for Noise
+}
+
+// cpuProbe names what the window reads to tell what else ran on the pinned
+// CPUs: the server's and the client's CPU lists and the client's PID.
+type cpuProbe struct {
+	srvCPUs, cliCPUs []int
+	clientPID        int
+}
+
+// cpuReading is /proc/stat for both CPU sets and the client's CPU time, read
+// together with a server sample.
+type cpuReading struct {
+	ok         bool
+	srv, cli   proc.CPUTimes
+	clientTick uint64
+}
+
+func (c cpuProbe) read() cpuReading {
+	if len(c.srvCPUs) == 0 || len(c.cliCPUs) == 0 {
+		return cpuReading{}
+	}
+	srvCPUs, cliCPUs := c.srvCPUs, c.cliCPUs
+	if overlaps(srvCPUs, cliCPUs) {
+		// Who ran where inside shared CPUs is unknown: measure the union.
+		union := append(append([]int(nil), srvCPUs...), cliCPUs...)
+		slices.Sort(union)
+		union = slices.Compact(union)
+		srvCPUs, cliCPUs = union, union
+	}
+	srv, err1 := proc.ReadCPUStat(srvCPUs)
+	cli, err2 := proc.ReadCPUStat(cliCPUs)
+	st, err3 := proc.ReadStat(c.clientPID)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return cpuReading{}
+	}
+	return cpuReading{ok: true, srv: srv, cli: cli, clientTick: st.UTime + st.STime}
 }
 
 // sampleWindow samples group pgid from start for dur, stopping early when
 // stop closes (the load generator exited) or ctx ends. Group membership is
 // re-read every rescanEvery and at both ends, so a server that forks workers
 // is summed whole.
-func sampleWindow(ctx context.Context, pgid int, start time.Time, dur time.Duration, stop <-chan struct{}, every time.Duration) *window {
-	w := &window{done: make(chan struct{})}
+func sampleWindow(ctx context.Context, pgid int, cpus cpuProbe, start time.Time, dur time.Duration, stop <-chan struct{}, every time.Duration) *window {
+	w := &window{done: make(chan struct{}), cpus: cpus}
 	go w.run(ctx, pgid, start, dur, stop, every)
 	return w
 }
@@ -82,6 +122,7 @@ func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Du
 		return
 	}
 	w.s0, w.t0 = s0, time.Now()
+	w.cpu0 = w.cpus.read()
 	w.ticks = append(w.ticks, tick{at: w.t0, ticks: s0.UTicks + s0.STicks})
 	end := time.NewTimer(dur)
 	defer end.Stop()
@@ -109,6 +150,7 @@ func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Du
 		s1 = last
 	}
 	w.s1, w.t1, w.ok = s1, time.Now(), true
+	w.cpu1 = w.cpus.read()
 	w.ticks = append(w.ticks, tick{at: w.t1, ticks: s1.UTicks + s1.STicks})
 }
 
@@ -138,6 +180,62 @@ func (w *window) stats(completed int64) *results.ServerStats {
 	}
 	st.CPUTimeline = cpuTimeline(w.ticks)
 	return st
+}
+
+// noise returns what else ran on the pinned CPUs during the window, or nil
+// when either end could not be read. When the two CPU sets overlap, the
+// share of their union is reported for both.
+func (w *window) noise() *results.Noise {
+	<-w.done
+	if !w.ok || !w.cpu0.ok || !w.cpu1.ok {
+		return nil
+	}
+	srv := w.cpu1.srv.Sub(w.cpu0.srv)
+	cli := w.cpu1.cli.Sub(w.cpu0.cli)
+	server := float64(sub0(w.s1.UTicks+w.s1.STicks, w.s0.UTicks+w.s0.STicks))
+	client := float64(sub0(w.cpu1.clientTick, w.cpu0.clientTick))
+	share := func(tasks, ours, total float64) float64 {
+		if total <= 0 {
+			return 0
+		}
+		return max(0, tasks-ours) / total
+	}
+	n := &results.Noise{}
+	if overlaps(w.cpus.srvCPUs, w.cpus.cliCPUs) {
+		// cpuProbe read the union into both: one share covers both sets.
+		n.ServerCPUsOther = share(float64(srv.Tasks), server+client, float64(srv.Total))
+		n.ClientCPUsOther = n.ServerCPUsOther
+		if srv.Total > 0 {
+			n.Steal = float64(srv.Steal) / float64(srv.Total)
+		}
+	} else {
+		n.ServerCPUsOther = share(float64(srv.Tasks), server, float64(srv.Total))
+		n.ClientCPUsOther = share(float64(cli.Tasks), client, float64(cli.Total))
+		if total := srv.Total + cli.Total; total > 0 {
+			n.Steal = float64(srv.Steal+cli.Steal) / float64(total)
+		}
+	}
+	n.Disturbed = n.ServerCPUsOther > results.DisturbedShare || n.ClientCPUsOther > results.DisturbedShare ||
+		n.Steal > results.DisturbedShare
+	return n
+}
+
+func overlaps(a, b []int) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
 }
 
 func ticksToS(end, start uint64) float64 {

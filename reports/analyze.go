@@ -244,9 +244,16 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 	skipped := map[string]bool{}
 	envSet := false
 	var envDiffers []string
+	measured, disturbed := 0, 0
 	for i := range run.Records {
 		r := &run.Records[i]
 		models[r.Server.Name] = true
+		if r.Noise != nil {
+			measured++
+			if r.Noise.Disturbed {
+				disturbed++
+			}
+		}
 		switch r.Status {
 		case results.StatusSkipped:
 			if !skipped[r.Server.Name] {
@@ -280,6 +287,10 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 			continue
 		}
 		p.OK = append(p.OK, r)
+	}
+	if disturbed > 0 {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
+			disturbed, measured, 100*results.DisturbedShare))
 	}
 	if len(envDiffers) > 0 {
 		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))

@@ -23,6 +23,7 @@ var csvHeader = []string{
 	"voluntary_ctxsw", "involuntary_ctxsw", "threads", "warnings",
 	// Appended last so existing column positions hold.
 	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
+	"noise_server_cpus_other", "noise_client_cpus_other", "noise_steal", "disturbed",
 }
 
 // WriteCSV writes one row per record of the run.
@@ -63,6 +64,11 @@ func WriteCSV(w io.Writer, run *Run) error {
 		row = append(row, strconv.Itoa(sc.IdleConns), strconv.Itoa(sc.SlowReaders), strconv.Itoa(sc.SlowReadBytesPerSec))
 		if l := r.Load; l != nil {
 			row = append(row, i64(l.IdleFailed), i64(l.SlowReadBytes), i64(l.SlowClosed), i64(l.SlowCorrupted))
+		} else {
+			row = append(row, make([]string, 4)...)
+		}
+		if n := r.Noise; n != nil {
+			row = append(row, f(n.ServerCPUsOther), f(n.ClientCPUsOther), f(n.Steal), strconv.FormatBool(n.Disturbed))
 		} else {
 			row = append(row, make([]string, 4)...)
 		}

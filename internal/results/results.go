@@ -53,7 +53,29 @@ type Record struct {
 
 	Load        *Load        `json:"load,omitempty"`
 	ServerStats *ServerStats `json:"server_stats,omitempty"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Noise is what else ran on the pinned CPUs during the window.
+	Noise    *Noise   `json:"noise,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// DisturbedShare is the share of the pinned CPUs' time that other processes
+// (or the hypervisor, as steal) may take during a window before the record
+// is flagged: beyond it, the figures measure the neighbours as much as the
+// server.
+const DisturbedShare = 0.10
+
+// Noise measures, from /proc/stat, how much of the pinned CPUs' time went to
+// anything but the server and the load generator during the measured window.
+// Each figure is a share (0..1) of those CPUs' time.
+type Noise struct {
+	// ServerCPUsOther is time other tasks ran on the server's CPUs.
+	ServerCPUsOther float64 `json:"server_cpus_other"`
+	// ClientCPUsOther is time other tasks ran on the load generator's CPUs.
+	ClientCPUsOther float64 `json:"client_cpus_other"`
+	// Steal is hypervisor steal on the server and client CPUs together.
+	Steal float64 `json:"steal"`
+	// Disturbed is true when any of the above exceeds DisturbedShare.
+	Disturbed bool `json:"disturbed"`
 }
 
 // Env describes where a record was measured.
