@@ -201,12 +201,12 @@ type Point struct {
 	hist     *hdrhistogram.Histogram
 	histN    int
 
-	ClientBound int // repeats flagged client_bound
+	ClientBound int // repeats that were client-limited (see clientLimited)
 	RateNotMet  int // open-loop repeats with rate_met=false
 	// Unranked says why the point may not be ranked; empty when it may.
 	Unranked string
 	// UnrankedMemory says why its memory figure may not be ranked: as
-	// Unranked, except that a client-bound or rate-missing load does not
+	// Unranked, except that a client-limited or rate-missing load does not
 	// change what a connection costs the server.
 	UnrankedMemory string
 }
@@ -367,7 +367,7 @@ func (p *Point) aggregate(opt Options) []string {
 		if l.SlowClosed > 0 {
 			p.SlowClosedRepeats++
 		}
-		if l.ClientBound {
+		if clientLimited(r) {
 			p.ClientBound++
 		}
 		if r.Scenario.Mode == "open" && !l.RateMet {
@@ -413,7 +413,7 @@ func (p *Point) aggregate(opt Options) []string {
 	}
 	memWhy = append(memWhy, why...)
 	if p.ClientBound > 0 {
-		why = append(why, fmt.Sprintf("client-bound in %d of %d repeats", p.ClientBound, n))
+		why = append(why, fmt.Sprintf("client-limited in %d of %d repeats", p.ClientBound, n))
 	}
 	if p.RateNotMet > 0 && p.Scenario.Kind != results.KindSweep && p.Scenario.Kind != results.KindSLO {
 		// In a sweep, missing the rate is the outcome being measured: the
@@ -464,6 +464,28 @@ func (p *Point) Histogram() (*hdrhistogram.Histogram, int) {
 	return p.hist, p.histN
 }
 
+// serverSaturated is the share of its CPUs a server must use to count as at
+// capacity itself.
+const serverSaturated = 0.9
+
+// clientLimited reports whether a record's figure is the load generator's
+// limit rather than the server's: the generator flagged itself client_bound
+// (≥ 90% of its CPUs) and the server had CPU to spare. On a 2-core machine
+// echo costs client and server about the same per message, so at capacity
+// both run near 100%; then the figure is the server's capacity under this
+// client, the same client every model faced, and it may be ranked. Without
+// server figures a client_bound record counts as limited.
+func clientLimited(r *results.Record) bool {
+	if r.Load == nil || !r.Load.ClientBound {
+		return false
+	}
+	cpus := r.Env.ServerGOMAXPROCS
+	if r.ServerStats == nil || cpus <= 0 {
+		return true
+	}
+	return r.ServerStats.CPUUtil < serverSaturated*float64(cpus)
+}
+
 // holds reports whether an open-loop record held its offered load: the rate
 // was met, completion reached the SLO and p99 stayed under it.
 func holds(r *results.Record, opt Options) bool {
@@ -471,7 +493,7 @@ func holds(r *results.Record, opt Options) bool {
 		return false
 	}
 	l := r.Load
-	return l.RateMet && !l.ClientBound && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
+	return l.RateMet && !clientLimited(r) && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
 }
 
 // PointsOf returns the points of scenario sc, one per server that has it.

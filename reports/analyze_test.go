@@ -70,6 +70,26 @@ func TestRecommendVerdicts(t *testing.T) {
 				}
 				return s
 			}()...), StatusUndecided, ""},
+		{"client-bound while the server was saturated too is ranked",
+			func() []results.Record {
+				s := append(sample(17, "a", 1, 6, 100e3), sample(18, "b", 1, 6, 120e3)...)
+				for i := range s {
+					s[i].Load.ClientBound = true
+					s[i].Env.ServerGOMAXPROCS = 1
+					s[i].ServerStats.CPUUtil = 0.97
+				}
+				return s
+			}(), StatusPick, "b"},
+		{"client-bound with a server at 60% CPU leaves it undecided",
+			append(sample(19, "a", 1, 6, 100e3), func() []results.Record {
+				s := sample(20, "b", 1, 6, 120e3)
+				for i := range s {
+					s[i].Load.ClientBound = true
+					s[i].Env.ServerGOMAXPROCS = 1
+					s[i].ServerStats.CPUUtil = 0.6
+				}
+				return s
+			}()...), StatusUndecided, ""},
 		{"a failed repeat keeps a faster model out of the ranking",
 			append(sample(13, "a", 1, 6, 100e3), func() []results.Record {
 				s := sample(14, "b", 1, 6, 150e3)

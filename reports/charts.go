@@ -39,7 +39,7 @@ func orDash(s string) string {
 	return s
 }
 
-const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-bound, rate not met)."
+const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-limited, rate not met)."
 
 // Charts renders every chart the run has data for, as SVG and PNG. Notes say
 // which charts were left out and why.

@@ -27,7 +27,7 @@ const (
 	StatusTie       = "tie"             // several models are not significantly different
 	StatusTooFew    = "too few repeats" // the best cannot be told apart: not enough repeats
 	StatusMixed     = "mixed"           // a different model is best at different points
-	StatusUndecided = "undecided"       // a client-bound model may be the best
+	StatusUndecided = "undecided"       // a client-limited model may be the best
 	StatusNoData    = "no data"         // the run has no point in this class
 )
 
@@ -167,7 +167,7 @@ func classDefs(a *Analysis) []classDef {
 			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
 			pick(func(s Scenario) bool { return s.Depth > 1 }), throughputSample},
 		{Class{"latency", "Latency under a fixed load",
-			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-bound, p99 ≤ %s, completion ≥ %s",
+			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
 				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
 			"sustained rate", "msgs/s", true},
 			sweepGroups(a), sustainedSample},
@@ -282,7 +282,7 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 			sc.Idle != g.Idle || sc.Slow != g.Slow || sc.SlowRate != g.SlowRate {
 			continue
 		}
-		if r.Load != nil && r.Load.ClientBound {
+		if clientLimited(r) {
 			clientBound++
 		}
 		b := best[r.Repeat]
@@ -300,7 +300,7 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 	}
 	why := ""
 	if clientBound > 0 {
-		why = fmt.Sprintf("client-bound in %d open-loop records", clientBound)
+		why = fmt.Sprintf("client-limited in %d open-loop records", clientBound)
 	}
 	return stat.Summarize(vals), why, true
 }
@@ -374,8 +374,8 @@ func (d classDef) rank(v *PointVerdict) {
 		v.TooFew = true
 	}
 	for _, u := range v.Unranked {
-		if strings.Contains(u.Unranked, "client-bound") && u.Sample.N > 0 && !d.better(best.Sample.Median, u.Sample.Median) {
-			v.Undecided = fmt.Sprintf("%s was client-bound at %s %s, at least %s's %s: the load generator could not separate them",
+		if strings.Contains(u.Unranked, "client-limited") && u.Sample.N > 0 && !d.better(best.Sample.Median, u.Sample.Median) {
+			v.Undecided = fmt.Sprintf("%s was client-limited at %s %s, at least %s's %s: the load generator could not separate them",
 				u.Model, num(u.Sample.Median), d.Unit, best.Model, num(best.Sample.Median))
 		}
 	}
