@@ -119,3 +119,24 @@ def set_nodelay(sock):
     noDelay do: an echo reply must not wait for the previous one's ACK."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def run_asyncio(description, serve):
+    """Parse the flags plus --loop and run the coroutine serve(args) on the
+    chosen event loop: the same script is the asyncio and the uvloop stack,
+    so the pair isolates the event loop."""
+    import asyncio
+    args = parse_args(
+        description,
+        lambda p: p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                                 help="event loop implementation (default %(default)s)"))
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError as e:
+            missing("uvloop", e, "Debian package python3-uvloop; run make deps")
+        if hasattr(uvloop, "run"):  # uvloop >= 0.18
+            uvloop.run(serve(args))
+            return
+        uvloop.install()
+    asyncio.run(serve(args))

@@ -73,20 +73,7 @@ async def serve(args):
 
 
 def main():
-    args = common.parse_args(
-        __doc__.splitlines()[0],
-        lambda p: p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                                 help="event loop implementation (default %(default)s)"))
-    if args.loop == "uvloop":
-        try:
-            import uvloop
-        except ImportError as e:
-            common.missing("uvloop", e, "Debian package python3-uvloop; run make deps")
-        if hasattr(uvloop, "run"):  # uvloop >= 0.18
-            uvloop.run(serve(args))
-            return
-        uvloop.install()
-    asyncio.run(serve(args))
+    common.run_asyncio(__doc__.splitlines()[0], serve)
 
 
 if __name__ == "__main__":
