@@ -258,6 +258,11 @@ func TestOpenLoopRate(t *testing.T) {
 	if got := l.ThroughputMsgsPerSec; got < rate*0.99 || got > rate*1.01 {
 		t.Errorf("throughput %.1f msgs/s, want %d ± 1%%", got, rate)
 	}
+	// The timer wakes the loop ahead of each due send and it polls the rest;
+	// a worker cannot poll longer than the window.
+	if res.PollSeconds <= 0 || res.PollSeconds > float64(cfg.Workers)*l.DurationS {
+		t.Errorf("polled %.3f s over a %.2f s window with %d workers", res.PollSeconds, l.DurationS, cfg.Workers)
+	}
 }
 
 // Warm-up messages are sent but never counted: with a 20 ms server delay and

@@ -210,9 +210,15 @@ type Load struct {
 	SlowClosed          int64 `json:"slow_closed,omitempty"`
 	SlowCorrupted       int64 `json:"slow_corrupted,omitempty"`
 
-	ClientCPUUtil float64 `json:"client_cpu_util"` // 0..1 of the CPUs the client may use
-	ClientBound   bool    `json:"client_bound"`
-	RateMet       bool    `json:"rate_met"`
+	// ClientCPUUtil is the load generator's CPU over the window, 0..1 of
+	// the CPUs it may use. In open loop it leaves out the time the
+	// generator only polled for a send due within 100 µs (see
+	// docs/loadgen.md), so in both modes it is the client's work.
+	ClientCPUUtil float64 `json:"client_cpu_util"`
+	// ClientBound: ClientCPUUtil ≥ 0.9, the client may be what limits the
+	// figures.
+	ClientBound bool `json:"client_bound"`
+	RateMet     bool `json:"rate_met"`
 
 	// HDR is the merged latency histogram (ns), HdrHistogram V2 compressed,
 	// base64.
