@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -134,10 +133,9 @@ func modelArgv(name string) ([]string, error) {
 // stacks in parallel.
 func listModels(ctx context.Context) []modelInfo {
 	var infos []modelInfo
-	goVersion := goruntime.Version()
 	for _, name := range all.Models.Names() {
 		m := all.Models[name]
-		infos = append(infos, modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: goVersion})
+		infos = append(infos, modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: modelVersion(name)})
 	}
 	stacks := external.Stacks()
 	foreign := make([]modelInfo, len(stacks))
