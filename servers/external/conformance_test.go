@@ -1,7 +1,6 @@
 package external
 
 import (
-	"context"
 	"testing"
 
 	"echobench/servers/servertest"
@@ -21,11 +20,8 @@ func TestConformance(t *testing.T) {
 	for _, s := range Stacks() {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := s.Check(context.Background()); err != nil {
-				if requireStacks() && debianPackaged(s) {
-					t.Fatalf("ECHOBENCH_REQUIRE_STACKS=1 and %s is unavailable: %v", s.Name, err)
-				}
-				t.Skipf("unavailable here: %v", err)
+			if !usable(t, s) {
+				t.Skip("unavailable here")
 			}
 			argv, err := s.Argv()
 			if err != nil {
