@@ -201,7 +201,10 @@ type Point struct {
 	hist     *hdrhistogram.Histogram
 	histN    int
 
-	ClientBound int // repeats that were client-limited (see clientLimited)
+	// ClientBound counts the repeats that were client-limited (see
+	// clientLimited); they are left out of the performance summaries, and
+	// the point is unranked when every repeat was.
+	ClientBound int
 	RateNotMet  int // open-loop repeats with rate_met=false
 	// Unranked says why the point may not be ranked; empty when it may.
 	Unranked string
@@ -339,19 +342,21 @@ func (p *Point) aggregate(opt Options) []string {
 	var warnings []string
 	sort.Slice(p.OK, func(i, j int) bool { return p.OK[i].Repeat < p.OK[j].Repeat })
 	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
-	var tput, p50, p99, p999, comp, rate, rss, mpc, cpm []float64
+	var rss []float64
 	var histErrs []string
+	// A client-limited repeat measured the load generator, not the server:
+	// when the point has other repeats it is left out of the performance
+	// samples (not of the outcome counts, nor of memory, which the client
+	// does not limit). When every repeat was limited, they stay, so the
+	// unranked point still shows what the client reached.
+	var valid, limited perfSamples
 	for _, r := range p.OK {
 		l := r.Load
-		tput = append(tput, l.ThroughputMsgsPerSec)
-		p50 = append(p50, l.LatencyUs.P50)
-		p99 = append(p99, l.LatencyUs.P99)
-		p999 = append(p999, l.LatencyUs.P999)
-		comp = append(comp, l.CompletionRatio)
-		if l.Rate > 0 {
-			rate = append(rate, l.Rate)
-		} else if r.Scenario.RateMsgsPerSec > 0 {
-			rate = append(rate, r.Scenario.RateMsgsPerSec)
+		if clientLimited(r) {
+			p.ClientBound++
+			limited.add(r)
+		} else {
+			valid.add(r)
 		}
 		p.Intended += l.Intended
 		p.Completed += l.Completed
@@ -367,18 +372,11 @@ func (p *Point) aggregate(opt Options) []string {
 		if l.SlowClosed > 0 {
 			p.SlowClosedRepeats++
 		}
-		if clientLimited(r) {
-			p.ClientBound++
-		}
 		if r.Scenario.Mode == "open" && !l.RateMet {
 			p.RateNotMet++
 		}
 		if s := r.ServerStats; s != nil {
 			rss = append(rss, s.RSSBytesPerConn)
-			if s.MsgsPerCPUSecond > 0 {
-				mpc = append(mpc, s.MsgsPerCPUSecond)
-				cpm = append(cpm, 1e6/s.MsgsPerCPUSecond)
-			}
 		}
 		if l.HDR == "" {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
@@ -390,15 +388,19 @@ func (p *Point) aggregate(opt Options) []string {
 		}
 		p.histOK++
 	}
-	p.Throughput = stat.Summarize(tput)
-	p.P50Us = stat.Summarize(p50)
-	p.P99Us = stat.Summarize(p99)
-	p.P999Us = stat.Summarize(p999)
-	p.Completion = stat.Summarize(comp)
-	p.OfferedRate = stat.Summarize(rate)
+	perf := valid
+	if len(valid.tput) == 0 {
+		perf = limited
+	}
+	p.Throughput = stat.Summarize(perf.tput)
+	p.P50Us = stat.Summarize(perf.p50)
+	p.P99Us = stat.Summarize(perf.p99)
+	p.P999Us = stat.Summarize(perf.p999)
+	p.Completion = stat.Summarize(perf.comp)
+	p.OfferedRate = stat.Summarize(perf.rate)
 	p.RSSPerConn = stat.Summarize(rss)
-	p.MsgsPerCPUS = stat.Summarize(mpc)
-	p.CPUPerMsgUs = stat.Summarize(cpm)
+	p.MsgsPerCPUS = stat.Summarize(perf.mpc)
+	p.CPUPerMsgUs = stat.Summarize(perf.cpm)
 	if len(histErrs) > 0 {
 		p.HistNote = strings.Join(histErrs, "; ")
 		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
@@ -412,8 +414,11 @@ func (p *Point) aggregate(opt Options) []string {
 		why = append(why, fmt.Sprintf("failed in %d of %d repeats", len(p.Failed), n))
 	}
 	memWhy = append(memWhy, why...)
-	if p.ClientBound > 0 {
+	switch {
+	case p.ClientBound > 0 && p.ClientBound == len(p.OK):
 		why = append(why, fmt.Sprintf("client-limited in %d of %d repeats", p.ClientBound, n))
+	case p.ClientBound > 0:
+		warnings = append(warnings, fmt.Sprintf("%s: %d of %d repeats left out of its figures as client-limited", p.Key(), p.ClientBound, n))
 	}
 	if p.RateNotMet > 0 && p.Scenario.Kind != results.KindSweep && p.Scenario.Kind != results.KindSLO {
 		// In a sweep, missing the rate is the outcome being measured: the
@@ -462,6 +467,29 @@ func (p *Point) Histogram() (*hdrhistogram.Histogram, int) {
 		}
 	})
 	return p.hist, p.histN
+}
+
+// perfSamples holds one value per repeat of each performance figure.
+type perfSamples struct {
+	tput, p50, p99, p999, comp, rate, mpc, cpm []float64
+}
+
+func (ps *perfSamples) add(r *results.Record) {
+	l := r.Load
+	ps.tput = append(ps.tput, l.ThroughputMsgsPerSec)
+	ps.p50 = append(ps.p50, l.LatencyUs.P50)
+	ps.p99 = append(ps.p99, l.LatencyUs.P99)
+	ps.p999 = append(ps.p999, l.LatencyUs.P999)
+	ps.comp = append(ps.comp, l.CompletionRatio)
+	if l.Rate > 0 {
+		ps.rate = append(ps.rate, l.Rate)
+	} else if r.Scenario.RateMsgsPerSec > 0 {
+		ps.rate = append(ps.rate, r.Scenario.RateMsgsPerSec)
+	}
+	if s := r.ServerStats; s != nil && s.MsgsPerCPUSecond > 0 {
+		ps.mpc = append(ps.mpc, s.MsgsPerCPUSecond)
+		ps.cpm = append(ps.cpm, 1e6/s.MsgsPerCPUSecond)
+	}
 }
 
 // serverSaturated is the share of its CPUs a server must use to count as at

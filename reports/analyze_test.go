@@ -90,6 +90,18 @@ func TestRecommendVerdicts(t *testing.T) {
 				}
 				return s
 			}()...), StatusUndecided, ""},
+		{"one client-limited repeat of six is left out and the rest rank",
+			append(sample(21, "a", 1, 6, 100e3), func() []results.Record {
+				s := sample(22, "b", 1, 6, 120e3)
+				for i := range s {
+					s[i].Env.ServerGOMAXPROCS = 1
+					s[i].ServerStats.CPUUtil = 0.97
+				}
+				// The client capped this repeat well below b's capacity.
+				s[3].Load.ClientBound, s[3].ServerStats.CPUUtil = true, 0.5
+				s[3].Load.ThroughputMsgsPerSec = 60e3
+				return s
+			}()...), StatusPick, "b"},
 		{"a failed repeat keeps a faster model out of the ranking",
 			append(sample(13, "a", 1, 6, 100e3), func() []results.Record {
 				s := sample(14, "b", 1, 6, 150e3)

@@ -154,7 +154,7 @@ details{margin:8px 0}
 <td class="why">{{.Why}}</td>
 </tr>
 {{end}}</table>
-<p class="why">A model is named only where it is significantly better than every other (Mann–Whitney U test over repeats, α={{.Alpha}}); models not significantly different from the best are a tie. A difference needs ≥{{.MinDiff}} repeats per model and a 95% CI ≥{{.MinCI}}: with fewer, the report claims nothing. Failed, client-limited (the load generator saturated while the server had CPU to spare) and rate-not-met points are shown but never ranked. <a href="#classes">Which points fed each workload</a>.</p>
+<p class="why">A model is named only where it is significantly better than every other (Mann–Whitney U test over repeats, α={{.Alpha}}); models not significantly different from the best are a tie. A difference needs ≥{{.MinDiff}} repeats per model and a 95% CI ≥{{.MinCI}}: with fewer, the report claims nothing. Client-limited repeats (the load generator saturated while the server had CPU to spare) are left out of the figures; failed, wholly client-limited and rate-not-met points are shown but never ranked. <a href="#classes">Which points fed each workload</a>.</p>
 
 {{if .A.Skipped}}<div class="box bad" id="skipped"><b>Not measured: {{len .A.Skipped}} stack(s) skipped on this machine</b>
 <ul>{{range .A.Skipped}}<li><b>{{.Server.Name}}</b>: {{.Error}}</li>{{end}}</ul></div>{{end}}

@@ -22,7 +22,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, mdPick(c), mdEscape(c.Why))
 	}
 	fmt.Fprintf(&b, "\nA model is named only where it is significantly better (Mann–Whitney U, α=%.2f, over repeats); models not significantly different from the best tie. "+
-		"A difference needs ≥%d repeats per model, a 95%% CI ≥%d. Failed, client-limited (load generator saturated, server not) and rate-not-met points are never ranked.\n\n",
+		"A difference needs ≥%d repeats per model, a 95%% CI ≥%d. Client-limited repeats (load generator saturated, server not) are left out; failed, wholly client-limited and rate-not-met points are never ranked.\n\n",
 		stat.Alpha, stat.MinForDifference, stat.MinForCI)
 
 	b.WriteString("### Which points fed each workload\n\n| Workload | Rule | Points |\n|---|---|---|\n")
