@@ -305,7 +305,15 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	if sc.IdleConns > 0 {
 		limit += max(r.cfg.MsgTimeout.Duration, 2*time.Second)
 	}
-	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientPID: lp.PID}
+	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: func() (uint64, bool) {
+		if st, err := proc.ReadStat(lp.PID); err == nil {
+			return st.UTime + st.STime, true
+		}
+		if d, ok := lp.CPUTime(); ok {
+			return uint64(d * proc.ClockTicks / time.Second), true
+		}
+		return 0, false
+	}}
 	win := sampleWindow(ctx, pgid, probe, loadStart.Add(r.cfg.Warmup.Duration), r.cfg.Duration.Duration, lp.Done(), r.opts.SampleInterval)
 
 	t := time.NewTimer(max(0, limit-time.Since(loadStart)))

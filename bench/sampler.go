@@ -42,7 +42,10 @@ type window struct {
 // CPUs: the server's and the client's CPU lists and the client's PID.
 type cpuProbe struct {
 	srvCPUs, cliCPUs []int
-	clientPID        int
+	// clientTicks is the client's CPU time so far, in clock ticks: from
+	// /proc while it runs, from its rusage once it has exited (the window
+	// often ends because the client did).
+	clientTicks func() (uint64, bool)
 }
 
 // cpuReading is /proc/stat for both CPU sets and the client's CPU time, read
@@ -54,7 +57,7 @@ type cpuReading struct {
 }
 
 func (c cpuProbe) read() cpuReading {
-	if len(c.srvCPUs) == 0 || len(c.cliCPUs) == 0 {
+	if len(c.srvCPUs) == 0 || len(c.cliCPUs) == 0 || c.clientTicks == nil {
 		return cpuReading{}
 	}
 	srvCPUs, cliCPUs := c.srvCPUs, c.cliCPUs
@@ -67,11 +70,11 @@ func (c cpuProbe) read() cpuReading {
 	}
 	srv, err1 := proc.ReadCPUStat(srvCPUs)
 	cli, err2 := proc.ReadCPUStat(cliCPUs)
-	st, err3 := proc.ReadStat(c.clientPID)
-	if err1 != nil || err2 != nil || err3 != nil {
+	client, ok := c.clientTicks()
+	if err1 != nil || err2 != nil || !ok {
 		return cpuReading{}
 	}
-	return cpuReading{ok: true, srv: srv, cli: cli, clientTick: st.UTime + st.STime}
+	return cpuReading{ok: true, srv: srv, cli: cli, clientTick: client}
 }
 
 // sampleWindow samples group pgid from start for dur, stopping early when

@@ -63,7 +63,8 @@ type Proc struct {
 	stdout   []byte
 	tail     []byte
 	waitErr  error
-	exitCode int // valid once done is closed
+	exitCode int           // valid once done is closed
+	cpuTime  time.Duration // user + system CPU of the child, valid once done is closed
 }
 
 var (
@@ -207,6 +208,9 @@ func Start(spec Spec) (*Proc, error) {
 		p.mu.Lock()
 		p.waitErr = err
 		p.exitCode = exitCode(cmd.ProcessState)
+		if ps := cmd.ProcessState; ps != nil {
+			p.cpuTime = ps.UserTime() + ps.SystemTime()
+		}
 		p.mu.Unlock()
 		close(p.done)
 	}()
@@ -351,6 +355,19 @@ func (p *Proc) WaitLine(ctx context.Context, prefix string, timeout time.Duratio
 
 // Done is closed once the child has exited and been reaped.
 func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// CPUTime is the user plus system CPU time the child used in its life, from
+// its rusage; ok is false until it has exited and been reaped.
+func (p *Proc) CPUTime() (d time.Duration, ok bool) {
+	select {
+	case <-p.done:
+	default:
+		return 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpuTime, true
+}
 
 // Exited reports whether the child has exited, and its status: the exit
 // code, or 128+signal when a signal killed it.

@@ -55,6 +55,12 @@ func helper(mode string) {
 		fmt.Printf("CHILD %d\n", c.Process.Pid)
 		fmt.Println("LISTENING 127.0.0.1:2")
 		<-term
+	case "burn":
+		// Spin for 200 ms of CPU, then exit.
+		end := time.Now().Add(200 * time.Millisecond)
+		for x := 0; time.Now().Before(end); x++ {
+			_ = x * x
+		}
 	case "spew":
 		chunk := strings.Repeat("x", 1000) + "\n"
 		for i := 0; i < 2000; i++ {
@@ -247,5 +253,28 @@ func TestAllowedCPUs(t *testing.T) {
 	}
 	if len(cpus) != runtime.NumCPU() {
 		t.Errorf("AllowedCPUs = %v, NumCPU = %d", cpus, runtime.NumCPU())
+	}
+}
+
+func TestCPUTimeAfterExit(t *testing.T) {
+	t.Parallel()
+	p := start(t, spec("burn", nil))
+	if _, ok := p.CPUTime(); ok {
+		select {
+		case <-p.Done():
+		default:
+			t.Fatal("CPUTime reported before the child exited")
+		}
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("burn helper did not exit")
+	}
+	d, ok := p.CPUTime()
+	// It spun for 200 ms of wall time; on a loaded machine it gets less CPU,
+	// but never none.
+	if !ok || d <= 0 || d > 10*time.Second {
+		t.Fatalf("CPUTime = %v, %v after exit", d, ok)
 	}
 }
