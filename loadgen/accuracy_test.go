@@ -242,7 +242,10 @@ func TestOpenLoopRate(t *testing.T) {
 	const rate = 4000
 	cfg := Config{
 		Addr: s.Addr(), Conns: 20, SizeBytes: 64, Mode: Open, RateMsgsPerSec: rate,
-		Duration: 2 * time.Second, Warmup: 100 * time.Millisecond, Timeout: time.Second, Workers: 2,
+		// A generous timeout: under go test -race ./... the in-process
+		// server shares two CPUs with every other package's tests (and with
+		// the workers' polling), and a message stalled past 1 s was seen.
+		Duration: 2 * time.Second, Warmup: 100 * time.Millisecond, Timeout: 3 * time.Second, Workers: 2,
 	}
 	res := run(t, cfg)
 	l := res.Load
