@@ -309,6 +309,12 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 		if st, err := proc.ReadStat(lp.PID); err == nil {
 			return st.UTime + st.STime, true
 		}
+		// Gone from /proc: it exited, and its rusage arrives once it is
+		// reaped, a moment later.
+		select {
+		case <-lp.Done():
+		case <-time.After(time.Second):
+		}
 		if d, ok := lp.CPUTime(); ok {
 			return uint64(d * proc.ClockTicks / time.Second), true
 		}
