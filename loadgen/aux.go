@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"errors"
 	"math"
 
 	"golang.org/x/sys/unix"
@@ -132,39 +131,37 @@ func (a *aux) close() {
 // connectInflight at a time, over the source addresses like the active
 // ones. Each gets one attempt: one that fails is counted, not retried.
 func (a *aux) connectAll() error {
-	next, inflight := 0, 0
-	for next < len(a.conns) || inflight > 0 {
-		if a.sh.abort.Load() {
-			return errors.New("aborted")
-		}
-		now := nanotime()
-		for next < len(a.conns) && inflight < connectInflight {
-			c := a.conns[next]
-			next++
-			a.startConnect(c, now)
-			if c.state == auxConnecting {
-				inflight++
-			}
-		}
-		evs, _, err := a.p.Wait(a.evs, 10)
-		if err != nil {
-			return err
-		}
-		now = nanotime()
-		for _, ev := range evs {
-			if c := a.byFd[ev.Fd]; c != nil && c.state == auxConnecting {
-				a.finishConnect(c, ev.Events)
-				inflight--
-			}
-		}
-		for _, c := range a.conns[:next] {
-			if c.state == auxConnecting && now-c.startNs > a.sh.connTONs {
-				a.connectFailed(c)
-				inflight--
-			}
-		}
+	return connectPaced(a.sh, a.p, a.evs, auxSlots{a})
+}
+
+// auxSlots are the idle connections and slow readers as connectPaced sees
+// them.
+type auxSlots struct{ a *aux }
+
+func (s auxSlots) count() int { return len(s.a.conns) }
+
+func (s auxSlots) start(i int, now int64) bool {
+	c := s.a.conns[i]
+	s.a.startConnect(c, now)
+	return c.state == auxConnecting
+}
+
+func (s auxSlots) finish(fd int32, events uint32, _ int64) bool {
+	c := s.a.byFd[fd]
+	if c == nil || c.state != auxConnecting {
+		return false
 	}
-	return nil
+	s.a.finishConnect(c, events)
+	return true
+}
+
+func (s auxSlots) expire(i int, now int64) bool {
+	c := s.a.conns[i]
+	if c.state != auxConnecting || now-c.startNs <= s.a.sh.connTONs {
+		return false
+	}
+	s.a.connectFailed(c)
+	return true
 }
 
 func (a *aux) startConnect(c *auxConn, now int64) {

@@ -220,41 +220,89 @@ func (w *worker) close() {
 // connectAll is the set-up phase: every connection gets one attempt, at most
 // connectInflight at a time. Failures are counted and retried during the run.
 func (w *worker) connectAll() error {
-	next, inflight := 0, 0
-	for next < len(w.conns) || inflight > 0 {
-		if w.sh.abort.Load() {
-			return errors.New("aborted")
-		}
-		now := nanotime()
-		for next < len(w.conns) && inflight < connectInflight {
-			c := w.conns[next]
-			next++
-			w.startConnect(c, now)
-			if c.state == stConnecting {
-				inflight++
-			}
-		}
-		evs, _, err := w.p.Wait(w.evs, 10)
-		if err != nil {
-			return err
-		}
-		now = nanotime()
-		for _, ev := range evs {
-			if c := w.byFd[ev.Fd]; c != nil && c.state == stConnecting {
-				w.finishConnect(c, ev.Events, now)
-				inflight--
-			}
-		}
-		for _, c := range w.conns[:next] {
-			if c.state == stConnecting && now-c.timeNs > w.sh.connTONs {
-				w.connectFailed(c, now)
-				inflight--
-			}
-		}
+	if err := connectPaced(w.sh, w.p, w.evs, workerSlots{w}); err != nil {
+		return err
 	}
 	for _, c := range w.conns {
 		if c.state == stUp {
 			w.st.connectedAtStart++
+		}
+	}
+	return nil
+}
+
+// workerSlots are the worker's connections as connectPaced sees them.
+type workerSlots struct{ w *worker }
+
+func (s workerSlots) count() int { return len(s.w.conns) }
+
+func (s workerSlots) start(i int, now int64) bool {
+	c := s.w.conns[i]
+	s.w.startConnect(c, now)
+	return c.state == stConnecting
+}
+
+func (s workerSlots) finish(fd int32, events uint32, now int64) bool {
+	c := s.w.byFd[fd]
+	if c == nil || c.state != stConnecting {
+		return false
+	}
+	s.w.finishConnect(c, events, now)
+	return true
+}
+
+func (s workerSlots) expire(i int, now int64) bool {
+	c := s.w.conns[i]
+	if c.state != stConnecting || now-c.timeNs <= s.w.sh.connTONs {
+		return false
+	}
+	s.w.connectFailed(c, now)
+	return true
+}
+
+// connectSlots is what connectPaced needs of a set of connection slots.
+type connectSlots interface {
+	count() int
+	// start begins connecting slot i and reports whether the attempt is
+	// still in progress (a failure is counted by start itself).
+	start(i int, now int64) bool
+	// finish completes the attempt of the slot that owns fd, reporting
+	// false when fd is not one that is connecting.
+	finish(fd int32, events uint32, now int64) bool
+	// expire fails slot i's attempt when it is still connecting after the
+	// connect timeout, and reports whether it did.
+	expire(i int, now int64) bool
+}
+
+// connectPaced gives every slot one connect attempt, at most
+// connectInflight at a time, so a big set does not overflow the server's
+// accept queue. It stops early when the run is aborted.
+func connectPaced(sh *shared, p *poller.Poller, evs []poller.Event, slots connectSlots) error {
+	next, inflight, n := 0, 0, slots.count()
+	for next < n || inflight > 0 {
+		if sh.abort.Load() {
+			return errors.New("aborted")
+		}
+		now := nanotime()
+		for ; next < n && inflight < connectInflight; next++ {
+			if slots.start(next, now) {
+				inflight++
+			}
+		}
+		ready, _, err := p.Wait(evs, 10)
+		if err != nil {
+			return err
+		}
+		now = nanotime()
+		for _, ev := range ready {
+			if slots.finish(ev.Fd, ev.Events, now) {
+				inflight--
+			}
+		}
+		for i := 0; i < next; i++ {
+			if slots.expire(i, now) {
+				inflight--
+			}
 		}
 	}
 	return nil
