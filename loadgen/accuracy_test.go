@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -39,6 +40,15 @@ func run(t *testing.T, cfg Config) *Result {
 	}
 	checkInvariants(t, res)
 	return res
+}
+
+// withProcs raises GOMAXPROCS to at least n for a non-parallel test.
+func withProcs(t *testing.T, n int) {
+	t.Helper()
+	if old := runtime.GOMAXPROCS(0); old < n {
+		runtime.GOMAXPROCS(n)
+		t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	}
 }
 
 func checkInvariants(t *testing.T, res *Result) {
@@ -211,8 +221,14 @@ func stallShares(t *testing.T, fromSend bool, xs []time.Duration) []float64 {
 // all but vanish, since each connection then waits for its one outstanding
 // reply and sends the rest after the stall: this test would fail for a
 // generator with coordinated omission.
+//
+// Not parallel, like TestOpenLoopRate: an open-loop worker polls for its
+// next due send and holds a P while it does, so these run alone (Go runs
+// every non-parallel test before the parallel ones), with GOMAXPROCS raised
+// above the workers as `echobench load` does, leaving the in-process server
+// a P of its own.
 func TestOpenLoopStall(t *testing.T) {
-	t.Parallel()
+	withProcs(t, 2)
 	xs := []time.Duration{75 * time.Millisecond, 150 * time.Millisecond, 225 * time.Millisecond}
 	wantShares := []float64{0.225, 0.15, 0.075} // (300ms - x) / 1s
 	// Absolute tolerance: scheduling stalls of tens of ms on a loaded
@@ -237,7 +253,7 @@ func TestOpenLoopStall(t *testing.T) {
 // A fault-free open loop sends its target rate within 1% and every message
 // completes.
 func TestOpenLoopRate(t *testing.T) {
-	t.Parallel()
+	withProcs(t, 3) // two polling workers plus the server (see TestOpenLoopStall)
 	s := startFault(t, faultserver.Faults{})
 	const rate = 4000
 	cfg := Config{
