@@ -341,7 +341,17 @@ func TestFaultsWithDepth(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	s := startFault(t, faultserver.Faults{})
-	cfg := closedCfg(s.Addr())
+	res := runCancelled(t, closedCfg(s.Addr()))
+	if res.Load.Completed == 0 {
+		t.Error("nothing measured before the cancel")
+	}
+}
+
+// runCancelled runs cfg with a one-minute window cancelled after 400 ms and
+// checks that Run returns promptly with the books balanced and the window
+// actually measured.
+func runCancelled(t *testing.T, cfg Config) *Result {
+	t.Helper()
 	cfg.Duration = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(400*time.Millisecond, cancel)
@@ -357,9 +367,7 @@ func TestCancel(t *testing.T) {
 	if d := res.Load.DurationS; d < 0.2 || d > 5 {
 		t.Errorf("duration_s = %.3f, want the actual window (about 0.4 s)", d)
 	}
-	if res.Load.Completed == 0 {
-		t.Error("nothing measured before the cancel")
-	}
+	return res
 }
 
 // No server: every attempt fails, Run says so and still returns the counts.

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -218,23 +217,8 @@ func TestCancelIdleSlow(t *testing.T) {
 	// Not parallel: see idleSlowSequential.
 	s := startFault(t, faultserver.Faults{QueueChunks: 2})
 	cfg := closedCfg(s.Addr())
-	cfg.Duration = time.Minute
 	cfg.IdleConns, cfg.SlowReaders = 10, 1
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(400*time.Millisecond, cancel)
-	start := time.Now()
-	res, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if el := time.Since(start); el > 10*time.Second {
-		t.Fatalf("Run returned %v after cancel", el)
-	}
-	checkInvariants(t, res)
-	l := res.Load
-	if d := l.DurationS; d < 0.2 || d > 5 {
-		t.Errorf("duration_s = %.3f, want the actual window (about 0.4 s)", d)
-	}
+	l := runCancelled(t, cfg).Load
 	want(t, "idle_failed", l.IdleFailed, 0)
 	if l.SlowReadBytes == 0 || l.SlowClosed != 0 {
 		t.Errorf("slow reader read %d bytes, closed %d", l.SlowReadBytes, l.SlowClosed)
