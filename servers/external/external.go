@@ -49,8 +49,18 @@ type Stack struct {
 	// module is the Python module the stack needs ("" for the standard
 	// library only); Check imports it and reports its version.
 	module string
-	// hint says how to install module when it is missing.
-	hint string
+	// debianPkg is the Debian package that provides module, "" where
+	// Debian has none.
+	debianPkg string
+}
+
+// installHint says how to install module when it is missing.
+func (s Stack) installHint() string {
+	if s.debianPkg != "" {
+		return s.debianPkg + " is not installed: " + debianHint
+	}
+	return s.module + " is not installed: Debian does not package it; install it for " +
+		"the interpreter (e.g. pip) or set ECHOBENCH_PYTHON to a python that has it"
 }
 
 type runtime int
@@ -88,44 +98,43 @@ var stacks = []Stack{
 		Name:    "uvloop-protocol",
 		Doc:     "uvloop (libuv) event loop under asyncio, the same Protocol server as asyncio-protocol",
 		runtime: runtimePython, script: "echo_asyncio_protocol.py", args: []string{"--loop", "uvloop"},
-		module: "uvloop", hint: "python3-uvloop is not installed: " + debianHint,
+		module: "uvloop", debianPkg: "python3-uvloop",
 	},
 	{
 		Name:    "uvloop-streams",
 		Doc:     "uvloop (libuv) event loop under asyncio, the same streams server as asyncio-streams",
 		runtime: runtimePython, script: "echo_asyncio_streams.py", args: []string{"--loop", "uvloop"},
-		module: "uvloop", hint: "python3-uvloop is not installed: " + debianHint,
+		module: "uvloop", debianPkg: "python3-uvloop",
 	},
 	{
 		Name:    "gevent",
 		Doc:     "Python gevent: a greenlet per connection under StreamServer, blocking-style recv/sendall on libev",
 		runtime: runtimePython, script: "echo_gevent.py",
-		module: "gevent", hint: "python3-gevent is not installed: " + debianHint,
+		module: "gevent", debianPkg: "python3-gevent",
 	},
 	{
 		Name:    "tornado",
 		Doc:     "Python Tornado: TCPServer.handle_stream coroutine per IOStream, await stream.write (asyncio loop)",
 		runtime: runtimePython, script: "echo_tornado.py",
-		module: "tornado", hint: "python3-tornado is not installed: " + debianHint,
+		module: "tornado", debianPkg: "python3-tornado",
 	},
 	{
 		Name:    "twisted",
 		Doc:     "Python Twisted: a Protocol per connection on the epoll reactor, the transport as its own streaming producer",
 		runtime: runtimePython, script: "echo_twisted.py",
-		module: "twisted", hint: "python3-twisted is not installed: " + debianHint,
+		module: "twisted", debianPkg: "python3-twisted",
 	},
 	{
 		Name:    "trio",
 		Doc:     "Python trio: a task per connection under serve_tcp, structured concurrency, send_all backpressure",
 		runtime: runtimePython, script: "echo_trio.py",
-		module: "trio", hint: "python3-trio is not installed: " + debianHint,
+		module: "trio", debianPkg: "python3-trio",
 	},
 	{
 		Name:    "curio",
 		Doc:     "Python curio: a task per connection under run_server, recv/sendall on curio's kernel",
 		runtime: runtimePython, script: "echo_curio.py",
-		module: "curio", hint: "curio is not installed: Debian does not package it; install it for " +
-			"the interpreter (e.g. pip) or set ECHOBENCH_PYTHON to a python that has it",
+		module: "curio",
 	},
 	{
 		Name:    "node",
@@ -279,7 +288,7 @@ func (s Stack) Check(ctx context.Context) (version string, err error) {
 	detail := strings.TrimSpace(stderr.String())
 	var exitErr *exec.ExitError
 	if errors.As(runErr, &exitErr) && exitErr.ExitCode() == 3 && s.module != "" {
-		return "", fmt.Errorf("%s (%s: %s)", s.hint, interp, detail)
+		return "", fmt.Errorf("%s (%s: %s)", s.installHint(), interp, detail)
 	}
 	if runErr != nil {
 		return "", fmt.Errorf("%s: version check with %s: %w (stderr: %q)", s.Name, interp, runErr, detail)

@@ -17,7 +17,7 @@ func requireStacks() bool { return os.Getenv("ECHOBENCH_REQUIRE_STACKS") == "1" 
 
 // debianPackaged reports whether the stack's runtime and framework come from
 // the machine's packages (everything but curio), so it must be available in CI.
-func debianPackaged(s Stack) bool { return s.Name != "curio" }
+func debianPackaged(s Stack) bool { return s.module == "" || s.debianPkg != "" }
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
@@ -42,8 +42,8 @@ func TestRegistry(t *testing.T) {
 		if !slices.ContainsFunc(files, func(f scriptFile) bool { return f.rel == dir+s.script }) {
 			t.Errorf("%s: script %s%s is not embedded", s.Name, dir, s.script)
 		}
-		if s.module != "" && s.hint == "" {
-			t.Errorf("%s: needs module %s but has no install hint", s.Name, s.module)
+		if s.debianPkg != "" && s.debianPkg != "python3-"+s.module {
+			t.Errorf("%s: module %s comes from Debian package %s, want python3-%s", s.Name, s.module, s.debianPkg, s.module)
 		}
 	}
 	if _, ok := Lookup("no-such-stack"); ok {
@@ -176,8 +176,8 @@ func TestCheck(t *testing.T) {
 			t.Parallel()
 			version, err := s.Check(context.Background())
 			if err != nil {
-				if s.hint != "" && !strings.Contains(err.Error(), s.hint) {
-					t.Errorf("Check error %q lacks the install hint %q", err, s.hint)
+				if s.module != "" && !strings.Contains(err.Error(), s.installHint()) {
+					t.Errorf("Check error %q lacks the install hint %q", err, s.installHint())
 				}
 				if requireStacks() && debianPackaged(s) {
 					t.Fatalf("ECHOBENCH_REQUIRE_STACKS=1 and %s is unavailable: %v", s.Name, err)
@@ -200,7 +200,7 @@ func TestCheck(t *testing.T) {
 func TestCheckMissingModule(t *testing.T) {
 	t.Parallel()
 	s := Stack{Name: "fake", runtime: runtimePython, script: "echo_trio.py",
-		module: "echobench_no_such_module", hint: "fake is not installed: do X"}
+		module: "echobench_no_such_module", debianPkg: "python3-echobench-fake"}
 	_, err := s.Check(context.Background())
 	if err == nil {
 		t.Skip("/usr/bin/python3 not here") // then LookPath failed first; covered below
@@ -211,7 +211,7 @@ func TestCheckMissingModule(t *testing.T) {
 		}
 		return
 	}
-	if !strings.HasPrefix(err.Error(), "fake is not installed: do X") || !strings.Contains(err.Error(), "echobench_no_such_module") {
+	if !strings.HasPrefix(err.Error(), "python3-echobench-fake is not installed: "+debianHint) || !strings.Contains(err.Error(), "echobench_no_such_module") {
 		t.Errorf("err = %v, want the hint and the import error", err)
 	}
 }
