@@ -444,6 +444,18 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return p
 }
 
+// runToEnd runs `echobench run CONFIG --results resultsDir ARGS...` to the
+// end, fails the test unless it exits 0, and returns it with its run
+// directory.
+func runToEnd(t *testing.T, piddir string, env []string, cfg, resultsDir string, args ...string) (*runProc, string) {
+	t.Helper()
+	r := startRun(t, piddir, env, append([]string{cfg, "--results", resultsDir}, args...)...)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
+	}
+	return r, onlyRunDir(t, resultsDir)
+}
+
 func onlyRunDir(t *testing.T, resultsDir string) string {
 	t.Helper()
 	ents, err := os.ReadDir(resultsDir)
@@ -521,11 +533,7 @@ conns = [2]
 sizes = [64]
 `, exe))
 	res := filepath.Join(dir, "results")
-	r := startRun(t, piddir, nil, cfg, "--results", res, "--seed", "3")
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
-	}
-	run := onlyRunDir(t, res)
+	r, run := runToEnd(t, piddir, nil, cfg, res, "--seed", "3")
 	rr := readRecords(t, run)
 	byServer := map[string]results.Record{}
 	for _, rec := range rr.Records {
@@ -629,11 +637,8 @@ slow_readers = [1]
 slow_read_bytes_per_s = 4096
 `)
 	res := filepath.Join(dir, "results")
-	r := startRun(t, piddir, nil, cfg, "--results", res, "--seed", "1")
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
-	}
-	rr := readRecords(t, onlyRunDir(t, res))
+	r, run := runToEnd(t, piddir, nil, cfg, res, "--seed", "1")
+	rr := readRecords(t, run)
 	if len(rr.Records) != 1 {
 		t.Fatalf("%d records, want 1", len(rr.Records))
 	}
@@ -680,11 +685,8 @@ load = [0.5, 0.9]
 	res := filepath.Join(dir, "results")
 	// Capacity 1000 msg/s; the objective holds up to 600 msg/s. Sweep: 500
 	// met, 900 missed; bisection: 700 missed, 600 met, 650 missed.
-	r := startRun(t, piddir, []string{"FAKEBENCH_CAPACITY=1000", "FAKEBENCH_SLO_RATE=600"}, cfg, "--results", res)
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", code, r.stderrText())
-	}
-	rr := readRecords(t, onlyRunDir(t, res))
+	r, run := runToEnd(t, piddir, []string{"FAKEBENCH_CAPACITY=1000", "FAKEBENCH_SLO_RATE=600"}, cfg, res)
+	rr := readRecords(t, run)
 	var rates []float64
 	for _, rec := range rr.Records {
 		if rec.Status != results.StatusOK {
