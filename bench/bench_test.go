@@ -897,8 +897,19 @@ func TestDryRun(t *testing.T) {
 	if err := Command(&out, io.Discard, []string{cfg, "--dry-run", "--results", filepath.Join(dir, "res")}, fakeDeps()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "12 points (2 servers, 2 repeats)") || !strings.Contains(out.String(), "r2/echo2/closed/c3-s64-d1") {
+	// 230 ms window + warm-up, 350 ms start/stop: 12 x 580 ms = 6.96 s.
+	if !strings.HasPrefix(out.String(), "12 points (2 servers, 2 repeats), about 7s for the 12 that run") || !strings.Contains(out.String(), "r2/echo2/closed/c3-s64-d1") {
 		t.Errorf("dry run printed:\n%s", out.String())
+	}
+	// A stack that cannot run is listed, and its points cost no time.
+	out.Reset()
+	cfg = writeFile(t, dir, "m2.toml", resumeConfig+"[[servers]]\nmodel = \"missingstack\"\n")
+	if err := Command(&out, io.Discard, []string{cfg, "--dry-run", "--results", filepath.Join(dir, "res")}, fakeDeps()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "18 points (3 servers, 2 repeats), about 7s for the 12 that run") ||
+		!strings.Contains(out.String(), "SKIPPED missingstack: python3-missing is not installed") {
+		t.Errorf("dry run with a missing stack printed:\n%s", out.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "res")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a dry run created the results directory")

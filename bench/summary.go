@@ -16,8 +16,15 @@ import (
 // printPlan lists the points of a dry run and the time they should take.
 func (r *Runner) printPlan() {
 	per := r.cfg.Warmup.Duration + r.cfg.Duration.Duration + estOverhead
-	fmt.Fprintf(r.stdout, "%d points (%d servers, %d repeats), about %v at %v each (warm-up + window + %v start/stop)\n",
-		len(r.plan), len(r.servers), r.cfg.Repeats, (per * time.Duration(len(r.plan))).Round(time.Second), per, estOverhead)
+	// A skipped server's points are written at once: they cost no time.
+	timed := 0
+	for _, p := range r.plan {
+		if p.Server.Skip == "" {
+			timed++
+		}
+	}
+	fmt.Fprintf(r.stdout, "%d points (%d servers, %d repeats), about %v for the %d that run, at %v each (warm-up + window + %v start/stop)\n",
+		len(r.plan), len(r.servers), r.cfg.Repeats, (per * time.Duration(timed)).Round(time.Second), timed, per, estOverhead)
 	for i, p := range r.plan {
 		fmt.Fprintf(r.stdout, "%4d %s\n", i+1, p.ID)
 	}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
 	"echobench/internal/poller"
+	"echobench/internal/rawio"
 	"echobench/internal/results"
 )
 
@@ -500,7 +500,7 @@ func (w *worker) send(c *conn, now int64) {
 		n := min(target-c.txBytes, int64(len(w.wbuf)))
 		buf := w.wbuf[:n]
 		w.sh.pl.fill(buf, c.id, c.baseSeq, c.txBytes)
-		m, err := rawWrite(int(c.fd), buf)
+		m, err := rawio.Write(int(c.fd), buf)
 		if err != nil {
 			if err == unix.EAGAIN {
 				w.armOut(c, true)
@@ -578,7 +578,7 @@ func (w *worker) onWritable(c *conn, now int64) {
 // against the expected stream, finishes complete messages and tops the
 // connection up. Hot path: no allocation.
 func (w *worker) onReadable(c *conn) {
-	n, err := rawRead(int(c.fd), w.rbuf)
+	n, err := rawio.Read(int(c.fd), w.rbuf)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}
@@ -928,42 +928,4 @@ func sockaddr(ip netip.Addr, port uint16) (unix.Sockaddr, int) {
 		return &unix.SockaddrInet4{Port: int(port), Addr: ip.As4()}, unix.AF_INET
 	}
 	return &unix.SockaddrInet6{Port: int(port), Addr: ip.As16()}, unix.AF_INET6
-}
-
-// rawRead and rawWrite are read(2) and write(2) without the Go scheduler's
-// syscall bookkeeping (entersyscall/exitsyscall, about 2% of the client's CPU
-// at 64 B). That is safe only because every socket here is non-blocking: the
-// call returns at once, so it never holds the P for long.
-func rawRead(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, errnoErr(e)
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, errnoErr(e)
-	}
-	return int(n), nil
-}
-
-// errnoErr returns the common errnos without boxing, so the hot path does not
-// allocate for them.
-func errnoErr(e unix.Errno) error {
-	switch e {
-	case unix.EAGAIN:
-		return unix.EAGAIN
-	case unix.EINTR:
-		return unix.EINTR
-	}
-	return e
 }

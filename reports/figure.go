@@ -19,7 +19,8 @@ import (
 )
 
 // palette gives each model one colour in every chart: the Okabe–Ito
-// colour-blind-safe set (without its yellow, too pale on white), then more.
+// colour-blind-safe set (without its yellow, too pale on white), then more:
+// 14 in all, one per model of the full study (4 Go models, 10 foreign stacks).
 var palette = []color.RGBA{
 	{0x00, 0x72, 0xB2, 0xff}, // blue
 	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
@@ -31,6 +32,10 @@ var palette = []color.RGBA{
 	{0x88, 0x22, 0x55, 0xff}, // wine
 	{0x44, 0xAA, 0x99, 0xff}, // teal
 	{0x99, 0x99, 0x33, 0xff}, // olive
+	{0x33, 0x22, 0x88, 0xff}, // indigo
+	{0x8C, 0x51, 0x0A, 0xff}, // brown
+	{0xEE, 0x66, 0x77, 0xff}, // rose
+	{0x66, 0xAA, 0x00, 0xff}, // lime
 }
 
 var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.RingGlyph{}}

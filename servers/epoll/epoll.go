@@ -6,9 +6,10 @@
 // buffer and writes it straight back: one read and one write per message, no
 // epoll_ctl and no allocation (perf stat counted exactly one read and one
 // write per echoed message, and epoll_ctl only per connection). The read and
-// write skip the runtime's syscall bookkeeping (see rawio.go): the sockets
-// are non-blocking, so there is never a blocked thread to hand over. Only a partial write changes the registration:
-// the rest is copied into the connection's pending buffer and EPOLLOUT is
+// write are internal/rawio's: one system call each, without the runtime's
+// syscall bookkeeping, since the sockets are non-blocking and there is never
+// a blocked thread to hand over. Only a partial write changes the
+// registration: the rest is copied into the connection's pending buffer and EPOLLOUT is
 // armed until it drains. While pending output is at or above
 // Config.MaxPendingBytes the connection is not read (EPOLLIN dropped), so a
 // client that stops reading meets TCP backpressure instead of growing the
@@ -49,6 +50,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echobench/internal/poller"
+	"echobench/internal/rawio"
 	"echobench/servers"
 )
 
@@ -445,7 +447,7 @@ func (l *loop) handle(c *conn, ev uint32) {
 // read does one read and echoes what it got. This is the hot path: one
 // read, one write, no epoll_ctl, no allocation when the write completes.
 func (l *loop) read(c *conn) {
-	n, err := rawRead(c.fd, l.buf)
+	n, err := rawio.Read(c.fd, l.buf)
 	if n > 0 {
 		l.echo(c, l.buf[:n])
 		return
@@ -581,7 +583,7 @@ func (l *loop) closeConn(c *conn) {
 // write is a non-blocking write that retries EINTR; n is never negative.
 func write(fd int, p []byte) (int, error) {
 	for {
-		n, err := rawWrite(fd, p)
+		n, err := rawio.Write(fd, p)
 		if err == unix.EINTR {
 			continue
 		}
