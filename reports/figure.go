@@ -187,37 +187,63 @@ func (f figure) draw(dc draw.Canvas, h vg.Length) (err error) {
 	return nil
 }
 
-const legendRow = 0.3 * vg.Inch
+const (
+	legendRow    = 0.3 * vg.Inch
+	legendSwatch = 0.32 * vg.Inch
+	legendGap    = 0.25 * vg.Inch
+	legendMargin = 0.3 * vg.Inch // kept clear at each side of the figure
+)
 
-func (f figure) legendHeight() vg.Length {
-	if len(f.legend) == 0 {
-		return 0
-	}
-	return legendRow
+func legendStyle() text.Style {
+	return text.Style{Color: color.Black, Font: font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, 10),
+		XAlign: draw.XLeft, YAlign: draw.YCenter, Handler: plot.DefaultTextHandler}
 }
 
-// drawLegend draws one centred row of model swatches (line and glyph in the
+// legendRows splits the legend into rows that fit the figure's width: the
+// full study's 13 models do not fit in one.
+func (f figure) legendRows() [][]string {
+	sty := legendStyle()
+	var rows [][]string
+	var row []string
+	width := vg.Length(0)
+	for _, m := range f.legend {
+		w := legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+		if len(row) > 0 && width+w-legendGap > figWidth-2*legendMargin {
+			rows = append(rows, row)
+			row, width = nil, 0
+		}
+		row = append(row, m)
+		width += w
+	}
+	if len(row) > 0 {
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func (f figure) legendHeight() vg.Length {
+	return vg.Length(len(f.legendRows())) * legendRow
+}
+
+// drawLegend draws centred rows of model swatches (line and glyph in the
 // model's colour) with their names, top at y.
 func (f figure) drawLegend(dc draw.Canvas, y vg.Length) {
-	if len(f.legend) == 0 {
-		return
-	}
-	sty := text.Style{Color: color.Black, Font: font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, 10),
-		XAlign: draw.XLeft, YAlign: draw.YCenter, Handler: plot.DefaultTextHandler}
-	const swatch, gap = 0.32 * vg.Inch, 0.25 * vg.Inch
-	total := vg.Length(0)
-	for _, m := range f.legend {
-		total += swatch + 0.06*vg.Inch + sty.Width(m) + gap
-	}
-	x := (figWidth - total + gap) / 2
-	cy := y - legendRow/2
-	for _, m := range f.legend {
-		col, g := f.a.modelStyle(m)
-		dc.StrokeLine2(draw.LineStyle{Color: col, Width: vg.Points(2)}, x, cy, x+swatch, cy)
-		dc.DrawGlyph(draw.GlyphStyle{Color: col, Radius: vg.Points(3.5), Shape: g}, vg.Point{X: x + swatch/2, Y: cy})
-		x += swatch + 0.06*vg.Inch
-		dc.FillText(sty, vg.Point{X: x, Y: cy}, m)
-		x += sty.Width(m) + gap
+	sty := legendStyle()
+	for r, row := range f.legendRows() {
+		total := vg.Length(0)
+		for _, m := range row {
+			total += legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+		}
+		x := (figWidth - total + legendGap) / 2
+		cy := y - vg.Length(r)*legendRow - legendRow/2
+		for _, m := range row {
+			col, g := f.a.modelStyle(m)
+			dc.StrokeLine2(draw.LineStyle{Color: col, Width: vg.Points(2)}, x, cy, x+legendSwatch, cy)
+			dc.DrawGlyph(draw.GlyphStyle{Color: col, Radius: vg.Points(3.5), Shape: g}, vg.Point{X: x + legendSwatch/2, Y: cy})
+			x += legendSwatch + 0.06*vg.Inch
+			dc.FillText(sty, vg.Point{X: x, Y: cy}, m)
+			x += sty.Width(m) + legendGap
+		}
 	}
 }
 

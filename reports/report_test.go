@@ -6,9 +6,12 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
 
 	"echobench/internal/results"
 	"echobench/reports/internal/synth"
@@ -182,5 +185,38 @@ func TestChartsRender(t *testing.T) {
 	}
 	if cfg.Width != 1100 {
 		t.Errorf("spectrum PNG is %dx%d, want 10 in at 110 dpi = 1100 px wide", cfg.Width, cfg.Height)
+	}
+}
+
+// The full study's 13 models do not fit in one legend row: the legend must
+// wrap, keep every model once and in order, and fit each row in the figure.
+func TestLegendWraps(t *testing.T) {
+	models := []string{"asyncio-protocol", "asyncio-streams", "epoll", "evio", "gevent", "gnet",
+		"netconn", "node", "tornado", "trio", "twisted", "uvloop-protocol", "uvloop-streams"}
+	f := figure{legend: models, a: &Analysis{Models: models}}
+	rows := f.legendRows()
+	if len(rows) < 2 {
+		t.Fatalf("13 models in %d legend row(s), want a wrap", len(rows))
+	}
+	var all []string
+	sty := legendStyle()
+	for i, row := range rows {
+		w := vg.Length(0)
+		for _, m := range row {
+			w += legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+		}
+		if w-legendGap > figWidth-2*legendMargin {
+			t.Errorf("row %d is %v wide, the figure allows %v: %v", i, w-legendGap, figWidth-2*legendMargin, row)
+		}
+		all = append(all, row...)
+	}
+	if !slices.Equal(all, models) {
+		t.Errorf("legend rows %v lose or reorder models", rows)
+	}
+	if got := f.legendHeight(); got != vg.Length(len(rows))*legendRow {
+		t.Errorf("legend height %v for %d rows", got, len(rows))
+	}
+	if rows := (figure{legend: models[:4]}).legendRows(); len(rows) != 1 {
+		t.Errorf("4 models took %d rows", len(rows))
 	}
 }
