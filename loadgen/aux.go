@@ -321,7 +321,7 @@ func (a *aux) loop() error {
 // nothing. EOF, a reset or unsolicited bytes all mean the server did not
 // keep it as an idle connection should be kept.
 func (a *aux) onIdleInput(c *auxConn) {
-	_, err := rawio.Read(int(c.fd), a.rbuf[:1])
+	_, err := rawio.Recv(int(c.fd), a.rbuf[:1])
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}
@@ -377,7 +377,7 @@ func (a *aux) write(c *auxConn, now int64) {
 			return
 		}
 		a.sh.pl.fill(a.wbuf, c.id, 0, c.tx)
-		n, err := rawio.Write(int(c.fd), a.wbuf)
+		n, err := rawio.Send(int(c.fd), a.wbuf)
 		switch {
 		case err == unix.EAGAIN:
 			a.armOut(c, true)
@@ -405,7 +405,7 @@ func (a *aux) tick(now int64) {
 		c.allowance = math.Min(c.allowance+dt*a.bytesPerNs, a.burst)
 		for c.state == auxUp && c.allowance >= 1 {
 			want := min(int(c.allowance), len(a.rbuf))
-			n, err := rawio.Read(int(c.fd), a.rbuf[:want])
+			n, err := rawio.Recv(int(c.fd), a.rbuf[:want])
 			if err == unix.EAGAIN {
 				break
 			}
@@ -447,7 +447,7 @@ func (a *aux) finalCheck() error {
 			continue
 		}
 		a.idlePl.fill(a.wbuf[:idleMsgBytes], c.id, 0, 0)
-		n, err := rawio.Write(int(c.fd), a.wbuf[:idleMsgBytes])
+		n, err := rawio.Send(int(c.fd), a.wbuf[:idleMsgBytes])
 		if err != nil || n != idleMsgBytes {
 			// A 32-byte write to an idle socket cannot meet a full buffer:
 			// anything short of it is a broken connection.
@@ -473,7 +473,7 @@ func (a *aux) finalCheck() error {
 			if c == nil || c.slow || c.state != auxUp || c.checked {
 				continue
 			}
-			n, err := rawio.Read(int(c.fd), a.rbuf)
+			n, err := rawio.Recv(int(c.fd), a.rbuf)
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
 			}

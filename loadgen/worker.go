@@ -500,7 +500,7 @@ func (w *worker) send(c *conn, now int64) {
 		n := min(target-c.txBytes, int64(len(w.wbuf)))
 		buf := w.wbuf[:n]
 		w.sh.pl.fill(buf, c.id, c.baseSeq, c.txBytes)
-		m, err := rawio.Write(int(c.fd), buf)
+		m, err := rawio.Send(int(c.fd), buf)
 		if err != nil {
 			if err == unix.EAGAIN {
 				w.armOut(c, true)
@@ -578,7 +578,7 @@ func (w *worker) onWritable(c *conn, now int64) {
 // against the expected stream, finishes complete messages and tops the
 // connection up. Hot path: no allocation.
 func (w *worker) onReadable(c *conn) {
-	n, err := rawio.Read(int(c.fd), w.rbuf)
+	n, err := rawio.Recv(int(c.fd), w.rbuf)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}

@@ -447,7 +447,7 @@ func (l *loop) handle(c *conn, ev uint32) {
 // read does one read and echoes what it got. This is the hot path: one
 // read, one write, no epoll_ctl, no allocation when the write completes.
 func (l *loop) read(c *conn) {
-	n, err := rawio.Read(c.fd, l.buf)
+	n, err := rawio.Recv(c.fd, l.buf)
 	if n > 0 {
 		l.echo(c, l.buf[:n])
 		return
@@ -583,7 +583,7 @@ func (l *loop) closeConn(c *conn) {
 // write is a non-blocking write that retries EINTR; n is never negative.
 func write(fd int, p []byte) (int, error) {
 	for {
-		n, err := rawio.Write(fd, p)
+		n, err := rawio.Send(fd, p)
 		if err == unix.EINTR {
 			continue
 		}
