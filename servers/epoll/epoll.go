@@ -6,11 +6,11 @@
 // buffer and writes it straight back: one read and one write per message, no
 // epoll_ctl and no allocation (perf stat counted exactly one read and one
 // write per echoed message, and epoll_ctl only per connection). The read and
-// write are internal/rawio's: one system call each, without the runtime's
-// syscall bookkeeping, since the sockets are non-blocking and there is never
-// a blocked thread to hand over. Only a partial write changes the
-// registration: the rest is copied into the connection's pending buffer and EPOLLOUT is
-// armed until it drains. While pending output is at or above
+// write are internal/rawio's recvfrom and sendto: one system call each,
+// without the runtime's syscall bookkeeping (the sockets are non-blocking, so
+// there is never a blocked thread to hand over) or the kernel's file layer.
+// Only a partial write changes the registration: the rest is copied into the
+// connection's pending buffer and EPOLLOUT is armed until it drains. While pending output is at or above
 // Config.MaxPendingBytes the connection is not read (EPOLLIN dropped), so a
 // client that stops reading meets TCP backpressure instead of growing the
 // server: pending output stays below MaxPendingBytes plus one read.
