@@ -212,13 +212,16 @@ func (a *Analysis) latencyFigure() (*figure, string) {
 		plots:   rows, rowHeight: 3 * vg.Inch}, ""
 }
 
-// sweepPoints returns, per open-loop group, each model's points ordered by
-// offered rate.
+// sweepPoints returns, per open-loop group, each model's sweep points (its
+// fixed load fractions) ordered by offered rate. The SLO search's points are
+// left out: step k of the bisection runs at a different rate in each repeat,
+// so a median across repeats mixes rates and zigzags the line; their result
+// is the SLO table.
 func (a *Analysis) sweepPoints(g Scenario, model string) []*Point {
 	var out []*Point
 	for _, p := range a.Points {
 		s := p.Scenario
-		if p.Server == model && (s.Kind == results.KindSweep || s.Kind == results.KindSLO) && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth &&
+		if p.Server == model && s.Kind == results.KindSweep && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth &&
 			s.Idle == g.Idle && s.Slow == g.Slow && s.SlowRate == g.SlowRate && p.OfferedRate.N > 0 {
 			out = append(out, p)
 		}
@@ -275,7 +278,7 @@ func (a *Analysis) sweepFigure() (*figure, string) {
 		rows = append(rows, []*plot.Plot{lat, comp})
 	}
 	return &figure{name: "sweep", title: "Open loop: latency and completion against offered load (where each model breaks)",
-		caption: fmt.Sprintf("Latency runs from each message's intended send time, so a stalled server cannot hide it. A model holds a load while p99 ≤ %s and ≥ %s of messages complete; × marks points that did not hold (rate not met or below the completion SLO).",
+		caption: fmt.Sprintf("Latency runs from each message's intended send time, so a stalled server cannot hide it. A model holds a load while p99 ≤ %s and ≥ %s of messages complete; × marks points that did not hold (rate not met or below the completion SLO). Each point is a load fraction of the model's own capacity, median over repeats; the SLO search's steps are in the SLO table, not here.",
 			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
 		plots: rows}, ""
 }

@@ -220,3 +220,36 @@ func TestLegendWraps(t *testing.T) {
 		t.Errorf("4 models took %d rows", len(rows))
 	}
 }
+
+// The sweep chart's lines hold only the fixed load fractions: an SLO step
+// runs at a different rate in every repeat, so its median mixes rates.
+func TestSweepLinesLeaveOutSLOSteps(t *testing.T) {
+	a := analyzeTestRun(t)
+	slo := 0
+	for _, p := range a.Points {
+		if p.Scenario.Kind == results.KindSLO {
+			slo++
+		}
+	}
+	if slo == 0 {
+		t.Fatal("the test run has no SLO points: this test would prove nothing")
+	}
+	lines := 0
+	for _, g := range sweepGroups(a) {
+		for _, m := range a.Models {
+			pts := a.sweepPoints(g, m)
+			for i, p := range pts {
+				if p.Scenario.Kind != results.KindSweep {
+					t.Errorf("%s: %s point in the sweep line", m, p.Scenario.Kind)
+				}
+				if i > 0 && p.OfferedRate.Median < pts[i-1].OfferedRate.Median {
+					t.Errorf("%s: sweep line not ordered by offered rate", m)
+				}
+			}
+			lines += len(pts)
+		}
+	}
+	if lines == 0 {
+		t.Error("no sweep points at all")
+	}
+}
