@@ -191,12 +191,19 @@ const (
 	legendRow    = 0.3 * vg.Inch
 	legendSwatch = 0.32 * vg.Inch
 	legendGap    = 0.25 * vg.Inch
-	legendMargin = 0.3 * vg.Inch // kept clear at each side of the figure
+	legendPad    = 0.06 * vg.Inch // between a swatch and its name
+	legendMargin = 0.3 * vg.Inch  // kept clear at each side of the figure
 )
 
 func legendStyle() text.Style {
 	return text.Style{Color: color.Black, Font: font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, 10),
 		XAlign: draw.XLeft, YAlign: draw.YCenter, Handler: plot.DefaultTextHandler}
+}
+
+// legendEntryWidth is the width one model takes in the legend, with the gap
+// after it.
+func legendEntryWidth(sty text.Style, model string) vg.Length {
+	return legendSwatch + legendPad + sty.Width(model) + legendGap
 }
 
 // legendRows splits the legend into rows that fit the figure's width: the
@@ -207,7 +214,7 @@ func (f figure) legendRows() [][]string {
 	var row []string
 	width := vg.Length(0)
 	for _, m := range f.legend {
-		w := legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+		w := legendEntryWidth(sty, m)
 		if len(row) > 0 && width+w-legendGap > figWidth-2*legendMargin {
 			rows = append(rows, row)
 			row, width = nil, 0
@@ -232,7 +239,7 @@ func (f figure) drawLegend(dc draw.Canvas, y vg.Length) {
 	for r, row := range f.legendRows() {
 		total := vg.Length(0)
 		for _, m := range row {
-			total += legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+			total += legendEntryWidth(sty, m)
 		}
 		x := (figWidth - total + legendGap) / 2
 		cy := y - vg.Length(r)*legendRow - legendRow/2
@@ -240,7 +247,7 @@ func (f figure) drawLegend(dc draw.Canvas, y vg.Length) {
 			col, g := f.a.modelStyle(m)
 			dc.StrokeLine2(draw.LineStyle{Color: col, Width: vg.Points(2)}, x, cy, x+legendSwatch, cy)
 			dc.DrawGlyph(draw.GlyphStyle{Color: col, Radius: vg.Points(3.5), Shape: g}, vg.Point{X: x + legendSwatch/2, Y: cy})
-			x += legendSwatch + 0.06*vg.Inch
+			x += legendSwatch + legendPad
 			dc.FillText(sty, vg.Point{X: x, Y: cy}, m)
 			x += sty.Width(m) + legendGap
 		}

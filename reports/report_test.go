@@ -203,7 +203,7 @@ func TestLegendWraps(t *testing.T) {
 	for i, row := range rows {
 		w := vg.Length(0)
 		for _, m := range row {
-			w += legendSwatch + 0.06*vg.Inch + sty.Width(m) + legendGap
+			w += legendEntryWidth(sty, m)
 		}
 		if w-legendGap > figWidth-2*legendMargin {
 			t.Errorf("row %d is %v wide, the figure allows %v: %v", i, w-legendGap, figWidth-2*legendMargin, row)
