@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,8 @@ import (
 	"echobench/bench/proc"
 	"echobench/bench/supervise"
 	"echobench/internal/results"
+	"echobench/loadgen"
+	"echobench/servers"
 )
 
 // Timing of a point beyond its warm-up and window.
@@ -151,68 +154,22 @@ func (r *Runner) sloSamples(p Point) []sloSample {
 // measure starts the server, runs the load against it while sampling the
 // server's /proc, and stops the server.
 func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *results.Record {
-	srv := p.Server
-	argv := append(append([]string(nil), srv.Argv...), "--addr", srv.Addr)
-	if srv.LoopsFlag {
-		argv = append(argv, "--loops", strconv.Itoa(srv.Loops))
-	}
-	if srv.MaxPending > 0 {
-		argv = append(argv, "--max-pending", strconv.Itoa(srv.MaxPending))
-	}
-	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(len(r.srvCPUs)))
-	env = append(env, srv.Env...)
-	sp, err := supervise.Start(supervise.Spec{Argv: argv, Env: env, CPUs: r.srvCPUs})
+	sp, err := r.startServer(p.Server)
 	if err != nil {
 		return fail(rec, "start server: %v", err)
 	}
-	stopped := false
-	stopServer := func() supervise.StopResult {
-		stopped = true
-		return sp.Stop(stopGrace)
-	}
-	defer func() {
-		if !stopped {
-			sp.Stop(0)
-		}
-	}()
-	serverFailed := func(format string, args ...any) *results.Record {
-		res := stopServer()
-		fail(rec, format, args...)
-		code := res.ExitCode
-		rec.ExitStatus = &code
-		rec.StderrTail = sp.StderrTail()
+	srv := &serverRun{proc: sp, rec: rec}
+	defer srv.kill()
+	addr, base, ok := r.awaitServer(ctx, srv)
+	if !ok {
 		return rec
 	}
-
-	addr, err := sp.WaitLine(ctx, "LISTENING ", r.cfg.ReadyTimeout.Duration)
-	if err != nil {
-		if errors.Is(err, supervise.ErrExited) {
-			_, code := sp.Exited()
-			return serverFailed("server exited with status %d before it was ready", code)
-		}
-		return serverFailed("server not ready: %v", err)
-	}
-	if err := config.CheckLoopback(addr); err != nil {
-		return serverFailed("server announced %v", err)
-	}
-	members, err := proc.GroupMembers(sp.PID)
-	if err != nil {
-		return serverFailed("list server processes: %v", err)
-	}
-	if _, err := proc.CheckLoopbackOnly(members); err != nil {
-		return serverFailed("%v", err)
-	}
-	base, err := proc.ReadGroup(members, false)
-	if err != nil {
-		return serverFailed("sample server: %v", err)
-	}
-
 	load, lerr := r.runLoad(ctx, p, rec, addr, sp.PID)
 	if ctx.Err() != nil {
 		return rec
 	}
 	exitedEarly, code := sp.Exited()
-	res := stopServer()
+	res := srv.stop()
 	rec.End = time.Now()
 	if res.Killed {
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf("server did not exit within %v of SIGTERM and was killed", stopGrace))
@@ -226,20 +183,98 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 		}
 	}
 	rec.Load = load
-	if exitedEarly {
+	switch {
+	case exitedEarly:
 		rec.Status = results.StatusFailed
 		rec.Error = fmt.Sprintf("server exited with status %d during the load", code)
 		rec.ExitStatus = &code
 		rec.StderrTail = sp.StderrTail()
-		return rec
-	}
-	if lerr != nil {
+	case lerr != nil:
 		rec.Status = results.StatusFailed
 		rec.Error = lerr.Error()
-		return rec
+	default:
+		rec.Status = results.StatusOK
 	}
-	rec.Status = results.StatusOK
 	return rec
+}
+
+// startServer starts srv pinned to the server CPUs, with the contract flags
+// built from one servers.Config by the contract's own flag table.
+func (r *Runner) startServer(srv *Server) (*supervise.Proc, error) {
+	cfg := servers.Config{Addr: srv.Addr, MaxPendingBytes: srv.MaxPending}
+	if srv.LoopsFlag {
+		cfg.Loops = srv.Loops
+	}
+	argv := append(slices.Clone(srv.Argv), cfg.Args()...)
+	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(len(r.srvCPUs)))
+	env = append(env, srv.Env...)
+	return supervise.Start(supervise.Spec{Argv: argv, Env: env, CPUs: r.srvCPUs})
+}
+
+// serverRun is a started server process and the record it belongs to.
+type serverRun struct {
+	proc    *supervise.Proc
+	rec     *results.Record
+	stopped bool
+}
+
+// stop ends the server within the contract's grace period.
+func (s *serverRun) stop() supervise.StopResult {
+	s.stopped = true
+	return s.proc.Stop(stopGrace)
+}
+
+// kill ends a server that was not stopped, at once.
+func (s *serverRun) kill() {
+	if !s.stopped {
+		s.proc.Stop(0)
+	}
+}
+
+// failed stops the server and fails the record with its exit status and
+// the tail of its stderr.
+func (s *serverRun) failed(format string, args ...any) {
+	res := s.stop()
+	fail(s.rec, format, args...)
+	code := res.ExitCode
+	s.rec.ExitStatus = &code
+	s.rec.StderrTail = s.proc.StderrTail()
+}
+
+// awaitServer waits for the server's LISTENING line and checks that it
+// listens on loopback only; it returns the announced address and the
+// server's /proc figures before any load. On failure the record is failed
+// and ok is false.
+func (r *Runner) awaitServer(ctx context.Context, srv *serverRun) (addr string, base proc.Sample, ok bool) {
+	sp := srv.proc
+	addr, err := sp.WaitLine(ctx, "LISTENING ", r.cfg.ReadyTimeout.Duration)
+	if err != nil {
+		if errors.Is(err, supervise.ErrExited) {
+			_, code := sp.Exited()
+			srv.failed("server exited with status %d before it was ready", code)
+		} else {
+			srv.failed("server not ready: %v", err)
+		}
+		return "", base, false
+	}
+	if err := config.CheckLoopback(addr); err != nil {
+		srv.failed("server announced %v", err)
+		return "", base, false
+	}
+	members, err := proc.GroupMembers(sp.PID)
+	if err != nil {
+		srv.failed("list server processes: %v", err)
+		return "", base, false
+	}
+	if _, err := proc.CheckLoopbackOnly(members); err != nil {
+		srv.failed("%v", err)
+		return "", base, false
+	}
+	if base, err = proc.ReadGroup(members, false); err != nil {
+		srv.failed("sample server: %v", err)
+		return "", base, false
+	}
+	return addr, base, true
 }
 
 // heldConns is every connection the server held during a point: active,
@@ -255,38 +290,11 @@ func heldConns(sc results.Scenario, load *results.Load) int {
 // runLoad runs the load generator against addr, pinned to the client CPUs,
 // and samples the server group pgid during the measured window.
 func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr string, pgid int) (*results.Load, error) {
-	sc := rec.Scenario
-	mode := config.ModeClosed
-	if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
-		mode = config.ModeOpen
+	cfg, err := r.loadConfig(p, rec.Scenario, addr)
+	if err != nil {
+		return nil, err
 	}
-	argv := []string{r.deps.Exe, "load",
-		"--addr", addr,
-		"--conns", strconv.Itoa(sc.Conns),
-		"--size", strconv.Itoa(sc.SizeBytes),
-		"--duration", r.cfg.Duration.String(),
-		"--warmup", r.cfg.Warmup.String(),
-		"--mode", mode,
-		"--depth", strconv.Itoa(sc.Depth),
-	}
-	if mode == config.ModeOpen {
-		argv = append(argv, "--rate", strconv.FormatFloat(sc.RateMsgsPerSec, 'f', 1, 64))
-	}
-	if r.cfg.MsgTimeout.Duration > 0 {
-		argv = append(argv, "--timeout", r.cfg.MsgTimeout.String())
-	}
-	if p.SourceIPs != "" {
-		argv = append(argv, "--source-ips", p.SourceIPs)
-	}
-	if sc.IdleConns > 0 {
-		argv = append(argv, "--idle-conns", strconv.Itoa(sc.IdleConns))
-	}
-	if sc.SlowReaders > 0 {
-		argv = append(argv, "--slow-readers", strconv.Itoa(sc.SlowReaders),
-			"--slow-read-bytes-per-s", strconv.Itoa(sc.SlowReadBytesPerSec))
-	}
-	argv = append(argv, "--json")
-
+	argv := append(append([]string{r.deps.Exe, "load"}, cfg.Args()...), "--json")
 	lp, err := supervise.Start(supervise.Spec{Argv: argv, CPUs: r.cliCPUs})
 	if err != nil {
 		return nil, fmt.Errorf("start load generator: %w", err)
@@ -298,14 +306,66 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	// from its start (it connects first, so this runs slightly early), and
 	// ends after the window's duration or when the generator exits,
 	// whichever comes first.
-	// Connecting takes up to ~2 ms per connection on a loaded machine; the
-	// idle connections' final echo takes up to one message timeout.
-	limit := r.cfg.Warmup.Duration + r.cfg.Duration.Duration + loadSlack +
-		time.Duration(sc.Conns+sc.IdleConns+sc.SlowReaders)*2*time.Millisecond
-	if sc.IdleConns > 0 {
-		limit += max(r.cfg.MsgTimeout.Duration, 2*time.Second)
+	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: clientTicks(lp)}
+	win := sampleWindow(ctx, pgid, probe, loadStart.Add(cfg.Warmup), cfg.Duration, lp.Done(), r.opts.SampleInterval)
+
+	limit := loadLimit(cfg)
+	t := time.NewTimer(max(0, limit-time.Since(loadStart)))
+	defer t.Stop()
+	select {
+	case <-lp.Done():
+	case <-t.C:
+		lp.Stop(0)
+		rec.ServerStats = win.stats(0)
+		return nil, fmt.Errorf("load generator did not finish within %v (stderr: %s)", limit, lastLines(lp.StderrTail(), 5))
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: func() (uint64, bool) {
+	return finishLoad(lp, rec, win)
+}
+
+// loadConfig is the load of point p against addr. The orchestrator passes
+// it to `echobench load` through loadgen's one flag table (Config.Args), so
+// what runs is exactly this Config.
+func (r *Runner) loadConfig(p Point, sc results.Scenario, addr string) (loadgen.Config, error) {
+	cfg := loadgen.Config{
+		Addr: addr, Conns: sc.Conns, SizeBytes: sc.SizeBytes, Depth: sc.Depth,
+		Duration: r.cfg.Duration.Duration, Warmup: r.cfg.Warmup.Duration,
+		Mode: loadgen.Closed, Timeout: r.cfg.MsgTimeout.Duration,
+		IdleConns: sc.IdleConns, SlowReaders: sc.SlowReaders,
+	}
+	if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
+		cfg.Mode, cfg.RateMsgsPerSec = loadgen.Open, sc.RateMsgsPerSec
+	}
+	if sc.SlowReaders > 0 {
+		cfg.SlowReadBytesPerSec = sc.SlowReadBytesPerSec
+	}
+	if p.SourceIPs != "" {
+		ips, err := loadgen.ParseSourceIPs(p.SourceIPs)
+		if err != nil {
+			return cfg, fmt.Errorf("source_ips: %w", err)
+		}
+		cfg.SourceIPs = ips
+	}
+	return cfg, nil
+}
+
+// loadLimit bounds the load generator's run: warm-up and window, plus
+// connecting (up to ~2 ms per connection on a loaded machine) and the idle
+// connections' final echo (up to one message timeout).
+func loadLimit(cfg loadgen.Config) time.Duration {
+	limit := cfg.Warmup + cfg.Duration + loadSlack +
+		time.Duration(cfg.Conns+cfg.IdleConns+cfg.SlowReaders)*2*time.Millisecond
+	if cfg.IdleConns > 0 {
+		limit += max(cfg.Timeout, 2*time.Second)
+	}
+	return limit
+}
+
+// clientTicks reads the load generator's CPU time in clock ticks, from /proc
+// while it runs and from its rusage once it has exited.
+func clientTicks(lp *supervise.Proc) func() (uint64, bool) {
+	return func() (uint64, bool) {
 		if st, err := proc.ReadStat(lp.PID); err == nil {
 			return st.UTime + st.STime, true
 		}
@@ -319,27 +379,18 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 			return uint64(d * proc.ClockTicks / time.Second), true
 		}
 		return 0, false
-	}}
-	win := sampleWindow(ctx, pgid, probe, loadStart.Add(r.cfg.Warmup.Duration), r.cfg.Duration.Duration, lp.Done(), r.opts.SampleInterval)
-
-	t := time.NewTimer(max(0, limit-time.Since(loadStart)))
-	defer t.Stop()
-	select {
-	case <-lp.Done():
-	case <-t.C:
-		lp.Stop(0)
-		rec.ServerStats = win.stats(0)
-		return nil, fmt.Errorf("load generator did not finish within %v (stderr: %s)", limit, lastLines(lp.StderrTail(), 5))
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+}
+
+// finishLoad reads the exited load generator's summary into rec, with the
+// server figures of the window and the warnings that qualify them.
+func finishLoad(lp *supervise.Proc, rec *results.Record, win *window) (*results.Load, error) {
 	res := lp.Stop(0)
-	out := lp.Stdout()
 	if res.ExitCode != 0 {
 		rec.ServerStats = win.stats(0)
 		return nil, fmt.Errorf("load generator exited with status %d: %s", res.ExitCode, lastLines(lp.StderrTail(), 5))
 	}
-	load, err := parseLoad(out)
+	load, err := parseLoad(lp.Stdout())
 	if err != nil {
 		rec.ServerStats = win.stats(0)
 		return nil, fmt.Errorf("load generator output: %w (stderr: %s)", err, lastLines(lp.StderrTail(), 5))

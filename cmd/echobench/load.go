@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
-	"time"
 
 	"echobench/loadgen"
 )
@@ -53,85 +52,77 @@ Flags:
 `
 
 func runLoad(stdout, stderr io.Writer, args []string) error {
+	cfg, out, err := parseLoadArgs(stderr, args)
+	if err != nil {
+		return err
+	}
+	raiseGOMAXPROCS(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C takes the default action: exit at once
+	}()
+	if !out.json {
+		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
+	}
+	res, runErr := loadgen.Run(ctx, cfg)
+	if res == nil {
+		return fmt.Errorf("load: %w", runErr)
+	}
+	if err := out.write(stdout, stderr, res); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return fmt.Errorf("load: %w", runErr)
+	}
+	return nil
+}
+
+// loadOutput is what `echobench load` prints besides the measurement
+// itself; these flags are the command's, not the load generator's Config.
+type loadOutput struct {
+	json bool
+	hdr  string
+}
+
+// parseLoadArgs parses the flags: the load generator's Config through its
+// one flag table (loadgen.ParseArgs, the same code the orchestrator's argv
+// round-trips through), the output flags here.
+func parseLoadArgs(stderr io.Writer, args []string) (loadgen.Config, loadOutput, error) {
+	var out loadOutput
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "", "server `host:port` (loopback only; required)")
-	conns := fs.Int("conns", 1, "concurrent connections")
-	size := fs.Int("size", 64, "message size in `bytes`")
-	duration := fs.Duration("duration", 5*time.Second, "measured window")
-	warmup := fs.Duration("warmup", time.Second, "warm-up before the window, excluded from every figure")
-	mode := fs.String("mode", "closed", "closed or open")
-	depth := fs.Int("depth", loadgen.DefaultDepth, "most messages in flight per connection")
-	rate := fs.Float64("rate", 0, "open loop: total target rate in `msgs/s` (required for --mode open)")
-	timeout := fs.Duration("timeout", loadgen.DefaultTimeout, "a message slower than this is timed out")
-	connectTimeout := fs.Duration("connect-timeout", loadgen.DefaultConnectTimeout, "bound on each connection attempt")
-	sourceIPs := fs.String("source-ips", "", "loopback source `addresses` to bind, e.g. 127.0.0.2-127.0.0.9 or a comma list")
-	workers := fs.Int("workers", 0, "event-loop threads (default: the CPUs this process may use, at most --conns)")
-	idleConns := fs.Int("idle-conns", 0, "extra connections held open and silent through the window; each must echo one message at the end")
-	slowReaders := fs.Int("slow-readers", 0, "extra connections that write continuously but read their echo slowly")
-	slowRate := fs.Int("slow-read-bytes-per-s", loadgen.DefaultSlowReadBytesPerSec, "most `bytes/s` each slow reader reads")
-	jsonOut := fs.Bool("json", false, "print one results.Load JSON object on stdout")
-	hdrOut := fs.String("hdr-out", "", "write the latency percentile distribution (HdrHistogram plotter format, µs) to `file`")
+	fs.BoolVar(&out.json, "json", false, "print one results.Load JSON object on stdout")
+	fs.StringVar(&out.hdr, "hdr-out", "", "write the latency percentile distribution (HdrHistogram plotter format, µs) to `file`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), loadUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	cfg, err := loadgen.ParseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return cfg, out, err
 		}
-		return usageError{err.Error()}
+		return cfg, out, usagef("load: %v", err)
 	}
-	if fs.NArg() != 0 {
-		return usagef("load: unexpected arguments %q", fs.Args())
-	}
-	if *addr == "" {
-		return usagef("load: --addr is required")
-	}
-	if *workers < 0 {
-		return usagef("load: --workers must be at least 1, got %d", *workers)
-	}
-	if *duration <= 0 {
-		return usagef("load: --duration must be positive, got %v", *duration)
-	}
-	cfg := loadgen.Config{
-		Addr: *addr, Conns: *conns, SizeBytes: *size, Duration: *duration, Warmup: *warmup,
-		Mode: loadgen.Mode(*mode), Depth: *depth, RateMsgsPerSec: *rate,
-		Timeout: *timeout, ConnectTimeout: *connectTimeout, Workers: *workers,
-		IdleConns: *idleConns, SlowReaders: *slowReaders,
-	}
-	if *slowReaders > 0 {
-		cfg.SlowReadBytesPerSec = *slowRate
-	}
-	// Zero means "default" in Config; on the command line it is a mistake.
-	for _, f := range []struct {
-		name string
-		bad  bool
-	}{
-		{"depth", *depth == 0}, {"timeout", *timeout == 0}, {"connect-timeout", *connectTimeout == 0},
-		{"slow-read-bytes-per-s", *slowRate <= 0},
-	} {
-		if f.bad {
-			return usagef("load: --%s must be positive", f.name)
-		}
-	}
-	if *sourceIPs != "" {
-		ips, err := loadgen.ParseSourceIPs(*sourceIPs)
-		if err != nil {
-			return usagef("load: %v", err)
-		}
-		cfg.SourceIPs = ips
+	if cfg.Addr == "" {
+		return cfg, out, usagef("load: --addr is required")
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
-		return usagef("load: %v", err)
+		return cfg, out, usagef("load: %v", err)
 	}
+	return cfg, out, nil
+}
 
-	// One P more than workers: a worker blocked in epoll_wait then keeps its
-	// P, because the runtime's sysmon does not retake a P from a syscall
-	// while another P is idle. With GOMAXPROCS=1 (one client CPU) it retakes
-	// it at every 20 µs tick and the worker pays a handoff per wake-up.
-	// The idle/slow loop is one more thread that blocks in epoll_wait.
+// raiseGOMAXPROCS gives the process one P more than its workers: a worker
+// blocked in epoll_wait then keeps its P, because the runtime's sysmon does
+// not retake a P from a syscall while another P is idle. With GOMAXPROCS=1
+// (one client CPU) it retakes it at every 20 µs tick and the worker pays a
+// handoff per wake-up. The idle/slow loop is one more thread that blocks in
+// epoll_wait.
+func raiseGOMAXPROCS(cfg loadgen.Config) {
 	n := cfg.Workers + 1
 	if cfg.IdleConns+cfg.SlowReaders > 0 {
 		n++
@@ -139,40 +130,30 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C takes the default action: exit at once
-	}()
-	if !*jsonOut {
-		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
-	}
-	res, runErr := loadgen.Run(ctx, cfg)
-	if res == nil {
-		return fmt.Errorf("load: %w", runErr)
-	}
-	if *hdrOut != "" {
-		if err := writeHdr(*hdrOut, res); err != nil {
+}
+
+// write prints the result: one JSON object, or the human summary.
+func (o loadOutput) write(stdout, stderr io.Writer, res *loadgen.Result) error {
+	if o.hdr != "" {
+		if err := writeHdr(o.hdr, res); err != nil {
 			return err
 		}
 	}
-	if *jsonOut {
-		b, err := json.Marshal(res.Load)
-		if err != nil {
-			return fmt.Errorf("load: encode result: %w", err)
+	if !o.json {
+		if _, err := io.WriteString(stdout, res.Summary()); err != nil {
+			return fmt.Errorf("load: write summary: %w", err)
 		}
-		if _, err := stdout.Write(append(b, '\n')); err != nil {
-			return fmt.Errorf("load: write result: %w", err)
-		}
-		for _, w := range res.Load.Warnings {
-			fmt.Fprintln(stderr, "echobench load: warning:", w)
-		}
-	} else if _, err := io.WriteString(stdout, res.Summary()); err != nil {
-		return fmt.Errorf("load: write summary: %w", err)
+		return nil
 	}
-	if runErr != nil {
-		return fmt.Errorf("load: %w", runErr)
+	b, err := json.Marshal(res.Load)
+	if err != nil {
+		return fmt.Errorf("load: encode result: %w", err)
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("load: write result: %w", err)
+	}
+	for _, w := range res.Load.Warnings {
+		fmt.Fprintln(stderr, "echobench load: warning:", w)
 	}
 	return nil
 }

@@ -37,9 +37,8 @@ const shutdownGrace = 1500 * time.Millisecond
 func runServe(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:0", "TCP `address` to listen on (port 0 picks a free port)")
-	loops := fs.Int("loops", 1, "number of event loops (models without loops ignore it)")
-	maxPending := fs.Int("max-pending", servers.DefaultMaxPendingBytes, "cap on unsent output per connection, in `bytes`")
+	cfg := servers.CommandDefaults()
+	servers.Flags.Register(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -52,11 +51,8 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	if len(rest) != 0 {
 		return usagef("serve: unexpected arguments %q", rest)
 	}
-	if *loops < 1 {
-		return usagef("serve: --loops must be at least 1, got %d", *loops)
-	}
-	if *maxPending < 1 {
-		return usagef("serve: --max-pending must be at least 1 byte, got %d", *maxPending)
+	if err := servers.Flags.CheckPositive(fs, &cfg); err != nil {
+		return usagef("serve: %v", err)
 	}
 	m, err := all.Models.Lookup(model)
 	if err != nil {
@@ -65,7 +61,8 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	srv, err := m.Start(ctx, servers.Config{Addr: *addr, Loops: *loops, MaxPendingBytes: *maxPending, Log: stderr})
+	cfg.Log = stderr
+	srv, err := m.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", model, err)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echobench/servers"
 )
 
 // Time limits of the contract, and of the suite's own patience. They are
@@ -57,8 +59,8 @@ type serverProc struct {
 // cleanup that stops the process group, so no process outlives the test.
 func startServer(t *testing.T, target Target) *serverProc {
 	t.Helper()
-	argv := append(slices.Clone(target.Command),
-		"--addr", "127.0.0.1:0", "--max-pending", strconv.Itoa(target.maxPending()))
+	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending()}
+	argv := append(slices.Clone(target.Command), cfg.Args()...)
 	p := &serverProc{name: target.Name, argv: argv, exited: make(chan struct{}), stderr: &tailBuffer{max: stderrTailBytes}}
 
 	outR, outW, err := os.Pipe()

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"echobench/internal/results"
+	"echobench/loadgen"
+	"echobench/servers"
 )
 
 // Modes are the server behaviours Serve knows.
@@ -56,13 +58,12 @@ func Serve(args []string) int {
 		return 2
 	}
 	mode := args[0]
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:0", "")
-	fs.Int("loops", 1, "")
-	fs.Int("max-pending", 0, "")
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, err := servers.ParseArgs(nil, args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake serve:", err)
 		return 2
 	}
+	addr := &cfg.Addr
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	switch mode {
@@ -119,114 +120,66 @@ func Serve(args []string) int {
 	return 0
 }
 
-// Load runs a fake load generator with the flags of `echobench load` and
-// prints one results.Load as JSON. It returns the exit status.
+// Load runs a fake load generator with the flags of `echobench load`, parsed
+// by the load generator's own flag table, and prints one results.Load as
+// JSON. It returns the exit status.
 func Load(args []string) int {
 	notePID()
 	time.AfterFunc(lifetime, func() { os.Exit(9) })
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	addr := fs.String("addr", "", "")
-	conns := fs.Int("conns", 1, "")
-	size := fs.Int("size", 64, "")
-	duration := fs.Duration("duration", time.Second, "")
-	warmup := fs.Duration("warmup", 0, "")
-	mode := fs.String("mode", "closed", "")
-	depth := fs.Int("depth", 1, "")
-	rate := fs.Float64("rate", 0, "")
-	fs.Duration("timeout", 0, "")
-	fs.String("source-ips", "", "")
-	idleConns := fs.Int("idle-conns", 0, "")
-	slowReaders := fs.Int("slow-readers", 0, "")
-	slowRate := fs.Int("slow-read-bytes-per-s", 65536, "")
 	jsonOut := fs.Bool("json", false, "")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := loadgen.ParseArgs(fs, args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake load:", err)
 		return 2
 	}
-	if !*jsonOut || *addr == "" || (*mode == "open" && *rate <= 0) {
+	if !*jsonOut || cfg.Addr == "" || (cfg.Mode == loadgen.Open && cfg.RateMsgsPerSec <= 0) {
 		fmt.Fprintln(os.Stderr, "fake load: need --addr, --json, and --rate in open mode")
 		return 2
 	}
-
+	cfg = cfg.WithDefaults()
 	// Idle connections and slow readers are real connections, held through
 	// the window, so the server holds them as with the real load generator.
-	var idle, slow []net.Conn
-	var idleFailed int64
-	for i := 0; i < *idleConns+*slowReaders; i++ {
-		c, err := net.Dial("tcp", *addr)
+	ex := dialExtras(cfg)
+	m := echoActive(cfg)
+	l := summary(cfg, m, ex.check())
+	b, err := json.Marshal(&l)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake load:", err)
+		return 1
+	}
+	fmt.Println(string(b))
+	return 0
+}
+
+// extras are the idle connections and slow readers of a fake load.
+type extras struct {
+	idle, slow []net.Conn
+	idleFailed int64
+}
+
+func dialExtras(cfg loadgen.Config) *extras {
+	ex := &extras{}
+	for i := 0; i < cfg.IdleConns+cfg.SlowReaders; i++ {
+		c, err := net.Dial("tcp", cfg.Addr)
 		switch {
-		case err != nil && i < *idleConns:
-			idleFailed++
+		case err != nil && i < cfg.IdleConns:
+			ex.idleFailed++
 		case err != nil:
-		case i < *idleConns:
-			idle = append(idle, c)
+		case i < cfg.IdleConns:
+			ex.idle = append(ex.idle, c)
 		default:
-			slow = append(slow, c)
+			ex.slow = append(ex.slow, c)
 		}
 	}
+	return ex
+}
 
-	start := time.Now()
-	measureFrom := start.Add(*warmup)
-	end := measureFrom.Add(*duration)
-	var (
-		mu        sync.Mutex
-		completed int64
-		errored   int64
-		lat       []time.Duration
-		wg        sync.WaitGroup
-	)
-	perConnGap := time.Duration(0)
-	if *mode == "open" {
-		perConnGap = time.Duration(float64(time.Second) * float64(*conns) / *rate)
-	}
-	for i := 0; i < *conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", *addr)
-			if err != nil {
-				mu.Lock()
-				errored++
-				mu.Unlock()
-				return
-			}
-			defer c.Close()
-			buf := make([]byte, *size)
-			back := make([]byte, *size)
-			next := time.Now()
-			for time.Now().Before(end) {
-				if perConnGap > 0 {
-					time.Sleep(time.Until(next))
-					next = next.Add(perConnGap)
-				}
-				t := time.Now()
-				if _, err := c.Write(buf); err != nil {
-					mu.Lock()
-					errored++
-					mu.Unlock()
-					return
-				}
-				if _, err := io.ReadFull(c, back); err != nil {
-					mu.Lock()
-					errored++
-					mu.Unlock()
-					return
-				}
-				if t.After(measureFrom) && t.Before(end) {
-					mu.Lock()
-					completed++
-					if len(lat) < 100000 {
-						lat = append(lat, time.Since(t))
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	// Each idle connection proves it is served; each slow reader echoes one
-	// small block.
-	var slowBytes int64
-	for _, c := range append(idle, slow...) {
+// check proves each idle connection is served and has each slow reader
+// echo one small block, then closes them all.
+func (ex *extras) check() extraOutcome {
+	out := extraOutcome{idleFailed: ex.idleFailed}
+	for _, c := range append(ex.idle, ex.slow...) {
 		c.SetDeadline(time.Now().Add(2 * time.Second))
 		msg := []byte("idle-or-slow-check")
 		back := make([]byte, len(msg))
@@ -235,15 +188,90 @@ func Load(args []string) int {
 			_, err = io.ReadFull(c, back)
 		}
 		ok := err == nil && string(back) == string(msg)
-		if slices.Contains(idle, c) {
+		if slices.Contains(ex.idle, c) {
 			if !ok {
-				idleFailed++
+				out.idleFailed++
 			}
 		} else if ok {
-			slowBytes += int64(len(msg))
+			out.slowBytes += int64(len(msg))
 		}
 		c.Close()
 	}
+	return out
+}
+
+type extraOutcome struct{ idleFailed, slowBytes int64 }
+
+// measured is what the active connections of a fake load did in the window.
+type measured struct {
+	mu                 sync.Mutex
+	completed, errored int64
+	lat                []time.Duration
+}
+
+func (m *measured) fail() {
+	m.mu.Lock()
+	m.errored++
+	m.mu.Unlock()
+}
+
+// echoActive runs cfg.Conns connections, each echoing one message at a time
+// (paced per connection in open loop), until the window ends.
+func echoActive(cfg loadgen.Config) *measured {
+	m := &measured{}
+	measureFrom := time.Now().Add(cfg.Warmup)
+	end := measureFrom.Add(cfg.Duration)
+	perConnGap := time.Duration(0)
+	if cfg.Mode == loadgen.Open {
+		perConnGap = time.Duration(float64(time.Second) * float64(cfg.Conns) / cfg.RateMsgsPerSec)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Conns; i++ {
+		wg.Go(func() { m.echo(cfg, measureFrom, end, perConnGap) })
+	}
+	wg.Wait()
+	return m
+}
+
+func (m *measured) echo(cfg loadgen.Config, measureFrom, end time.Time, gap time.Duration) {
+	c, err := net.Dial("tcp", cfg.Addr)
+	if err != nil {
+		m.fail()
+		return
+	}
+	defer c.Close()
+	buf := make([]byte, cfg.SizeBytes)
+	back := make([]byte, cfg.SizeBytes)
+	next := time.Now()
+	for time.Now().Before(end) {
+		if gap > 0 {
+			time.Sleep(time.Until(next))
+			next = next.Add(gap)
+		}
+		t := time.Now()
+		if _, err := c.Write(buf); err != nil {
+			m.fail()
+			return
+		}
+		if _, err := io.ReadFull(c, back); err != nil {
+			m.fail()
+			return
+		}
+		if t.After(measureFrom) && t.Before(end) {
+			m.mu.Lock()
+			m.completed++
+			if len(m.lat) < 100000 {
+				m.lat = append(m.lat, time.Since(t))
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// summary is the fake load's results.Load, with the figures the tests fix
+// through the environment.
+func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
+	lat := m.lat
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(q float64) float64 {
 		if len(lat) == 0 {
@@ -252,36 +280,30 @@ func Load(args []string) int {
 		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds())
 	}
 	l := results.Load{
-		Mode: *mode, Conns: *conns, Size: *size, Depth: *depth, Rate: *rate, DurationS: duration.Seconds(),
-		Intended: completed + errored, Completed: completed, Errored: errored,
-		ThroughputMsgsPerSec: float64(completed) / duration.Seconds(),
+		Mode: string(cfg.Mode), Conns: cfg.Conns, Size: cfg.SizeBytes, Depth: cfg.Depth, Rate: cfg.RateMsgsPerSec, DurationS: cfg.Duration.Seconds(),
+		Intended: m.completed + m.errored, Completed: m.completed, Errored: m.errored,
+		ThroughputMsgsPerSec: float64(m.completed) / cfg.Duration.Seconds(),
 		LatencyUs:            results.Latency{P50: pct(0.5), P90: pct(0.9), P99: pct(0.99), Max: pct(1)},
 		ClientCPUUtil:        0.5,
-		IdleConns:            int64(*idleConns), IdleFailed: idleFailed,
-		SlowReaders: int64(*slowReaders), SlowReadBytes: slowBytes,
+		IdleConns:            int64(cfg.IdleConns), IdleFailed: ex.idleFailed,
+		SlowReaders: int64(cfg.SlowReaders), SlowReadBytes: ex.slowBytes,
 	}
-	if *slowReaders > 0 {
-		l.SlowReadBytesPerSec = int64(*slowRate)
+	if cfg.SlowReaders > 0 {
+		l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)
 	}
 	if l.Intended > 0 {
 		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
 	}
-	if v, err := strconv.ParseFloat(os.Getenv("FAKEBENCH_CAPACITY"), 64); err == nil && *mode == "closed" {
+	if v, err := strconv.ParseFloat(os.Getenv("FAKEBENCH_CAPACITY"), 64); err == nil && cfg.Mode == loadgen.Closed {
 		l.ThroughputMsgsPerSec = v
 	}
-	if v, err := strconv.ParseFloat(os.Getenv("FAKEBENCH_SLO_RATE"), 64); err == nil && *mode == "open" {
+	if v, err := strconv.ParseFloat(os.Getenv("FAKEBENCH_SLO_RATE"), 64); err == nil && cfg.Mode == loadgen.Open {
 		// Deterministic whatever the scheduling of a loaded test machine.
 		l.CompletionRatio = 1
 		l.LatencyUs.P99 = 100
-		if *rate > v {
+		if cfg.RateMsgsPerSec > v {
 			l.LatencyUs.P99 = 50000
 		}
 	}
-	b, err := json.Marshal(&l)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake load:", err)
-		return 1
-	}
-	fmt.Println(string(b))
-	return 0
+	return l
 }
