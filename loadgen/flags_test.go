@@ -14,17 +14,19 @@ import (
 // setConfig holds, per exported field of Config, a value that is neither
 // zero nor the command's default, so that the round trip must carry it.
 var setConfig = map[string]func(c *Config){
-	"Addr":                func(c *Config) { c.Addr = "127.0.0.1:9000" },
-	"Conns":               func(c *Config) { c.Conns = 17 },
-	"SizeBytes":           func(c *Config) { c.SizeBytes = 1500 },
-	"Duration":            func(c *Config) { c.Duration = 1234 * time.Millisecond },
-	"Warmup":              func(c *Config) { c.Warmup = 250 * time.Millisecond },
-	"Mode":                func(c *Config) { c.Mode = Open },
-	"Depth":               func(c *Config) { c.Depth = 16 },
-	"RateMsgsPerSec":      func(c *Config) { c.RateMsgsPerSec = 12345.678901234567 },
-	"Timeout":             func(c *Config) { c.Timeout = 500 * time.Millisecond },
-	"ConnectTimeout":      func(c *Config) { c.ConnectTimeout = 7 * time.Second },
-	"SourceIPs":           func(c *Config) { c.SourceIPs = []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")} },
+	"Addr":           func(c *Config) { c.Addr = "127.0.0.1:9000" },
+	"Conns":          func(c *Config) { c.Conns = 17 },
+	"SizeBytes":      func(c *Config) { c.SizeBytes = 1500 },
+	"Duration":       func(c *Config) { c.Duration = 1234 * time.Millisecond },
+	"Warmup":         func(c *Config) { c.Warmup = 250 * time.Millisecond },
+	"Mode":           func(c *Config) { c.Mode = Open },
+	"Depth":          func(c *Config) { c.Depth = 16 },
+	"RateMsgsPerSec": func(c *Config) { c.RateMsgsPerSec = 12345.678901234567 },
+	"Timeout":        func(c *Config) { c.Timeout = 500 * time.Millisecond },
+	"ConnectTimeout": func(c *Config) { c.ConnectTimeout = 7 * time.Second },
+	"SourceIPs": func(c *Config) {
+		c.SourceIPs = []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}
+	},
 	"Workers":             func(c *Config) { c.Workers = 2 },
 	"IdleConns":           func(c *Config) { c.IdleConns = 5000 },
 	"SlowReaders":         func(c *Config) { c.SlowReaders = 4 },
