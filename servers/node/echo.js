@@ -55,10 +55,14 @@ function listenBacklog() {
   return 511;
 }
 
-function main() {
+// parseContract parses the server contract's flags from argv (without node
+// and the script), exiting 2 with a usage message on a bad one. servers/
+// external's tests drive it through the argv Go builds from servers.Config.
+function parseContract(argv) {
   let values;
   try {
     ({ values } = parseArgs({
+      args: argv,
       options: {
         addr: { type: 'string', default: '127.0.0.1:0' },
         'max-pending': { type: 'string', default: String(DEFAULT_MAX_PENDING) },
@@ -78,6 +82,11 @@ function main() {
   if (!Number.isInteger(maxPending) || maxPending < 1) {
     usage(`--max-pending must be a whole number of bytes >= 1, got ${values['max-pending']}`);
   }
+  return { host, port, maxPending, loops: 1 };
+}
+
+function main() {
+  const { host, port, maxPending } = parseContract(process.argv.slice(2));
 
   const live = new Set();
   const server = net.createServer({
@@ -115,4 +124,8 @@ function main() {
   });
 }
 
-main();
+if (require.main === module) {
+  main();
+} else {
+  module.exports = { parseContract };
+}

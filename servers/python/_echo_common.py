@@ -25,8 +25,12 @@ READ_SIZE = 64 * 1024
 EXIT_MISSING = 3
 
 
-def parse_args(description, extra=None):
-    """Parses the contract flags; extra(parser) may add the server's own."""
+def parse_args(description, extra=None, argv=None):
+    """Parses the contract flags; extra(parser) may add the server's own.
+
+    argv defaults to sys.argv[1:]; servers/external's tests pass the argv
+    that Go builds from servers.Config, so both sides parse the same words.
+    """
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--addr", default="127.0.0.1:0",
                    help="TCP address HOST:PORT to listen on; port 0 picks a free port "
@@ -39,7 +43,7 @@ def parse_args(description, extra=None):
                         "(the flag exists because the server contract has it)")
     if extra is not None:
         extra(p)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.loops != 1:
         p.error("--loops %d: this server runs a single event loop; run several processes "
                 "instead" % args.loops)
