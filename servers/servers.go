@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sort"
 )
 
@@ -31,6 +32,35 @@ type Config struct {
 	// Log receives diagnostics. Never stdout: stdout carries only the
 	// LISTENING line. Default io.Discard.
 	Log io.Writer
+}
+
+// Bounds of Config. MaxLoops keeps start-up and shutdown within the
+// contract's 2 s (each loop is an epoll instance and a thread); 1024 is far
+// beyond any CPU count this tool pins a server to.
+const (
+	MaxLoops           = 1024
+	MaxMaxPendingBytes = 1 << 30
+)
+
+// Validate checks c (after WithDefaults): bounds, and an address that is an
+// IP literal (a host name would need a DNS query) on loopback unless
+// allowRemote, since a benchmark server is never meant to be reachable from
+// elsewhere by accident.
+func (c Config) Validate(allowRemote bool) error {
+	switch {
+	case c.Loops < 1 || c.Loops > MaxLoops:
+		return fmt.Errorf("--loops must be 1..%d, got %d", MaxLoops, c.Loops)
+	case c.MaxPendingBytes < 1 || c.MaxPendingBytes > MaxMaxPendingBytes:
+		return fmt.Errorf("--max-pending must be 1..%d bytes, got %d", MaxMaxPendingBytes, c.MaxPendingBytes)
+	}
+	ap, err := netip.ParseAddrPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want IP:port, e.g. 127.0.0.1:0 or [::1]:0 (no host names: they would need a DNS query)", c.Addr)
+	}
+	if ip := ap.Addr().Unmap(); !allowRemote && (!ip.IsLoopback() || ip.Zone() != "") {
+		return fmt.Errorf("--addr %s is not loopback (127.0.0.0/8 or ::1): it would accept connections from other hosts; pass --allow-remote if you mean it", c.Addr)
+	}
+	return nil
 }
 
 // WithDefaults returns c with every zero field set to its default.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,10 @@ Runs one echo server model. Once it accepts connections it prints exactly one
 line, "LISTENING host:port", on stdout; diagnostics go to stderr. SIGTERM or
 SIGINT closes it and it exits 0.
 
+--addr is an IP literal and port ("localhost" means 127.0.0.1; no host name is
+looked up). It must be loopback unless --allow-remote says that you mean a
+server other hosts can reach.
+
 Examples:
   echobench serve epoll
   taskset -c 0 env GOMAXPROCS=1 echobench serve gnet --addr 127.0.0.1:9000 --loops 1
@@ -39,6 +44,7 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	fs.SetOutput(stderr)
 	cfg := servers.CommandDefaults()
 	servers.Flags.Register(fs, &cfg)
+	allowRemote := fs.Bool("allow-remote", false, "allow an --addr beyond loopback (a server you mean to reach from other hosts)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -52,6 +58,13 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 		return usagef("serve: unexpected arguments %q", rest)
 	}
 	if err := servers.Flags.CheckPositive(fs, &cfg); err != nil {
+		return usagef("serve: %v", err)
+	}
+	// "localhost" means 127.0.0.1, as in `echobench load`: no lookup.
+	if port, ok := strings.CutPrefix(cfg.Addr, "localhost:"); ok {
+		cfg.Addr = "127.0.0.1:" + port
+	}
+	if err := cfg.Validate(*allowRemote); err != nil {
 		return usagef("serve: %v", err)
 	}
 	m, err := all.Models.Lookup(model)

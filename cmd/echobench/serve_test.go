@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Bad serve flags are usage errors naming the flag, before anything binds.
+func TestServeUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"too many loops", []string{"netconn", "--loops", "30000"}, "--loops must be 1..1024"},
+		{"zero loops", []string{"netconn", "--loops", "0"}, "--loops must be positive"},
+		{"huge max-pending", []string{"netconn", "--max-pending", "4294967296"}, "--max-pending must be 1.."},
+		{"every interface", []string{"netconn", "--addr", "0.0.0.0:0"}, "--allow-remote"},
+		{"empty host", []string{"netconn", "--addr", ":0"}, "want IP:port"},
+		{"host name", []string{"netconn", "--addr", "example.com:80"}, "no host names"},
+		{"no model", []string{"--addr", "127.0.0.1:0"}, "missing MODEL"},
+		{"unknown model", []string{"nosuch"}, "unknown server model"},
+		{"stray argument", []string{"netconn", "extra"}, "unexpected arguments"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := run(&stdout, &stderr, append([]string{"serve"}, tt.args...))
+			if code := exitCode(err, &stderr); code != 2 {
+				t.Fatalf("exit %d (err %v), want 2", code, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not mention %q", err, tt.msg)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout not empty on a usage error: %q", stdout.String())
+			}
+		})
+	}
+}
