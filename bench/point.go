@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -266,7 +267,11 @@ func (r *Runner) awaitServer(ctx context.Context, srv *serverRun) (addr string, 
 		srv.failed("list server processes: %v", err)
 		return "", base, false
 	}
-	if _, err := proc.CheckLoopbackOnly(members); err != nil {
+	socks, err := proc.CheckLoopbackOnly(members)
+	if err == nil {
+		err = announcedOwnListener(addr, socks)
+	}
+	if err != nil {
 		srv.failed("%v", err)
 		return "", base, false
 	}
@@ -275,6 +280,32 @@ func (r *Runner) awaitServer(ctx context.Context, srv *serverRun) (addr string, 
 		return "", base, false
 	}
 	return addr, base, true
+}
+
+// announcedOwnListener checks that the address a server announced is one of
+// its own listening sockets: otherwise the load would measure whatever
+// process does listen there.
+func announcedOwnListener(addr string, socks []proc.Socket) error {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server announced %q: %v", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("server announced %q: bad port", addr)
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	var own []string
+	for _, s := range socks {
+		if s.Port == port && (s.IP.Equal(ip) || s.IP.IsUnspecified()) {
+			return nil
+		}
+		own = append(own, net.JoinHostPort(s.IP.String(), strconv.Itoa(s.Port)))
+	}
+	return fmt.Errorf("server announced %s, but its own listening sockets are %s: the load would go to another process", addr, strings.Join(own, ", "))
 }
 
 // heldConns is every connection the server held during a point: active,
