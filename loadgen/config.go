@@ -203,6 +203,15 @@ func (c Config) Validate() error {
 	if err != nil {
 		return err
 	}
+	// Each count alone first, so that their sum cannot overflow.
+	for _, n := range []struct {
+		name  string
+		count int
+	}{{"conns", c.Conns}, {"idle-conns", c.IdleConns}, {"slow-readers", c.SlowReaders}} {
+		if uint64(n.count) > limit {
+			return configErrorf("%s %d is above this process's limit of %d open files (RLIMIT_NOFILE); use fewer connections", n.name, n.count, limit)
+		}
+	}
 	total := c.Conns + c.IdleConns + c.SlowReaders
 	need := total + 3*c.Workers + fdReserve
 	if c.IdleConns+c.SlowReaders > 0 {
