@@ -240,6 +240,9 @@ func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer)
 		return nil, err
 	}
 	r.plan = Plan(r.cfg, r.servers, uint64(r.seed))
+	if err := r.checkLoads(); err != nil {
+		return nil, err
+	}
 	if opts.DryRun {
 		return r, nil
 	}
