@@ -252,7 +252,7 @@ func Load(args []string) int {
 		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds())
 	}
 	l := results.Load{
-		Mode: *mode, Conns: *conns, Size: *size, Depth: *depth, Rate: *rate, DurationS: duration.Seconds(),
+		Mode: *mode, Conns: *conns, SizeBytes: *size, Depth: *depth, RateMsgsPerSec: *rate, DurationS: duration.Seconds(),
 		Intended: completed + errored, Completed: completed, Errored: errored,
 		ThroughputMsgsPerSec: float64(completed) / duration.Seconds(),
 		LatencyUs:            results.Latency{P50: pct(0.5), P90: pct(0.9), P99: pct(0.99), Max: pct(1)},
