@@ -557,7 +557,7 @@ sizes = [64]
 			continue
 		}
 		st := rec.ServerStats
-		if st.PeakRSS <= 0 || st.BaseRSS <= 0 || st.Threads < 1 || len(st.CPUTimeline) == 0 {
+		if st.PeakRSSBytes <= 0 || st.BaseRSSBytes <= 0 || st.Threads < 1 || len(st.CPUTimeline) == 0 {
 			t.Errorf("%s: server stats not filled: %+v", name, st)
 		}
 		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" {
@@ -656,7 +656,7 @@ slow_read_bytes_per_s = 4096
 		t.Errorf("PointID %s", rec.PointID)
 	}
 	st := rec.ServerStats
-	if want := float64(st.PeakRSS-st.BaseRSS) / 8; st.RSSBytesPerConn != want {
+	if want := float64(st.PeakRSSBytes-st.BaseRSSBytes) / 8; st.RSSBytesPerConn != want {
 		t.Errorf("rss_bytes_per_conn %.1f, want (peak-base)/8 = %.1f", st.RSSBytesPerConn, want)
 	}
 	if out := r.stdout.String(); !strings.Contains(out, "+5 idle +1 slow@4096B/s") || !strings.Contains(out, "idle failed / slow closed") {

@@ -178,9 +178,9 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf("server exited with status %d after SIGTERM, want 0", res.ExitCode))
 	}
 	if rec.ServerStats != nil {
-		rec.ServerStats.BaseRSS = base.RSS
+		rec.ServerStats.BaseRSSBytes = base.RSS
 		if held := heldConns(p.Scenario, load); held > 0 {
-			rec.ServerStats.RSSBytesPerConn = float64(rec.ServerStats.PeakRSS-base.RSS) / float64(held)
+			rec.ServerStats.RSSBytesPerConn = float64(rec.ServerStats.PeakRSSBytes-base.RSS) / float64(held)
 		}
 	}
 	rec.Load = load

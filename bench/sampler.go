@@ -167,12 +167,12 @@ func (w *window) stats(completed int64) *results.ServerStats {
 	}
 	secs := w.t1.Sub(w.t0).Seconds()
 	st := &results.ServerStats{
-		CPUUserS:   ticksToS(w.s1.UTicks, w.s0.UTicks),
-		CPUSysS:    ticksToS(w.s1.STicks, w.s0.STicks),
-		PeakRSS:    max(w.peakHWM, w.peakRSS),
-		VolCtxSw:   max(0, w.s1.VolCtxSw-w.s0.VolCtxSw),
-		InvolCtxSw: max(0, w.s1.InvolCtxSw-w.s0.InvolCtxSw),
-		Threads:    w.peakThreads,
+		CPUUserS:     ticksToS(w.s1.UTicks, w.s0.UTicks),
+		CPUSysS:      ticksToS(w.s1.STicks, w.s0.STicks),
+		PeakRSSBytes: max(w.peakHWM, w.peakRSS),
+		VolCtxSw:     max(0, w.s1.VolCtxSw-w.s0.VolCtxSw),
+		InvolCtxSw:   max(0, w.s1.InvolCtxSw-w.s0.InvolCtxSw),
+		Threads:      w.peakThreads,
 	}
 	cpu := st.CPUUserS + st.CPUSysS
 	if secs > 0 {

@@ -330,8 +330,8 @@ func cpuSeconds() float64 {
 func assemble(cfg Config, workers []*worker, ax *aux, ws, we int64, cpuS float64) *Result {
 	window := float64(we-ws) / 1e9
 	l := results.Load{
-		Mode: string(cfg.Mode), Conns: cfg.Conns, Size: cfg.SizeBytes, Depth: cfg.Depth,
-		Rate: cfg.RateMsgsPerSec, DurationS: window, RateMet: true,
+		Mode: string(cfg.Mode), Conns: cfg.Conns, SizeBytes: cfg.SizeBytes, Depth: cfg.Depth,
+		RateMsgsPerSec: cfg.RateMsgsPerSec, DurationS: window, RateMet: true,
 	}
 	hist := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
 	lag := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
@@ -422,7 +422,7 @@ func assemble(cfg Config, workers []*worker, ax *aux, ws, we int64, cpuS float64
 		l.Warnings = append(l.Warnings, fmt.Sprintf("encode histogram: %v", err))
 	}
 	for i, s := range secs {
-		sec := results.Second{T: float64(i), Completed: s.completed, Failed: s.failed}
+		sec := results.Second{ElapsedS: float64(i), Completed: s.completed, Failed: s.failed}
 		if s.lat != nil {
 			sec.P99Us = float64(s.lat.quantile(0.99, s.completed)) / 1e3
 		}
@@ -483,9 +483,9 @@ func (r *Result) WritePercentiles(w io.Writer) error {
 func (r *Result) Summary() string {
 	l := &r.Load
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s loop, %d conns, %d B, depth %d", l.Mode, l.Conns, l.Size, l.Depth)
+	fmt.Fprintf(&b, "%s loop, %d conns, %d B, depth %d", l.Mode, l.Conns, l.SizeBytes, l.Depth)
 	if l.Mode == string(Open) {
-		fmt.Fprintf(&b, ", target %.0f msgs/s", l.Rate)
+		fmt.Fprintf(&b, ", target %.0f msgs/s", l.RateMsgsPerSec)
 	}
 	fmt.Fprintf(&b, ", window %.2f s\n", l.DurationS)
 	fmt.Fprintf(&b, "  messages   intended %d  completed %d  timed out %d  errored %d  corrupted %d  (completion %.4f)\n",

@@ -481,8 +481,8 @@ func (ps *perfSamples) add(r *results.Record) {
 	ps.p99 = append(ps.p99, l.LatencyUs.P99)
 	ps.p999 = append(ps.p999, l.LatencyUs.P999)
 	ps.comp = append(ps.comp, l.CompletionRatio)
-	if l.Rate > 0 {
-		ps.rate = append(ps.rate, l.Rate)
+	if l.RateMsgsPerSec > 0 {
+		ps.rate = append(ps.rate, l.RateMsgsPerSec)
 	} else if r.Scenario.RateMsgsPerSec > 0 {
 		ps.rate = append(ps.rate, r.Scenario.RateMsgsPerSec)
 	}

@@ -55,7 +55,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 			row = append(row, make([]string, 24)...)
 		}
 		if s := r.ServerStats; s != nil {
-			row = append(row, f(s.CPUUserS), f(s.CPUSysS), f(s.CPUUtil), i64(s.PeakRSS), i64(s.BaseRSS), f(s.RSSBytesPerConn), f(s.MsgsPerCPUSecond),
+			row = append(row, f(s.CPUUserS), f(s.CPUSysS), f(s.CPUUtil), i64(s.PeakRSSBytes), i64(s.BaseRSSBytes), f(s.RSSBytesPerConn), f(s.MsgsPerCPUSecond),
 				i64(s.VolCtxSw), i64(s.InvolCtxSw), strconv.Itoa(s.Threads))
 		} else {
 			row = append(row, make([]string, 10)...)

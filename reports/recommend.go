@@ -306,8 +306,8 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 }
 
 func offered(r *results.Record) float64 {
-	if r.Load != nil && r.Load.Rate > 0 {
-		return r.Load.Rate
+	if r.Load != nil && r.Load.RateMsgsPerSec > 0 {
+		return r.Load.RateMsgsPerSec
 	}
 	return r.Scenario.RateMsgsPerSec
 }

@@ -68,9 +68,9 @@ idle_conns = [3]
 		}
 		l := r.Load
 		// What the orchestrator asked for is what the load generator ran.
-		if l.Conns != 4 || l.Depth != 2 || l.Mode != "closed" || l.IdleConns != 3 || l.Size != r.Scenario.SizeBytes {
+		if l.Conns != 4 || l.Depth != 2 || l.Mode != "closed" || l.IdleConns != 3 || l.SizeBytes != r.Scenario.SizeBytes {
 			t.Errorf("point %s ran conns %d depth %d mode %s idle %d size %d; the matrix asked for 4, 2, closed, 3, %d",
-				r.PointID, l.Conns, l.Depth, l.Mode, l.IdleConns, l.Size, r.Scenario.SizeBytes)
+				r.PointID, l.Conns, l.Depth, l.Mode, l.IdleConns, l.SizeBytes, r.Scenario.SizeBytes)
 		}
 		if l.Completed == 0 || l.CompletionRatio != 1 || l.IdleFailed != 0 || l.DurationS < 0.25 || l.DurationS > 0.35 {
 			t.Errorf("point %s: completed %d, completion %v, idle failed %d, window %v s", r.PointID, l.Completed, l.CompletionRatio, l.IdleFailed, l.DurationS)
@@ -78,7 +78,7 @@ idle_conns = [3]
 		if r.Server.Name != "netconn" || r.ServerStats.CPUUserS+r.ServerStats.CPUSysS <= 0 {
 			t.Errorf("point %s: server %q, server CPU %v s", r.PointID, r.Server.Name, r.ServerStats.CPUUserS+r.ServerStats.CPUSysS)
 		}
-		sizes[l.Size] = true
+		sizes[l.SizeBytes] = true
 	}
 	if !sizes[64] || !sizes[1024] {
 		t.Errorf("sizes measured %v, want 64 and 1024", sizes)

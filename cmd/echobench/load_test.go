@@ -89,7 +89,7 @@ func TestLoadJSON(t *testing.T) {
 	if dec.More() {
 		t.Error("stdout holds more than one JSON value")
 	}
-	if l.Mode != "closed" || l.Conns != 3 || l.Size != 100 || l.Completed == 0 || l.Completed != l.Intended || l.HDR == "" {
+	if l.Mode != "closed" || l.Conns != 3 || l.SizeBytes != 100 || l.Completed == 0 || l.Completed != l.Intended || l.HDR == "" {
 		t.Errorf("unexpected result: %+v", l)
 	}
 	if l.IdleConns != 5 || l.IdleFailed != 0 || l.SlowReaders != 1 || l.SlowReadBytesPerSec != 10000 || l.SlowReadBytes == 0 {

@@ -67,7 +67,8 @@ type ReadResult struct {
 
 // Read decodes every record in r. A torn final line is reported in the
 // result, not as an error; any other malformed line, or a schema version this
-// code does not know, is an error naming the line.
+// code does not know, is an error naming the line. Records of an older
+// schema it knows come back in the current one (see toCurrent).
 func Read(r io.Reader) (ReadResult, error) {
 	var res ReadResult
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -92,8 +93,8 @@ func Read(r io.Reader) (ReadResult, error) {
 				}
 				return res, fmt.Errorf("line %d: %w", line, jerr)
 			}
-			if rec.Schema != SchemaVersion {
-				return res, fmt.Errorf("line %d: schema version %d, this build reads %d", line, rec.Schema, SchemaVersion)
+			if err := toCurrent(trimmed, &rec); err != nil {
+				return res, fmt.Errorf("line %d: %w", line, err)
 			}
 			res.Records = append(res.Records, rec)
 		}

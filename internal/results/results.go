@@ -11,8 +11,13 @@ package results
 import "time"
 
 // SchemaVersion is written in every Record. Bump it when a field changes
-// meaning; readers reject versions they do not know.
-const SchemaVersion = 1
+// name or meaning; readers reject versions they do not know.
+//
+// Version 2 gave every quantity one name, with its unit, in Go and JSON
+// alike (size_bytes, rate_msgs_per_s, load_fraction, capacity_msgs_per_s,
+// elapsed_s). Version-1 records, written under the old names, are still
+// read: see upgradeV1.
+const SchemaVersion = 2
 
 // HDR histogram parameters shared by the load generator and the reports.
 const (
@@ -117,7 +122,7 @@ type Scenario struct {
 	Kind      string `json:"kind"`
 	Mode      string `json:"mode"` // "closed" or "open"
 	Conns     int    `json:"conns"`
-	SizeBytes int    `json:"size"`
+	SizeBytes int    `json:"size_bytes"`
 	Depth     int    `json:"depth"`
 	// IdleConns and SlowReaders are the extra connections the load held
 	// beside the Conns active ones (see Load); SlowReadBytesPerSec is the
@@ -127,13 +132,13 @@ type Scenario struct {
 	SlowReadBytesPerSec int `json:"slow_read_bytes_per_s,omitempty"`
 	// LoadFraction is the offered rate as a fraction of the measured capacity
 	// (open-loop sweep only).
-	LoadFraction   float64 `json:"load,omitempty"`
-	RateMsgsPerSec float64 `json:"rate,omitempty"`
+	LoadFraction   float64 `json:"load_fraction,omitempty"`
+	RateMsgsPerSec float64 `json:"rate_msgs_per_s,omitempty"`
 	DurationS      float64 `json:"duration_s"`
 	WarmupS        float64 `json:"warmup_s"`
 	// CapacityMsgsPerSec is the closed-loop capacity the rate of a sweep or
-	// SLO point was derived from (rate = load × capacity).
-	CapacityMsgsPerSec float64 `json:"capacity,omitempty"`
+	// SLO point was derived from (rate = load fraction × capacity).
+	CapacityMsgsPerSec float64 `json:"capacity_msgs_per_s,omitempty"`
 	// SLOP99Us and SLOCompletion are the objective in force for sweep and
 	// SLO points: a point meets it when p99 <= SLOP99Us and completion ratio
 	// >= SLOCompletion. The highest rate that meets it is the SLO rate.
@@ -166,12 +171,13 @@ type SendLag struct {
 // `echobench load --json` prints. Warm-up is excluded from every figure.
 // Completed + TimedOut + Errored + Corrupted == Intended, always.
 type Load struct {
-	Mode      string  `json:"mode"`
-	Conns     int     `json:"conns"`
-	Size      int     `json:"size"`
-	Depth     int     `json:"depth"`
-	Rate      float64 `json:"rate"` // target msgs/s (open loop); 0 for closed loop
-	DurationS float64 `json:"duration_s"`
+	Mode      string `json:"mode"`
+	Conns     int    `json:"conns"`
+	SizeBytes int    `json:"size_bytes"`
+	Depth     int    `json:"depth"`
+	// RateMsgsPerSec is the target rate of an open loop; 0 for a closed loop.
+	RateMsgsPerSec float64 `json:"rate_msgs_per_s"`
+	DurationS      float64 `json:"duration_s"`
 
 	Intended   int64 `json:"intended"`
 	Completed  int64 `json:"completed"`
@@ -230,7 +236,7 @@ type Load struct {
 
 // Second is one second of a measured window.
 type Second struct {
-	T         float64 `json:"t_s"` // seconds since the window began
+	ElapsedS  float64 `json:"elapsed_s"` // seconds since the window began
 	Completed int64   `json:"completed"`
 	Failed    int64   `json:"failed"` // timed out + errored + corrupted
 	P99Us     float64 `json:"p99_us"`
@@ -239,18 +245,19 @@ type Second struct {
 // ServerStats is sampled from /proc for the server process during the
 // measured window.
 type ServerStats struct {
-	CPUUserS   float64 `json:"cpu_user_s"`
-	CPUSysS    float64 `json:"cpu_sys_s"`
-	CPUUtil    float64 `json:"cpu_util"` // (user+sys)/window, in CPUs
-	PeakRSS    int64   `json:"peak_rss_bytes"`
-	BaseRSS    int64   `json:"base_rss_bytes"` // before the load connected
-	VolCtxSw   int64   `json:"voluntary_ctxsw"`
-	InvolCtxSw int64   `json:"involuntary_ctxsw"`
-	Threads    int     `json:"threads"`
+	CPUUserS     float64 `json:"cpu_user_s"`
+	CPUSysS      float64 `json:"cpu_sys_s"`
+	CPUUtil      float64 `json:"cpu_util"` // (user+sys)/window, in CPUs
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	// BaseRSSBytes is sampled before the load connected.
+	BaseRSSBytes int64 `json:"base_rss_bytes"`
+	VolCtxSw     int64 `json:"voluntary_ctxsw"`
+	InvolCtxSw   int64 `json:"involuntary_ctxsw"`
+	Threads      int   `json:"threads"`
 	// MsgsPerCPUSecond is completed messages per server CPU-second.
 	MsgsPerCPUSecond float64 `json:"msgs_per_cpu_s"`
-	// RSSBytesPerConn is (PeakRSS-BaseRSS) divided by every connection the
-	// server held: active + idle + slow readers.
+	// RSSBytesPerConn is (PeakRSSBytes-BaseRSSBytes) divided by every
+	// connection the server held: active + idle + slow readers.
 	RSSBytesPerConn float64 `json:"rss_bytes_per_conn"`
 	// CPUTimeline is server CPU utilisation per second of the window.
 	CPUTimeline []float64 `json:"cpu_timeline,omitempty"`

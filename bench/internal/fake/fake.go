@@ -280,7 +280,7 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds())
 	}
 	l := results.Load{
-		Mode: string(cfg.Mode), Conns: cfg.Conns, Size: cfg.SizeBytes, Depth: cfg.Depth, Rate: cfg.RateMsgsPerSec, DurationS: cfg.Duration.Seconds(),
+		Mode: string(cfg.Mode), Conns: cfg.Conns, SizeBytes: cfg.SizeBytes, Depth: cfg.Depth, RateMsgsPerSec: cfg.RateMsgsPerSec, DurationS: cfg.Duration.Seconds(),
 		Intended: m.completed + m.errored, Completed: m.completed, Errored: m.errored,
 		ThroughputMsgsPerSec: float64(m.completed) / cfg.Duration.Seconds(),
 		LatencyUs:            results.Latency{P50: pct(0.5), P90: pct(0.9), P99: pct(0.99), Max: pct(1)},

@@ -342,7 +342,7 @@ func loadFor(mode string, conns, size, depth int, rate float64, intended, comple
 	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1e3 }
 	tput := float64(completed) / durationS
 	return &results.Load{
-		Mode: mode, Conns: conns, Size: size, Depth: depth, Rate: rate, DurationS: durationS,
+		Mode: mode, Conns: conns, SizeBytes: size, Depth: depth, RateMsgsPerSec: rate, DurationS: durationS,
 		Intended: intended, Completed: completed,
 		CompletionRatio:      float64(completed) / float64(max(intended, 1)),
 		ThroughputMsgsPerSec: tput,
@@ -362,7 +362,7 @@ func serverStats(p profile, conns, size int, completed int64, util float64, r *r
 	peak := p.baseRSS + int64(perConn*float64(conns))
 	return &results.ServerStats{
 		CPUUserS: cpu * 0.35, CPUSysS: cpu * 0.65, CPUUtil: util,
-		PeakRSS: peak, BaseRSS: p.baseRSS,
+		PeakRSSBytes: peak, BaseRSSBytes: p.baseRSS,
 		VolCtxSw: completed / 40, InvolCtxSw: completed / 900, Threads: 5,
 		MsgsPerCPUSecond: float64(completed) / cpu,
 		RSSBytesPerConn:  float64(peak-p.baseRSS) / float64(conns),
@@ -387,8 +387,8 @@ func idleRecord(p profile, repeat int, s, e time.Time) results.Record {
 	held := 64 + extraIdle
 	perConn := p.idleRSS * (1 + 0.04*(r.Float64()-0.5))
 	st := rec.ServerStats
-	st.PeakRSS = p.baseRSS + int64(perConn*float64(held))
-	st.RSSBytesPerConn = float64(st.PeakRSS-p.baseRSS) / float64(held)
+	st.PeakRSSBytes = p.baseRSS + int64(perConn*float64(held))
+	st.RSSBytesPerConn = float64(st.PeakRSSBytes-p.baseRSS) / float64(held)
 	return rec
 }
 
