@@ -30,13 +30,9 @@ type Options struct {
 	SpectrumPoint string
 }
 
-// WithDefaults returns o with every zero field set to its default.
-func (o Options) WithDefaults() Options {
-	return o.withDefaults(nil)
-}
-
-// withDefaults takes the objective from the first open-loop record that
-// carries one, so the report judges points as the run's SLO search did.
+// withDefaults returns o with every zero field set to its default. It takes
+// the objective from the first open-loop record that carries one, so the
+// report judges points as the run's SLO search did.
 func (o Options) withDefaults(recs []results.Record) Options {
 	for i := range recs {
 		sc := &recs[i].Scenario
@@ -185,7 +181,7 @@ type Point struct {
 	CPUPerMsgUs stat.Summary
 
 	// Counts summed over the ok repeats.
-	Intended, Completed, TimedOut, Errored, Corrupted, ConnFailed int64
+	Completed, TimedOut, Errored, Corrupted int64
 	// Idle connections and slow readers, summed over the ok repeats:
 	// IdleConns held and IdleFailed of them not kept; slow readers the
 	// server closed (a behaviour) or whose echo was corrupted.
@@ -306,7 +302,7 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 	}
 	sort.Strings(a.Models)
 	for _, p := range byKey {
-		a.Warnings = append(a.Warnings, p.aggregate(a.Options)...)
+		a.Warnings = append(a.Warnings, p.aggregate()...)
 		a.Points = append(a.Points, p)
 	}
 	slices.SortFunc(a.Points, func(x, y *Point) int {
@@ -338,7 +334,7 @@ func envDiff(a, b results.Env) string {
 
 // aggregate computes the point's summaries, merged histogram and flags, and
 // returns warnings for the report.
-func (p *Point) aggregate(opt Options) []string {
+func (p *Point) aggregate() []string {
 	var warnings []string
 	sort.Slice(p.OK, func(i, j int) bool { return p.OK[i].Repeat < p.OK[j].Repeat })
 	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
@@ -358,12 +354,10 @@ func (p *Point) aggregate(opt Options) []string {
 		} else {
 			valid.add(r)
 		}
-		p.Intended += l.Intended
 		p.Completed += l.Completed
 		p.TimedOut += l.TimedOut
 		p.Errored += l.Errored
 		p.Corrupted += l.Corrupted
-		p.ConnFailed += l.ConnFailed
 		p.IdleConns += l.IdleConns
 		p.IdleFailed += l.IdleFailed
 		p.SlowReaders += l.SlowReaders
@@ -522,17 +516,6 @@ func holds(r *results.Record, opt Options) bool {
 	}
 	l := r.Load
 	return l.RateMet && !clientLimited(r) && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
-}
-
-// PointsOf returns the points of scenario sc, one per server that has it.
-func (a *Analysis) PointsOf(sc Scenario) []*Point {
-	var out []*Point
-	for _, p := range a.Points {
-		if p.Scenario == sc {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Scenarios returns the distinct scenarios that match keep, sorted.

@@ -176,7 +176,7 @@ func TestSLOFromRunAndOverride(t *testing.T) {
 	if a.Options.SLOP99Us != 900 {
 		t.Errorf("an explicit SLO must win over the run's: %+v", a.Options)
 	}
-	if d := (Options{}).WithDefaults(); d.SLOP99Us != 2000 || d.SLOCompletion != 0.999 {
+	if d := (Options{}).withDefaults(nil); d.SLOP99Us != 2000 || d.SLOCompletion != 0.999 {
 		t.Errorf("defaults %+v", d)
 	}
 }

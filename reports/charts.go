@@ -41,12 +41,8 @@ func orDash(s string) string {
 
 const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-limited, rate not met)."
 
-// Charts renders every chart the run has data for, as SVG and PNG. Notes say
-// which charts were left out and why.
-func (a *Analysis) Charts() (charts []Chart, notes []string, err error) {
-	return a.charts(true)
-}
-
+// charts renders every chart the run has data for, as SVG and, withPNG, PNG.
+// Notes say which charts were left out and why.
 func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
 		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.completionFigure,
