@@ -41,9 +41,9 @@ type Entry struct {
 	VsBest stat.Comparison
 }
 
-// PointVerdict ranks the models at one point of a class.
-type PointVerdict struct {
-	Scenario Scenario
+// CellVerdict ranks the models at one cell of a class.
+type CellVerdict struct {
+	Cell Cell
 	// Ranked best first, then Unranked.
 	Ranked, Unranked []Entry
 	// Winners are the best model and every model not significantly
@@ -55,7 +55,7 @@ type PointVerdict struct {
 }
 
 // Best is the model with the best median, or "".
-func (v PointVerdict) Best() string {
+func (v CellVerdict) Best() string {
 	if len(v.Ranked) == 0 {
 		return ""
 	}
@@ -77,7 +77,8 @@ type Class struct {
 // ClassResult is the recommendation for one class.
 type ClassResult struct {
 	Class
-	Points []PointVerdict
+	// Cells are the class's cells that some model has data for.
+	Cells  []CellVerdict
 	Status string
 	// Pick is the model, or the tied models, to choose.
 	Pick []string
@@ -89,8 +90,8 @@ type ClassResult struct {
 
 type classDef struct {
 	Class
-	scenarios []Scenario
-	sample    func(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool)
+	cells  []Cell
+	sample func(a *Analysis, model string, sc Cell) (stat.Summary, string, bool)
 }
 
 // recommend maps the run's points to the workload classes and ranks the
@@ -101,38 +102,38 @@ func recommend(a *Analysis) []ClassResult {
 	for _, d := range defs {
 		cr := d.evaluate(a)
 		if d.ID == "slow" {
-			cr.Why += slowBehaviour(a, d.scenarios)
+			cr.Why += slowBehaviour(a, d.cells)
 		}
 		out = append(out, cr)
 	}
 	return out
 }
 
-func throughputSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
-	p := a.Point(model, sc)
+func throughputSample(a *Analysis, model string, sc Cell) (stat.Summary, string, bool) {
+	p := a.AggregateAt(model, sc)
 	if p == nil {
 		return stat.Summary{}, "", false
 	}
-	return p.Throughput, p.Unranked, true
+	return p.ThroughputMsgsPerSec, p.Unranked, true
 }
 
-func rssSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
-	p := a.Point(model, sc)
+func rssSample(a *Analysis, model string, sc Cell) (stat.Summary, string, bool) {
+	p := a.AggregateAt(model, sc)
 	if p == nil {
 		return stat.Summary{}, "", false
 	}
-	return p.RSSPerConn, p.UnrankedMemory, true
+	return p.RSSBytesPerConn, p.UnrankedMemory, true
 }
 
 func classDefs(a *Analysis) []classDef {
 	// The throughput classes look at plain points only: idle connections
 	// and slow readers have classes of their own.
-	closed := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Plain() })
+	closed := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Plain() })
 	maxConns, maxSize := 0, 0
 	for _, s := range closed {
 		if s.Depth == 1 {
 			maxConns = max(maxConns, s.Conns)
-			maxSize = max(maxSize, s.Size)
+			maxSize = max(maxSize, s.SizeBytes)
 		}
 	}
 	manyMin, manyNote := ManyMinConns, ""
@@ -143,8 +144,8 @@ func classDefs(a *Analysis) []classDef {
 	if maxSize < LargeMinBytes && maxSize > SmallMaxBytes {
 		largeMin, largeNote = maxSize, fmt.Sprintf(" (adapted: this run's largest is %s)", sizeLabel(maxSize))
 	}
-	pick := func(keep func(Scenario) bool) []Scenario {
-		var out []Scenario
+	pick := func(keep func(Cell) bool) []Cell {
+		var out []Cell
 		for _, s := range closed {
 			if keep(s) {
 				out = append(out, s)
@@ -156,16 +157,16 @@ func classDefs(a *Analysis) []classDef {
 	defs := []classDef{
 		{Class{"few", "Few connections, small messages",
 			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes)), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.Size <= SmallMaxBytes }), throughputSample},
+			pick(func(s Cell) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.SizeBytes <= SmallMaxBytes }), throughputSample},
 		{Class{"many", "Many connections",
 			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin)), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns >= manyMin && s.Size < largeMin }), throughputSample},
+			pick(func(s Cell) bool { return s.Depth == 1 && s.Conns >= manyMin && s.SizeBytes < largeMin }), throughputSample},
 		{Class{"large", "Large messages",
 			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Size >= largeMin }), throughputSample},
+			pick(func(s Cell) bool { return s.Depth == 1 && s.SizeBytes >= largeMin }), throughputSample},
 		{Class{"pipelined", "Pipelined requests",
 			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth > 1 }), throughputSample},
+			pick(func(s Cell) bool { return s.Depth > 1 }), throughputSample},
 		{Class{"latency", "Latency under a fixed load",
 			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
 				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
@@ -174,18 +175,18 @@ func classDefs(a *Analysis) []classDef {
 	}
 	// Memory: RSS growth per connection held is best read where most
 	// connections sit idle; without idle points, at the most connections.
-	idle := a.Scenarios(func(s Scenario) bool {
-		return s.Kind == results.KindClosed && s.Depth == 1 && s.Idle > 0 && s.Slow == 0
+	idle := a.Cells(func(s Cell) bool {
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0
 	})
 	maxIdle := 0
 	for _, s := range idle {
-		maxIdle = max(maxIdle, s.Idle)
+		maxIdle = max(maxIdle, s.IdleConns)
 	}
-	var memSc []Scenario
+	var memSc []Cell
 	memRule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
 	if maxIdle > 0 {
 		for _, s := range idle {
-			if s.Idle == maxIdle {
+			if s.IdleConns == maxIdle {
 				memSc = append(memSc, s)
 			}
 		}
@@ -194,14 +195,14 @@ func classDefs(a *Analysis) []classDef {
 		minSize := math.MaxInt
 		for _, s := range closed {
 			if s.Depth == 1 && s.Conns == maxConns {
-				minSize = min(minSize, s.Size)
+				minSize = min(minSize, s.SizeBytes)
 			}
 		}
-		memSc = pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns == maxConns && s.Size == minSize })
+		memSc = pick(func(s Cell) bool { return s.Depth == 1 && s.Conns == maxConns && s.SizeBytes == minSize })
 	}
 	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
 		memSc, rssSample})
-	slow := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Slow > 0 && s.Idle == 0 })
+	slow := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 })
 	defs = append(defs, classDef{Class{"slow", "Slow readers",
 		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", tp, "msgs/s", true},
 		slow, throughputSample})
@@ -212,13 +213,13 @@ func classDefs(a *Analysis) []classDef {
 // class: which closed them (a behaviour, not a failure: gnet closes a
 // connection past --max-pending), and how much throughput the active
 // connections kept compared with the same point without slow readers.
-func slowBehaviour(a *Analysis, scs []Scenario) string {
+func slowBehaviour(a *Analysis, scs []Cell) string {
 	var closed, kept []string
 	for _, sc := range scs {
 		plain := sc
-		plain.Slow, plain.SlowRate = 0, 0
+		plain.SlowReaders, plain.SlowReadBytesPerSec = 0, 0
 		for _, m := range a.Models {
-			p := a.Point(m, sc)
+			p := a.AggregateAt(m, sc)
 			if p == nil || len(p.OK) == 0 {
 				continue
 			}
@@ -226,8 +227,8 @@ func slowBehaviour(a *Analysis, scs []Scenario) string {
 				closed = append(closed, fmt.Sprintf("%s closes slow readers (%d of %d closed over %d of %d repeats at %s)",
 					m, p.SlowClosed, p.SlowReaders, p.SlowClosedRepeats, len(p.OK), sc.Label()))
 			}
-			if q := a.Point(m, plain); q != nil && q.Throughput.N > 0 && q.Throughput.Median > 0 && p.Throughput.N > 0 {
-				kept = append(kept, fmt.Sprintf("%s %.0f%%", m, 100*p.Throughput.Median/q.Throughput.Median))
+			if q := a.AggregateAt(m, plain); q != nil && q.ThroughputMsgsPerSec.N > 0 && q.ThroughputMsgsPerSec.Median > 0 && p.ThroughputMsgsPerSec.N > 0 {
+				kept = append(kept, fmt.Sprintf("%s %.0f%%", m, 100*p.ThroughputMsgsPerSec.Median/q.ThroughputMsgsPerSec.Median))
 			}
 		}
 		if len(kept) > 0 {
@@ -241,35 +242,35 @@ func slowBehaviour(a *Analysis, scs []Scenario) string {
 	return " Behaviour: " + strings.Join(closed, "; ") + "."
 }
 
-// sweepGroups returns one scenario per open-loop (conns, size, depth), with
+// sweepGroups returns one cell per open-loop (conns, size, depth), with
 // Kind "sweep" and no load: the key the latency class ranks on.
-func sweepGroups(a *Analysis) []Scenario {
-	return a.uniq(func(s Scenario) (Scenario, bool) {
+func sweepGroups(a *Analysis) []Cell {
+	return a.uniq(func(s Cell) (Cell, bool) {
 		if s.Kind != results.KindSweep && s.Kind != results.KindSLO {
-			return Scenario{}, false
+			return Cell{}, false
 		}
-		return Scenario{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, Size: s.Size, Depth: s.Depth,
-			Idle: s.Idle, Slow: s.Slow, SlowRate: s.SlowRate}, true
+		return Cell{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, SizeBytes: s.SizeBytes, Depth: s.Depth,
+			IdleConns: s.IdleConns, SlowReaders: s.SlowReaders, SlowReadBytesPerSec: s.SlowReadBytesPerSec}, true
 	})
 }
 
-func (a *Analysis) uniq(f func(Scenario) (Scenario, bool)) []Scenario {
-	seen := map[Scenario]bool{}
-	var out []Scenario
-	for _, p := range a.Points {
-		if g, ok := f(p.Scenario); ok && !seen[g] {
+func (a *Analysis) uniq(f func(Cell) (Cell, bool)) []Cell {
+	seen := map[Cell]bool{}
+	var out []Cell
+	for _, p := range a.Aggregates {
+		if g, ok := f(p.Cell); ok && !seen[g] {
 			seen[g] = true
 			out = append(out, g)
 		}
 	}
-	slices.SortFunc(out, compareScenario)
+	slices.SortFunc(out, compareCells)
 	return out
 }
 
 // sustainedSample is, per repeat, the highest offered rate of the group that
 // held (0 when none did). As in the orchestrator's SLO search, a miss below a
 // success is treated as noise.
-func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, string, bool) {
+func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, bool) {
 	best := map[int]float64{}
 	clientBound := 0
 	for i := range a.Run.Records {
@@ -277,9 +278,9 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 		if r.Server.Name != model || r.Status == results.StatusSkipped {
 			continue
 		}
-		sc := scenarioOf(r)
-		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.Size != g.Size || sc.Depth != g.Depth || sc.Mode != g.Mode ||
-			sc.Idle != g.Idle || sc.Slow != g.Slow || sc.SlowRate != g.SlowRate {
+		sc := cellOf(r)
+		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.SizeBytes != g.SizeBytes || sc.Depth != g.Depth || sc.Mode != g.Mode ||
+			sc.IdleConns != g.IdleConns || sc.SlowReaders != g.SlowReaders || sc.SlowReadBytesPerSec != g.SlowReadBytesPerSec {
 			continue
 		}
 		if clientLimited(r) {
@@ -314,8 +315,8 @@ func offered(r *results.Record) float64 {
 
 func (d classDef) evaluate(a *Analysis) ClassResult {
 	cr := ClassResult{Class: d.Class}
-	for _, sc := range d.scenarios {
-		v := PointVerdict{Scenario: sc}
+	for _, sc := range d.cells {
+		v := CellVerdict{Cell: sc}
 		for _, m := range a.Models {
 			s, why, ok := d.sample(a, m, sc)
 			if !ok {
@@ -335,7 +336,7 @@ func (d classDef) evaluate(a *Analysis) ClassResult {
 			continue
 		}
 		d.rank(&v)
-		cr.Points = append(cr.Points, v)
+		cr.Cells = append(cr.Cells, v)
 	}
 	cr.decide()
 	return cr
@@ -349,7 +350,7 @@ func (c Class) better(x, y float64) bool {
 	return x < y
 }
 
-func (d classDef) rank(v *PointVerdict) {
+func (d classDef) rank(v *CellVerdict) {
 	sort.SliceStable(v.Ranked, func(i, j int) bool {
 		return d.better(v.Ranked[i].Sample.Median, v.Ranked[j].Sample.Median)
 	})
@@ -383,13 +384,13 @@ func (d classDef) rank(v *PointVerdict) {
 
 // decide turns the point verdicts into the class recommendation.
 func (cr *ClassResult) decide() {
-	if len(cr.Points) == 0 {
+	if len(cr.Cells) == 0 {
 		cr.Status, cr.Headline = StatusNoData, "no data"
 		cr.Why = "The run has no point in this class."
 		return
 	}
-	var decided []PointVerdict
-	for _, v := range cr.Points {
+	var decided []CellVerdict
+	for _, v := range cr.Cells {
 		if v.Undecided == "" {
 			decided = append(decided, v)
 		}
@@ -397,8 +398,8 @@ func (cr *ClassResult) decide() {
 	if len(decided) == 0 {
 		cr.Status, cr.Headline = StatusUndecided, "undecided"
 		var why []string
-		for _, v := range cr.Points {
-			why = append(why, fmt.Sprintf("%s: %s.", v.Scenario.Label(), v.Undecided))
+		for _, v := range cr.Cells {
+			why = append(why, fmt.Sprintf("%s: %s.", v.Cell.Label(), v.Undecided))
 		}
 		cr.Why = strings.Join(why, " ")
 		return
@@ -460,9 +461,9 @@ func (cr *ClassResult) decide() {
 		cr.Why = fmt.Sprintf("No model is best at every point: %s of %d points. %s", strings.Join(parts, ", "), len(decided), ev)
 	}
 	var undecided []string
-	for _, v := range cr.Points {
+	for _, v := range cr.Cells {
 		if v.Undecided != "" {
-			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Scenario.Label(), v.Undecided))
+			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Cell.Label(), v.Undecided))
 		}
 	}
 	if len(undecided) > 0 {
@@ -479,11 +480,11 @@ func pointsPhrase(n int) string {
 
 // evidence cites, for the point with the closest race, the best model and its
 // nearest rival.
-func (cr *ClassResult) evidence(decided []PointVerdict) string {
+func (cr *ClassResult) evidence(decided []CellVerdict) string {
 	var parts []string
 	for _, v := range decided {
 		best := v.Ranked[0]
-		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Scenario.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
+		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Cell.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
 		if len(v.Ranked) > 1 {
 			r := v.Ranked[1]
 			s += fmt.Sprintf(" vs %s %s (%s, %s)", r.Model, num(r.Sample.Median), signedPct(r.VsBest), r.VsBest)
