@@ -181,7 +181,7 @@ type Aggregate struct {
 	Failed []*results.Record
 
 	// Summaries over the ok repeats (client-limited ones left out, see
-	// summarize).
+	// summarizeFigures).
 	ThroughputMsgsPerSec stat.Summary
 	P50Us                stat.Summary
 	P99Us                stat.Summary
@@ -315,7 +315,7 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 	}
 	sort.Strings(a.Models)
 	for _, p := range byKey {
-		a.Warnings = append(a.Warnings, p.aggregate()...)
+		a.Warnings = append(a.Warnings, p.summarize()...)
 		a.Aggregates = append(a.Aggregates, p)
 	}
 	slices.SortFunc(a.Aggregates, func(x, y *Aggregate) int {
@@ -345,55 +345,62 @@ func envDiff(a, b results.Env) string {
 	return strings.Join(d, ", ")
 }
 
-// aggregate computes the point's summaries, merged histogram and flags, and
-// returns warnings for the report.
-func (p *Aggregate) aggregate() []string {
-	var warnings []string
+// summarize computes the aggregate's counts, summaries and flags from its
+// records, and returns warnings for the report. The merged histogram is
+// left for Histogram to compute on demand.
+func (p *Aggregate) summarize() []string {
 	sort.Slice(p.OK, func(i, j int) bool { return p.OK[i].Repeat < p.OK[j].Repeat })
 	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
-	var rss []float64
-	var histErrs []string
-	// A client-limited repeat measured the load generator, not the server:
-	// when the point has other repeats it is left out of the performance
-	// samples (not of the outcome counts, nor of memory, which the client
-	// does not limit). When every repeat was limited, they stay, so the
-	// unranked point still shows what the client reached.
-	var valid, limited perfSamples
 	for _, r := range p.OK {
-		l := r.Load
+		p.addOutcomes(r)
+	}
+	p.summarizeFigures()
+	var warnings []string
+	if p.HistNote = p.checkHistograms(); p.HistNote != "" {
+		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
+	}
+	return append(warnings, p.judgeRankable()...)
+}
+
+// addOutcomes adds one ok repeat's outcome counts to the aggregate's sums.
+func (p *Aggregate) addOutcomes(r *results.Record) {
+	l := r.Load
+	p.Completed += l.Completed
+	p.TimedOut += l.TimedOut
+	p.Errored += l.Errored
+	p.Corrupted += l.Corrupted
+	p.IdleConns += l.IdleConns
+	p.IdleFailed += l.IdleFailed
+	p.SlowReaders += l.SlowReaders
+	p.SlowClosed += l.SlowClosed
+	p.SlowCorrupted += l.SlowCorrupted
+	if l.SlowClosed > 0 {
+		p.SlowClosedRepeats++
+	}
+	if r.Scenario.Mode == "open" && !l.RateMet {
+		p.RateNotMetRepeats++
+	}
+}
+
+// summarizeFigures computes the performance and memory summaries over the
+// ok repeats. A client-limited repeat measured the load generator, not the
+// server: when the aggregate has other repeats it is left out of the
+// performance samples (not of the outcome counts, nor of memory, which the
+// client does not limit). When every repeat was limited, they stay, so the
+// unranked point still shows what the client reached.
+func (p *Aggregate) summarizeFigures() {
+	var valid, limited perfSamples
+	var rss []float64
+	for _, r := range p.OK {
 		if clientLimited(r) {
 			p.ClientLimitedRepeats++
 			limited.add(r)
 		} else {
 			valid.add(r)
 		}
-		p.Completed += l.Completed
-		p.TimedOut += l.TimedOut
-		p.Errored += l.Errored
-		p.Corrupted += l.Corrupted
-		p.IdleConns += l.IdleConns
-		p.IdleFailed += l.IdleFailed
-		p.SlowReaders += l.SlowReaders
-		p.SlowClosed += l.SlowClosed
-		p.SlowCorrupted += l.SlowCorrupted
-		if l.SlowClosed > 0 {
-			p.SlowClosedRepeats++
-		}
-		if r.Scenario.Mode == "open" && !l.RateMet {
-			p.RateNotMetRepeats++
-		}
 		if s := r.ServerStats; s != nil {
 			rss = append(rss, s.RSSBytesPerConn)
 		}
-		if l.HDR == "" {
-			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
-			continue
-		}
-		if err := checkHDR(l.HDR); err != nil {
-			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
-			continue
-		}
-		p.histOK++
 	}
 	perf := valid
 	if len(valid.tput) == 0 {
@@ -408,11 +415,33 @@ func (p *Aggregate) aggregate() []string {
 	p.RSSBytesPerConn = stat.Summarize(rss)
 	p.MsgsPerCPUSecond = stat.Summarize(perf.mpc)
 	p.CPUPerMsgUs = stat.Summarize(perf.cpm)
-	if len(histErrs) > 0 {
-		p.HistNote = strings.Join(histErrs, "; ")
-		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
-	}
+}
 
+// checkHistograms checks the header of every ok repeat's histogram, counts
+// those that pass in histOK and says which are missing or corrupt. Only the
+// header: a full decode is left to Histogram, which few reports need.
+func (p *Aggregate) checkHistograms() string {
+	var histErrs []string
+	for _, r := range p.OK {
+		if r.Load.HDR == "" {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
+			continue
+		}
+		if err := checkHDR(r.Load.HDR); err != nil {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
+			continue
+		}
+		p.histOK++
+	}
+	return strings.Join(histErrs, "; ")
+}
+
+// judgeRankable sets Unranked and UnrankedMemory, the reasons the aggregate
+// may not be ranked (by its performance, by its memory), and returns
+// warnings for what the report must say even when it is ranked. It needs
+// the counts and summaries already computed.
+func (p *Aggregate) judgeRankable() []string {
+	var warnings []string
 	n := p.Repeats()
 	var why, memWhy []string
 	if len(p.OK) == 0 {
