@@ -382,7 +382,7 @@ func (d classDef) rank(v *CellVerdict) {
 	}
 }
 
-// decide turns the point verdicts into the class recommendation.
+// decide turns the cell verdicts into the class recommendation.
 func (cr *ClassResult) decide() {
 	if len(cr.Cells) == 0 {
 		cr.Status, cr.Headline = StatusNoData, "no data"
@@ -404,24 +404,21 @@ func (cr *ClassResult) decide() {
 		cr.Why = strings.Join(why, " ")
 		return
 	}
-	// The pick is the set of models among the winners at every decided point.
-	pick := slices.Clone(decided[0].Winners)
-	for _, v := range decided[1:] {
-		pick = slices.DeleteFunc(pick, func(m string) bool { return !slices.Contains(v.Winners, m) })
+	cr.decideFrom(decided)
+	if nc := cr.notCounted(); nc != "" {
+		cr.Why += " Not counted: " + nc + "."
 	}
-	allTooFew := true
-	for _, v := range decided {
-		if !v.TooFew {
-			allTooFew = false
-		}
-	}
-	wins := map[string]int{}
-	for _, v := range decided {
-		wins[v.Best()]++
-	}
+}
+
+// decideFrom sets the status, pick and evidence from the cells where a
+// claim may be made: a pick when one model is among the winners everywhere,
+// a tie when several are, no claim when every cell has too few repeats, and
+// "depends" otherwise.
+func (cr *ClassResult) decideFrom(decided []CellVerdict) {
+	pick := winnersEverywhere(decided)
 	ev := cr.evidence(decided)
 	switch {
-	case allTooFew:
+	case allTooFew(decided):
 		cr.Status = StatusTooFew
 		cr.Pick = nil
 		n := decided[0].Ranked[0].Sample.N
@@ -438,37 +435,70 @@ func (cr *ClassResult) decide() {
 			strings.Join(pick, ", "), pointsPhrase(len(decided)), stat.Alpha, ev)
 	default:
 		cr.Status = StatusMixed
-		type mw struct {
-			m string
-			n int
-		}
-		var ranked []mw
-		for m, n := range wins {
-			ranked = append(ranked, mw{m, n})
-		}
-		sort.Slice(ranked, func(i, j int) bool {
-			if ranked[i].n != ranked[j].n {
-				return ranked[i].n > ranked[j].n
-			}
-			return ranked[i].m < ranked[j].m
-		})
 		var parts []string
-		for _, r := range ranked {
-			parts = append(parts, fmt.Sprintf("%s best at %d", r.m, r.n))
-			cr.Pick = append(cr.Pick, r.m)
+		for _, w := range bestCounts(decided) {
+			parts = append(parts, fmt.Sprintf("%s best at %d", w.model, w.cells))
+			cr.Pick = append(cr.Pick, w.model)
 		}
 		cr.Headline = "depends: " + strings.Join(cr.Pick, " / ")
 		cr.Why = fmt.Sprintf("No model is best at every point: %s of %d points. %s", strings.Join(parts, ", "), len(decided), ev)
 	}
+}
+
+// winnersEverywhere is the set of models among the winners at every cell.
+func winnersEverywhere(decided []CellVerdict) []string {
+	pick := slices.Clone(decided[0].Winners)
+	for _, v := range decided[1:] {
+		pick = slices.DeleteFunc(pick, func(m string) bool { return !slices.Contains(v.Winners, m) })
+	}
+	return pick
+}
+
+func allTooFew(decided []CellVerdict) bool {
+	for _, v := range decided {
+		if !v.TooFew {
+			return false
+		}
+	}
+	return true
+}
+
+// modelWins is how many cells a model is best at.
+type modelWins struct {
+	model string
+	cells int
+}
+
+// bestCounts counts, per model, the cells where it has the best median:
+// most first, then by name.
+func bestCounts(decided []CellVerdict) []modelWins {
+	wins := map[string]int{}
+	for _, v := range decided {
+		wins[v.Best()]++
+	}
+	var ranked []modelWins
+	for m, n := range wins {
+		ranked = append(ranked, modelWins{m, n})
+	}
+	sort.Slice(ranked, func(i, j int) bool {
+		if ranked[i].cells != ranked[j].cells {
+			return ranked[i].cells > ranked[j].cells
+		}
+		return ranked[i].model < ranked[j].model
+	})
+	return ranked
+}
+
+// notCounted lists the cells left out of the verdict and why; empty when
+// none was.
+func (cr *ClassResult) notCounted() string {
 	var undecided []string
 	for _, v := range cr.Cells {
 		if v.Undecided != "" {
 			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Cell.Label(), v.Undecided))
 		}
 	}
-	if len(undecided) > 0 {
-		cr.Why += " Not counted: " + strings.Join(undecided, "; ") + "."
-	}
+	return strings.Join(undecided, "; ")
 }
 
 func pointsPhrase(n int) string {
