@@ -125,17 +125,33 @@ func rssSample(a *Analysis, model string, sc Cell) (stat.Summary, string, bool) 
 	return p.RSSBytesPerConn, p.UnrankedMemory, true
 }
 
+// classDefs maps the run's cells to the workload classes, in the order the
+// report lists them.
 func classDefs(a *Analysis) []classDef {
-	// The throughput classes look at plain points only: idle connections
+	// The throughput classes look at plain cells only: idle connections
 	// and slow readers have classes of their own.
 	closed := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Plain() })
-	maxConns, maxSize := 0, 0
-	for _, s := range closed {
-		if s.Depth == 1 {
-			maxConns = max(maxConns, s.Conns)
-			maxSize = max(maxSize, s.SizeBytes)
-		}
-	}
+	defs := throughputClassDefs(closed)
+	defs = append(defs, classDef{Class{"latency", "Latency under a fixed load",
+		fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
+			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
+		"sustained rate", "msgs/s", true},
+		sweepGroups(a), sustainedSample})
+	memCells, memRule := memoryCells(a, closed)
+	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
+		memCells, rssSample})
+	slow := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 })
+	defs = append(defs, classDef{Class{"slow", "Slow readers",
+		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", "throughput", "msgs/s", true},
+		slow, throughputSample})
+	return defs
+}
+
+// throughputClassDefs are the closed-loop throughput classes (few, many,
+// large, pipelined) over the plain closed cells. The many and large
+// thresholds adapt to a run that has no cell past them.
+func throughputClassDefs(closed []Cell) []classDef {
+	maxConns, maxSize := closedExtremes(closed)
 	manyMin, manyNote := ManyMinConns, ""
 	if maxConns < ManyMinConns && maxConns > FewMaxConns {
 		manyMin, manyNote = maxConns, fmt.Sprintf(" (adapted: this run's most is %d)", maxConns)
@@ -144,37 +160,40 @@ func classDefs(a *Analysis) []classDef {
 	if maxSize < LargeMinBytes && maxSize > SmallMaxBytes {
 		largeMin, largeNote = maxSize, fmt.Sprintf(" (adapted: this run's largest is %s)", sizeLabel(maxSize))
 	}
-	pick := func(keep func(Cell) bool) []Cell {
-		var out []Cell
-		for _, s := range closed {
-			if keep(s) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
 	tp := "throughput"
-	defs := []classDef{
+	return []classDef{
 		{Class{"few", "Few connections, small messages",
 			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes)), tp, "msgs/s", true},
-			pick(func(s Cell) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.SizeBytes <= SmallMaxBytes }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.SizeBytes <= SmallMaxBytes }), throughputSample},
 		{Class{"many", "Many connections",
 			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin)), tp, "msgs/s", true},
-			pick(func(s Cell) bool { return s.Depth == 1 && s.Conns >= manyMin && s.SizeBytes < largeMin }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns >= manyMin && s.SizeBytes < largeMin }), throughputSample},
 		{Class{"large", "Large messages",
 			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote), tp, "msgs/s", true},
-			pick(func(s Cell) bool { return s.Depth == 1 && s.SizeBytes >= largeMin }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.SizeBytes >= largeMin }), throughputSample},
 		{Class{"pipelined", "Pipelined requests",
 			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
-			pick(func(s Cell) bool { return s.Depth > 1 }), throughputSample},
-		{Class{"latency", "Latency under a fixed load",
-			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
-				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
-			"sustained rate", "msgs/s", true},
-			sweepGroups(a), sustainedSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth > 1 }), throughputSample},
 	}
-	// Memory: RSS growth per connection held is best read where most
-	// connections sit idle; without idle points, at the most connections.
+}
+
+// closedExtremes is the most connections and the largest size among the
+// depth-1 cells of closed.
+func closedExtremes(closed []Cell) (maxConns, maxSizeBytes int) {
+	for _, s := range closed {
+		if s.Depth == 1 {
+			maxConns = max(maxConns, s.Conns)
+			maxSizeBytes = max(maxSizeBytes, s.SizeBytes)
+		}
+	}
+	return maxConns, maxSizeBytes
+}
+
+// memoryCells picks the memory class's cells and states its rule. RSS
+// growth per connection held is best read where most connections sit idle;
+// without idle cells, at the most connections (past the few-connections
+// limit) and the smallest size.
+func memoryCells(a *Analysis, closed []Cell) ([]Cell, string) {
 	idle := a.Cells(func(s Cell) bool {
 		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0
 	})
@@ -182,31 +201,33 @@ func classDefs(a *Analysis) []classDef {
 	for _, s := range idle {
 		maxIdle = max(maxIdle, s.IdleConns)
 	}
-	var memSc []Cell
-	memRule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
 	if maxIdle > 0 {
-		for _, s := range idle {
-			if s.IdleConns == maxIdle {
-				memSc = append(memSc, s)
-			}
-		}
-		memRule = fmt.Sprintf("closed loop, depth 1, the most idle connections in the run (%d); RSS growth over the idle server, per connection held (active + idle); a model that did not keep every idle connection is not ranked", maxIdle)
-	} else if maxConns > FewMaxConns {
-		minSize := math.MaxInt
-		for _, s := range closed {
-			if s.Depth == 1 && s.Conns == maxConns {
-				minSize = min(minSize, s.SizeBytes)
-			}
-		}
-		memSc = pick(func(s Cell) bool { return s.Depth == 1 && s.Conns == maxConns && s.SizeBytes == minSize })
+		return filterCells(idle, func(s Cell) bool { return s.IdleConns == maxIdle }),
+			fmt.Sprintf("closed loop, depth 1, the most idle connections in the run (%d); RSS growth over the idle server, per connection held (active + idle); a model that did not keep every idle connection is not ranked", maxIdle)
 	}
-	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
-		memSc, rssSample})
-	slow := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 })
-	defs = append(defs, classDef{Class{"slow", "Slow readers",
-		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", tp, "msgs/s", true},
-		slow, throughputSample})
-	return defs
+	rule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
+	maxConns, _ := closedExtremes(closed)
+	if maxConns <= FewMaxConns {
+		return nil, rule
+	}
+	minSize := math.MaxInt
+	for _, s := range closed {
+		if s.Depth == 1 && s.Conns == maxConns {
+			minSize = min(minSize, s.SizeBytes)
+		}
+	}
+	return filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns == maxConns && s.SizeBytes == minSize }), rule
+}
+
+// filterCells returns the cells that match keep, in order.
+func filterCells(cells []Cell, keep func(Cell) bool) []Cell {
+	var out []Cell
+	for _, s := range cells {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // slowBehaviour describes what each model did to slow readers in the slow
