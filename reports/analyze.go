@@ -247,25 +247,60 @@ type Analysis struct {
 
 // Analyze aggregates a run. It fails only when no record could be used.
 func Analyze(run *Run, opt Options) (*Analysis, error) {
-	a := &Analysis{Run: run, Options: opt.withDefaults(run.Records)}
+	a := &Analysis{Run: run, Options: opt.withDefaults(run.Records), Models: modelNames(run.Records)}
 	if run.TornTail {
 		a.Warnings = append(a.Warnings, "the results file ends with a partial line (the run was interrupted); it was ignored")
 	}
-	byKey := map[string]*Aggregate{}
-	models := map[string]bool{}
+	byKey, envDiffers := a.group(run.Records)
+	if w := disturbedWarning(run.Records); w != "" {
+		a.Warnings = append(a.Warnings, w)
+	}
+	if len(envDiffers) > 0 {
+		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
+	}
+	if len(byKey) == 0 && len(a.Skipped) == 0 {
+		return nil, fmt.Errorf("analyze %s: no usable records", run.Path)
+	}
+	for _, p := range byKey {
+		a.Aggregates = append(a.Aggregates, p)
+	}
+	slices.SortFunc(a.Aggregates, func(x, y *Aggregate) int {
+		return cmp.Or(compareCells(x.Cell, y.Cell), cmp.Compare(x.Server, y.Server))
+	})
+	// Summarised in that order, so that their warnings come in a stable one.
+	for _, p := range a.Aggregates {
+		a.Warnings = append(a.Warnings, p.summarize()...)
+	}
+	a.Classes = recommend(a)
+	return a, nil
+}
+
+// modelNames is every server name in records, skipped and failed included,
+// sorted.
+func modelNames(records []results.Record) []string {
+	seen := map[string]bool{}
+	var models []string
+	for i := range records {
+		if name := records[i].Server.Name; !seen[name] {
+			seen[name] = true
+			models = append(models, name)
+		}
+	}
+	sort.Strings(models)
+	return models
+}
+
+// group sorts the records out: one per skipped server into Skipped, the ok
+// and failed ones into an Aggregate per (server, cell) (keyed by server and
+// cell label) and the failed ones also into Failed; a record with an
+// unknown status is left out with a warning. It takes Env from the first
+// record it groups and names up to 5 records whose environment differs.
+func (a *Analysis) group(records []results.Record) (byKey map[string]*Aggregate, envDiffers []string) {
+	byKey = map[string]*Aggregate{}
 	skipped := map[string]bool{}
 	envSet := false
-	var envDiffers []string
-	measured, disturbed := 0, 0
-	for i := range run.Records {
-		r := &run.Records[i]
-		models[r.Server.Name] = true
-		if r.Noise != nil {
-			measured++
-			if r.Noise.Disturbed {
-				disturbed++
-			}
-		}
+	for i := range records {
+		r := &records[i]
 		switch r.Status {
 		case results.StatusSkipped:
 			if !skipped[r.Server.Name] {
@@ -300,29 +335,28 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 		}
 		p.OK = append(p.OK, r)
 	}
-	if disturbed > 0 {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
-			disturbed, measured, 100*results.DisturbedShare))
+	return byKey, envDiffers
+}
+
+// disturbedWarning says how many measured records the orchestrator marked
+// disturbed; empty when none was. They stay in the statistics (repeats
+// already carry the machine's noise into the intervals), but a close call
+// among them deserves a rerun.
+func disturbedWarning(records []results.Record) string {
+	measured, disturbed := 0, 0
+	for i := range records {
+		if n := records[i].Noise; n != nil {
+			measured++
+			if n.Disturbed {
+				disturbed++
+			}
+		}
 	}
-	if len(envDiffers) > 0 {
-		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
+	if disturbed == 0 {
+		return ""
 	}
-	if len(byKey) == 0 && len(a.Skipped) == 0 {
-		return nil, fmt.Errorf("analyze %s: no usable records", run.Path)
-	}
-	for m := range models {
-		a.Models = append(a.Models, m)
-	}
-	sort.Strings(a.Models)
-	for _, p := range byKey {
-		a.Warnings = append(a.Warnings, p.summarize()...)
-		a.Aggregates = append(a.Aggregates, p)
-	}
-	slices.SortFunc(a.Aggregates, func(x, y *Aggregate) int {
-		return cmp.Or(compareCells(x.Cell, y.Cell), cmp.Compare(x.Server, y.Server))
-	})
-	a.Classes = recommend(a)
-	return a, nil
+	return fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
+		disturbed, measured, 100*results.DisturbedShare)
 }
 
 func envDiff(a, b results.Env) string {
