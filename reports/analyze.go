@@ -19,24 +19,20 @@ import (
 type Options struct {
 	// SLOP99Us is the p99 latency, in µs, an open-loop point must stay under
 	// to count as holding its load. Default: the objective the run recorded
-	// (Scenario.SLOP99Us), else 2000 (2 ms).
+	// (results.Scenario.SLOP99Us), else 2000 (2 ms).
 	SLOP99Us float64
 	// SLOCompletion is the completion ratio an open-loop point must reach to
 	// count as holding. Default: the run's, else 0.999.
 	SLOCompletion float64
 	// SpectrumPoint selects the point of the HDR percentile spectrum chart by
-	// its Scenario.Label (e.g. "closed c=1000 64B d=1"). Default: the closed,
+	// its Cell.Label (e.g. "closed c=1000 64B d=1"). Default: the closed,
 	// depth-1 point with the most connections at the smallest size.
 	SpectrumPoint string
 }
 
-// WithDefaults returns o with every zero field set to its default.
-func (o Options) WithDefaults() Options {
-	return o.withDefaults(nil)
-}
-
-// withDefaults takes the objective from the first open-loop record that
-// carries one, so the report judges points as the run's SLO search did.
+// withDefaults returns o with every zero field set to its default. It takes
+// the objective from the first open-loop record that carries one, so the
+// report judges points as the run's SLO search did.
 func (o Options) withDefaults(recs []results.Record) Options {
 	for i := range recs {
 		sc := &recs[i].Scenario
@@ -59,72 +55,79 @@ func (o Options) withDefaults(recs []results.Record) Options {
 	return o
 }
 
-// Scenario identifies a matrix point without its server: what the repeats of
-// one model at one point share.
-type Scenario struct {
+// Cell is one cell of the run's matrix with the server left out: what the
+// repeats of every model at one point share, and the key the report groups,
+// sorts, labels and compares models by. It is derived from a record's
+// results.Scenario (the load one record measured) by cellOf, which keeps
+// only what tells points apart: the offered rate, duration and SLO are
+// dropped, so an SLO step's repeats, run at different rates, share a cell.
+// It is not bench/config.Scenario (a matrix family that expands to many
+// cells), and a cell plus a server is an Aggregate, not a bench.Point.
+type Cell struct {
 	Kind  string
 	Mode  string
 	Conns int
-	// Idle and Slow are the idle connections and slow readers held beside
-	// the Conns active ones, SlowRate the slow readers' read rate (B/s): a
-	// point with them is a different point.
-	Idle, Slow, SlowRate int
-	Size                 int
-	Depth                int
-	// Load is the sweep's fraction of the measured capacity.
-	Load float64
-	// Step is the bisection step of an SLO-search point: the repeats of one
-	// step are grouped, though their rates differ.
-	Step int
+	// IdleConns and SlowReaders are held beside the Conns active
+	// connections, the slow readers reading SlowReadBytesPerSec each: a
+	// point with them is a different cell.
+	IdleConns, SlowReaders, SlowReadBytesPerSec int
+	SizeBytes                                   int
+	Depth                                       int
+	// LoadFraction is the sweep's fraction of the measured capacity.
+	LoadFraction float64
+	// SLOStep is the bisection step of an SLO-search point: the repeats of
+	// one step are grouped, though their rates differ.
+	SLOStep int
 }
 
-func scenarioOf(r *results.Record) Scenario {
-	s := Scenario{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, Size: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
-		Idle: r.Scenario.IdleConns, Slow: r.Scenario.SlowReaders}
-	if s.Slow > 0 {
-		s.SlowRate = r.Scenario.SlowReadBytesPerSec
+// cellOf is the cell a record measured.
+func cellOf(r *results.Record) Cell {
+	s := Cell{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, SizeBytes: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
+		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders}
+	if s.SlowReaders > 0 {
+		s.SlowReadBytesPerSec = r.Scenario.SlowReadBytesPerSec
 	}
 	switch s.Kind {
 	case results.KindSweep:
-		s.Load = r.Scenario.LoadFraction
+		s.LoadFraction = r.Scenario.LoadFraction
 	case results.KindSLO:
-		s.Step = r.Scenario.SLOStep
+		s.SLOStep = r.Scenario.SLOStep
 	}
 	return s
 }
 
-// Label names the scenario in tables and on the command line.
-func (s Scenario) Label() string {
-	b := fmt.Sprintf("%s c=%d%s %s d=%d", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.Size), s.Depth)
+// Label names the cell in tables and on the command line.
+func (s Cell) Label() string {
+	b := fmt.Sprintf("%s c=%d%s %s d=%d", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.SizeBytes), s.Depth)
 	switch {
-	case s.Kind == results.KindSweep && s.Load == 0:
+	case s.Kind == results.KindSweep && s.LoadFraction == 0:
 		b += " (sweep and SLO search)"
 	case s.Kind == results.KindSweep:
-		b += fmt.Sprintf(" load=%.2f", s.Load)
+		b += fmt.Sprintf(" load=%.2f", s.LoadFraction)
 	case s.Kind == results.KindSLO:
-		b += fmt.Sprintf(" step=%d", s.Step)
+		b += fmt.Sprintf(" step=%d", s.SLOStep)
 	}
 	return b
 }
 
 // extraLabel names the idle connections and slow readers: "+10000 idle",
 // "+4 slow@64KiB/s"; empty for a plain point.
-func (s Scenario) extraLabel() string {
+func (s Cell) extraLabel() string {
 	var b string
-	if s.Idle > 0 {
-		b += fmt.Sprintf("+%d idle", s.Idle)
+	if s.IdleConns > 0 {
+		b += fmt.Sprintf("+%d idle", s.IdleConns)
 	}
-	if s.Slow > 0 {
-		b += fmt.Sprintf("+%d slow@%s/s", s.Slow, sizeLabel(s.SlowRate))
+	if s.SlowReaders > 0 {
+		b += fmt.Sprintf("+%d slow@%s/s", s.SlowReaders, sizeLabel(s.SlowReadBytesPerSec))
 	}
 	return b
 }
 
 // held is every connection the server held at the point.
-func (s Scenario) held() int { return s.Conns + s.Idle + s.Slow }
+func (s Cell) held() int { return s.Conns + s.IdleConns + s.SlowReaders }
 
 // Plain reports whether the point has no idle connections or slow readers.
-func (s Scenario) Plain() bool { return s.Idle == 0 && s.Slow == 0 }
+func (s Cell) Plain() bool { return s.IdleConns == 0 && s.SlowReaders == 0 }
 
 func kindOrder(k string) int {
 	switch k {
@@ -140,18 +143,18 @@ func kindOrder(k string) int {
 	return 4
 }
 
-func compareScenario(a, b Scenario) int {
+func compareCells(a, b Cell) int {
 	return cmp.Or(
 		cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)),
 		cmp.Compare(a.Kind, b.Kind),
 		cmp.Compare(a.Depth, b.Depth),
-		cmp.Compare(a.Size, b.Size),
+		cmp.Compare(a.SizeBytes, b.SizeBytes),
 		cmp.Compare(a.Conns, b.Conns),
-		cmp.Compare(a.Idle, b.Idle),
-		cmp.Compare(a.Slow, b.Slow),
-		cmp.Compare(a.SlowRate, b.SlowRate),
-		cmp.Compare(a.Load, b.Load),
-		cmp.Compare(a.Step, b.Step),
+		cmp.Compare(a.IdleConns, b.IdleConns),
+		cmp.Compare(a.SlowReaders, b.SlowReaders),
+		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
+		cmp.Compare(a.LoadFraction, b.LoadFraction),
+		cmp.Compare(a.SLOStep, b.SLOStep),
 		cmp.Compare(a.Mode, b.Mode),
 	)
 }
@@ -166,26 +169,32 @@ func sizeLabel(b int) string {
 	return fmt.Sprintf("%dB", b)
 }
 
-// Point is every repeat of one server at one scenario, aggregated.
-type Point struct {
-	Server   string
-	Scenario Scenario
-	OK       []*results.Record // ascending repeat
-	Failed   []*results.Record
+// Aggregate is every repeat of one server at one Cell, summarised: the unit
+// the report ranks, charts and lists. Where a bench.Point is one repeat of
+// one server at one point (it becomes one results.Record), an Aggregate
+// holds all of that server's records at the cell, ok and failed, and the
+// statistics across them.
+type Aggregate struct {
+	Server string
+	Cell   Cell
+	OK     []*results.Record // ascending repeat
+	Failed []*results.Record
 
-	// Summaries over the ok repeats.
-	Throughput  stat.Summary // msgs/s
-	P50Us       stat.Summary
-	P99Us       stat.Summary
-	P999Us      stat.Summary
-	Completion  stat.Summary
-	OfferedRate stat.Summary // msgs/s, open loop
-	RSSPerConn  stat.Summary // bytes
-	MsgsPerCPUS stat.Summary
-	CPUPerMsgUs stat.Summary
+	// Summaries over the ok repeats (client-limited ones left out, see
+	// summarizeFigures).
+	ThroughputMsgsPerSec stat.Summary
+	P50Us                stat.Summary
+	P99Us                stat.Summary
+	P999Us               stat.Summary
+	CompletionRatio      stat.Summary
+	// RateMsgsPerSec is the offered rate of the open loop.
+	RateMsgsPerSec   stat.Summary
+	RSSBytesPerConn  stat.Summary
+	MsgsPerCPUSecond stat.Summary
+	CPUPerMsgUs      stat.Summary
 
 	// Counts summed over the ok repeats.
-	Intended, Completed, TimedOut, Errored, Corrupted, ConnFailed int64
+	Completed, TimedOut, Errored, Corrupted int64
 	// Idle connections and slow readers, summed over the ok repeats:
 	// IdleConns held and IdleFailed of them not kept; slow readers the
 	// server closed (a behaviour) or whose echo was corrupted.
@@ -201,11 +210,11 @@ type Point struct {
 	hist     *hdrhistogram.Histogram
 	histN    int
 
-	// ClientBound counts the repeats that were client-limited (see
+	// ClientLimitedRepeats counts the repeats that were client-limited (see
 	// clientLimited); they are left out of the performance summaries, and
 	// the point is unranked when every repeat was.
-	ClientBound int
-	RateNotMet  int // open-loop repeats with rate_met=false
+	ClientLimitedRepeats int
+	RateNotMetRepeats    int // open-loop repeats with rate_met=false
 	// Unranked says why the point may not be ranked; empty when it may.
 	Unranked string
 	// UnrankedMemory says why its memory figure may not be ranked: as
@@ -214,11 +223,11 @@ type Point struct {
 	UnrankedMemory string
 }
 
-// Key is "server / scenario".
-func (p *Point) Key() string { return p.Server + " / " + p.Scenario.Label() }
+// Key is "server / cell label".
+func (p *Aggregate) Key() string { return p.Server + " / " + p.Cell.Label() }
 
 // Repeats is the number of repeats found, failed or not.
-func (p *Point) Repeats() int { return len(p.OK) + len(p.Failed) }
+func (p *Aggregate) Repeats() int { return len(p.OK) + len(p.Failed) }
 
 // Analysis is everything the report shows, computed once from a run.
 type Analysis struct {
@@ -226,9 +235,9 @@ type Analysis struct {
 	Options Options
 	// Models is every server name in the run, skipped and failed included,
 	// sorted: the colour of a model is its index here, in every chart.
-	Models []string
-	Env    results.Env
-	Points []*Point // sorted by scenario, then server
+	Models     []string
+	Env        results.Env
+	Aggregates []*Aggregate // sorted by cell, then server
 	// Skipped has one record per skipped server; Failed every failed record.
 	Skipped  []*results.Record
 	Failed   []*results.Record
@@ -238,25 +247,60 @@ type Analysis struct {
 
 // Analyze aggregates a run. It fails only when no record could be used.
 func Analyze(run *Run, opt Options) (*Analysis, error) {
-	a := &Analysis{Run: run, Options: opt.withDefaults(run.Records)}
+	a := &Analysis{Run: run, Options: opt.withDefaults(run.Records), Models: modelNames(run.Records)}
 	if run.TornTail {
 		a.Warnings = append(a.Warnings, "the results file ends with a partial line (the run was interrupted); it was ignored")
 	}
-	byKey := map[string]*Point{}
-	models := map[string]bool{}
+	byKey, envDiffers := a.group(run.Records)
+	if w := disturbedWarning(run.Records); w != "" {
+		a.Warnings = append(a.Warnings, w)
+	}
+	if len(envDiffers) > 0 {
+		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
+	}
+	if len(byKey) == 0 && len(a.Skipped) == 0 {
+		return nil, fmt.Errorf("analyze %s: no usable records", run.Path)
+	}
+	for _, p := range byKey {
+		a.Aggregates = append(a.Aggregates, p)
+	}
+	slices.SortFunc(a.Aggregates, func(x, y *Aggregate) int {
+		return cmp.Or(compareCells(x.Cell, y.Cell), cmp.Compare(x.Server, y.Server))
+	})
+	// Summarised in that order, so that their warnings come in a stable one.
+	for _, p := range a.Aggregates {
+		a.Warnings = append(a.Warnings, p.summarize()...)
+	}
+	a.Classes = recommend(a)
+	return a, nil
+}
+
+// modelNames is every server name in records, skipped and failed included,
+// sorted.
+func modelNames(records []results.Record) []string {
+	seen := map[string]bool{}
+	var models []string
+	for i := range records {
+		if name := records[i].Server.Name; !seen[name] {
+			seen[name] = true
+			models = append(models, name)
+		}
+	}
+	sort.Strings(models)
+	return models
+}
+
+// group sorts the records out: one per skipped server into Skipped, the ok
+// and failed ones into an Aggregate per (server, cell) (keyed by server and
+// cell label) and the failed ones also into Failed; a record with an
+// unknown status is left out with a warning. It takes Env from the first
+// record it groups and names up to 5 records whose environment differs.
+func (a *Analysis) group(records []results.Record) (byKey map[string]*Aggregate, envDiffers []string) {
+	byKey = map[string]*Aggregate{}
 	skipped := map[string]bool{}
 	envSet := false
-	var envDiffers []string
-	measured, disturbed := 0, 0
-	for i := range run.Records {
-		r := &run.Records[i]
-		models[r.Server.Name] = true
-		if r.Noise != nil {
-			measured++
-			if r.Noise.Disturbed {
-				disturbed++
-			}
-		}
+	for i := range records {
+		r := &records[i]
 		switch r.Status {
 		case results.StatusSkipped:
 			if !skipped[r.Server.Name] {
@@ -274,11 +318,11 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 		} else if d := envDiff(a.Env, r.Env); d != "" && len(envDiffers) < 5 {
 			envDiffers = append(envDiffers, fmt.Sprintf("%s (%s)", r.PointID, d))
 		}
-		sc := scenarioOf(r)
+		sc := cellOf(r)
 		k := r.Server.Name + "\x00" + sc.Label()
 		p := byKey[k]
 		if p == nil {
-			p = &Point{Server: r.Server.Name, Scenario: sc}
+			p = &Aggregate{Server: r.Server.Name, Cell: sc}
 			byKey[k] = p
 		}
 		if r.Status == results.StatusFailed || r.Load == nil {
@@ -291,29 +335,28 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 		}
 		p.OK = append(p.OK, r)
 	}
-	if disturbed > 0 {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
-			disturbed, measured, 100*results.DisturbedShare))
+	return byKey, envDiffers
+}
+
+// disturbedWarning says how many measured records the orchestrator marked
+// disturbed; empty when none was. They stay in the statistics (repeats
+// already carry the machine's noise into the intervals), but a close call
+// among them deserves a rerun.
+func disturbedWarning(records []results.Record) string {
+	measured, disturbed := 0, 0
+	for i := range records {
+		if n := records[i].Noise; n != nil {
+			measured++
+			if n.Disturbed {
+				disturbed++
+			}
+		}
 	}
-	if len(envDiffers) > 0 {
-		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
+	if disturbed == 0 {
+		return ""
 	}
-	if len(byKey) == 0 && len(a.Skipped) == 0 {
-		return nil, fmt.Errorf("analyze %s: no usable records", run.Path)
-	}
-	for m := range models {
-		a.Models = append(a.Models, m)
-	}
-	sort.Strings(a.Models)
-	for _, p := range byKey {
-		a.Warnings = append(a.Warnings, p.aggregate(a.Options)...)
-		a.Points = append(a.Points, p)
-	}
-	slices.SortFunc(a.Points, func(x, y *Point) int {
-		return cmp.Or(compareScenario(x.Scenario, y.Scenario), cmp.Compare(x.Server, y.Server))
-	})
-	a.Classes = recommend(a)
-	return a, nil
+	return fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
+		disturbed, measured, 100*results.DisturbedShare)
 }
 
 func envDiff(a, b results.Env) string {
@@ -336,76 +379,103 @@ func envDiff(a, b results.Env) string {
 	return strings.Join(d, ", ")
 }
 
-// aggregate computes the point's summaries, merged histogram and flags, and
-// returns warnings for the report.
-func (p *Point) aggregate(opt Options) []string {
-	var warnings []string
+// summarize computes the aggregate's counts, summaries and flags from its
+// records, and returns warnings for the report. The merged histogram is
+// left for Histogram to compute on demand.
+func (p *Aggregate) summarize() []string {
 	sort.Slice(p.OK, func(i, j int) bool { return p.OK[i].Repeat < p.OK[j].Repeat })
 	sort.Slice(p.Failed, func(i, j int) bool { return p.Failed[i].Repeat < p.Failed[j].Repeat })
-	var rss []float64
-	var histErrs []string
-	// A client-limited repeat measured the load generator, not the server:
-	// when the point has other repeats it is left out of the performance
-	// samples (not of the outcome counts, nor of memory, which the client
-	// does not limit). When every repeat was limited, they stay, so the
-	// unranked point still shows what the client reached.
-	var valid, limited perfSamples
 	for _, r := range p.OK {
-		l := r.Load
+		p.addOutcomes(r)
+	}
+	p.summarizeFigures()
+	var warnings []string
+	if p.HistNote = p.checkHistograms(); p.HistNote != "" {
+		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
+	}
+	return append(warnings, p.judgeRankable()...)
+}
+
+// addOutcomes adds one ok repeat's outcome counts to the aggregate's sums.
+func (p *Aggregate) addOutcomes(r *results.Record) {
+	l := r.Load
+	p.Completed += l.Completed
+	p.TimedOut += l.TimedOut
+	p.Errored += l.Errored
+	p.Corrupted += l.Corrupted
+	p.IdleConns += l.IdleConns
+	p.IdleFailed += l.IdleFailed
+	p.SlowReaders += l.SlowReaders
+	p.SlowClosed += l.SlowClosed
+	p.SlowCorrupted += l.SlowCorrupted
+	if l.SlowClosed > 0 {
+		p.SlowClosedRepeats++
+	}
+	if r.Scenario.Mode == "open" && !l.RateMet {
+		p.RateNotMetRepeats++
+	}
+}
+
+// summarizeFigures computes the performance and memory summaries over the
+// ok repeats. A client-limited repeat measured the load generator, not the
+// server: when the aggregate has other repeats it is left out of the
+// performance samples (not of the outcome counts, nor of memory, which the
+// client does not limit). When every repeat was limited, they stay, so the
+// unranked point still shows what the client reached.
+func (p *Aggregate) summarizeFigures() {
+	var valid, limited perfSamples
+	var rss []float64
+	for _, r := range p.OK {
 		if clientLimited(r) {
-			p.ClientBound++
+			p.ClientLimitedRepeats++
 			limited.add(r)
 		} else {
 			valid.add(r)
 		}
-		p.Intended += l.Intended
-		p.Completed += l.Completed
-		p.TimedOut += l.TimedOut
-		p.Errored += l.Errored
-		p.Corrupted += l.Corrupted
-		p.ConnFailed += l.ConnFailed
-		p.IdleConns += l.IdleConns
-		p.IdleFailed += l.IdleFailed
-		p.SlowReaders += l.SlowReaders
-		p.SlowClosed += l.SlowClosed
-		p.SlowCorrupted += l.SlowCorrupted
-		if l.SlowClosed > 0 {
-			p.SlowClosedRepeats++
-		}
-		if r.Scenario.Mode == "open" && !l.RateMet {
-			p.RateNotMet++
-		}
 		if s := r.ServerStats; s != nil {
 			rss = append(rss, s.RSSBytesPerConn)
 		}
-		if l.HDR == "" {
-			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
-			continue
-		}
-		if err := checkHDR(l.HDR); err != nil {
-			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
-			continue
-		}
-		p.histOK++
 	}
 	perf := valid
 	if len(valid.tput) == 0 {
 		perf = limited
 	}
-	p.Throughput = stat.Summarize(perf.tput)
+	p.ThroughputMsgsPerSec = stat.Summarize(perf.tput)
 	p.P50Us = stat.Summarize(perf.p50)
 	p.P99Us = stat.Summarize(perf.p99)
 	p.P999Us = stat.Summarize(perf.p999)
-	p.Completion = stat.Summarize(perf.comp)
-	p.OfferedRate = stat.Summarize(perf.rate)
-	p.RSSPerConn = stat.Summarize(rss)
-	p.MsgsPerCPUS = stat.Summarize(perf.mpc)
+	p.CompletionRatio = stat.Summarize(perf.comp)
+	p.RateMsgsPerSec = stat.Summarize(perf.rate)
+	p.RSSBytesPerConn = stat.Summarize(rss)
+	p.MsgsPerCPUSecond = stat.Summarize(perf.mpc)
 	p.CPUPerMsgUs = stat.Summarize(perf.cpm)
-	if len(histErrs) > 0 {
-		p.HistNote = strings.Join(histErrs, "; ")
-		warnings = append(warnings, fmt.Sprintf("%s: latency histogram incomplete: %s", p.Key(), p.HistNote))
-	}
+}
 
+// checkHistograms checks the header of every ok repeat's histogram, counts
+// those that pass in histOK and says which are missing or corrupt. Only the
+// header: a full decode is left to Histogram, which few reports need.
+func (p *Aggregate) checkHistograms() string {
+	var histErrs []string
+	for _, r := range p.OK {
+		if r.Load.HDR == "" {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
+			continue
+		}
+		if err := checkHDR(r.Load.HDR); err != nil {
+			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
+			continue
+		}
+		p.histOK++
+	}
+	return strings.Join(histErrs, "; ")
+}
+
+// judgeRankable sets Unranked and UnrankedMemory, the reasons the aggregate
+// may not be ranked (by its performance, by its memory), and returns
+// warnings for what the report must say even when it is ranked. It needs
+// the counts and summaries already computed.
+func (p *Aggregate) judgeRankable() []string {
+	var warnings []string
 	n := p.Repeats()
 	var why, memWhy []string
 	if len(p.OK) == 0 {
@@ -415,15 +485,15 @@ func (p *Point) aggregate(opt Options) []string {
 	}
 	memWhy = append(memWhy, why...)
 	switch {
-	case p.ClientBound > 0 && p.ClientBound == len(p.OK):
-		why = append(why, fmt.Sprintf("client-limited in %d of %d repeats", p.ClientBound, n))
-	case p.ClientBound > 0:
-		warnings = append(warnings, fmt.Sprintf("%s: %d of %d repeats left out of its figures as client-limited", p.Key(), p.ClientBound, n))
+	case p.ClientLimitedRepeats > 0 && p.ClientLimitedRepeats == len(p.OK):
+		why = append(why, fmt.Sprintf("client-limited in %d of %d repeats", p.ClientLimitedRepeats, n))
+	case p.ClientLimitedRepeats > 0:
+		warnings = append(warnings, fmt.Sprintf("%s: %d of %d repeats left out of its figures as client-limited", p.Key(), p.ClientLimitedRepeats, n))
 	}
-	if p.RateNotMet > 0 && p.Scenario.Kind != results.KindSweep && p.Scenario.Kind != results.KindSLO {
+	if p.RateNotMetRepeats > 0 && p.Cell.Kind != results.KindSweep && p.Cell.Kind != results.KindSLO {
 		// In a sweep, missing the rate is the outcome being measured: the
 		// latency class counts it as not holding the load.
-		why = append(why, fmt.Sprintf("rate not met in %d of %d repeats", p.RateNotMet, n))
+		why = append(why, fmt.Sprintf("rate not met in %d of %d repeats", p.RateNotMetRepeats, n))
 	}
 	if p.Corrupted > 0 {
 		why = append(why, fmt.Sprintf("echoed %d corrupted messages", p.Corrupted))
@@ -450,7 +520,7 @@ func (p *Point) aggregate(opt Options) []string {
 // of repeats merged; nil when none decoded. It is computed once, on first
 // use: decoding every histogram is the costliest part of an analysis and
 // only the distribution chart needs them. Safe for concurrent use.
-func (p *Point) Histogram() (*hdrhistogram.Histogram, int) {
+func (p *Aggregate) Histogram() (*hdrhistogram.Histogram, int) {
 	p.histOnce.Do(func() {
 		for _, r := range p.OK {
 			h, err := DecodeHDR(r.Load.HDR)
@@ -524,35 +594,24 @@ func holds(r *results.Record, opt Options) bool {
 	return l.RateMet && !clientLimited(r) && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
 }
 
-// PointsOf returns the points of scenario sc, one per server that has it.
-func (a *Analysis) PointsOf(sc Scenario) []*Point {
-	var out []*Point
-	for _, p := range a.Points {
-		if p.Scenario == sc {
-			out = append(out, p)
+// Cells returns the distinct cells that match keep, sorted.
+func (a *Analysis) Cells(keep func(Cell) bool) []Cell {
+	var out []Cell
+	seen := map[Cell]bool{}
+	for _, p := range a.Aggregates {
+		if !seen[p.Cell] && keep(p.Cell) {
+			seen[p.Cell] = true
+			out = append(out, p.Cell)
 		}
 	}
+	slices.SortFunc(out, compareCells)
 	return out
 }
 
-// Scenarios returns the distinct scenarios that match keep, sorted.
-func (a *Analysis) Scenarios(keep func(Scenario) bool) []Scenario {
-	var out []Scenario
-	seen := map[Scenario]bool{}
-	for _, p := range a.Points {
-		if !seen[p.Scenario] && keep(p.Scenario) {
-			seen[p.Scenario] = true
-			out = append(out, p.Scenario)
-		}
-	}
-	slices.SortFunc(out, compareScenario)
-	return out
-}
-
-// Point returns server's point at sc, or nil.
-func (a *Analysis) Point(server string, sc Scenario) *Point {
-	for _, p := range a.Points {
-		if p.Server == server && p.Scenario == sc {
+// AggregateAt returns server's aggregate at cell sc, or nil.
+func (a *Analysis) AggregateAt(server string, sc Cell) *Aggregate {
+	for _, p := range a.Aggregates {
+		if p.Server == server && p.Cell == sc {
 			return p
 		}
 	}

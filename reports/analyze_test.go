@@ -176,7 +176,7 @@ func TestSLOFromRunAndOverride(t *testing.T) {
 	if a.Options.SLOP99Us != 900 {
 		t.Errorf("an explicit SLO must win over the run's: %+v", a.Options)
 	}
-	if d := (Options{}).WithDefaults(); d.SLOP99Us != 2000 || d.SLOCompletion != 0.999 {
+	if d := (Options{}).withDefaults(nil); d.SLOP99Us != 2000 || d.SLOCompletion != 0.999 {
 		t.Errorf("defaults %+v", d)
 	}
 }
@@ -319,8 +319,8 @@ func TestIdleSlowClasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := map[string]bool{}
-	for _, p := range a.Points {
-		labels[p.Scenario.Label()] = true
+	for _, p := range a.Aggregates {
+		labels[p.Cell.Label()] = true
 	}
 	for _, l := range []string{"closed c=64 64B d=1", "closed c=64+5000 idle 64B d=1", "closed c=64+4 slow@64KiB/s 64B d=1"} {
 		if !labels[l] {
@@ -328,18 +328,18 @@ func TestIdleSlowClasses(t *testing.T) {
 		}
 	}
 	many := classOf(t, a, "many")
-	if len(many.Points) != 1 || !many.Points[0].Scenario.Plain() || many.Headline != "a" {
-		t.Errorf("many connections: %d points, headline %q: idle or slow points leaked into a throughput class", len(many.Points), many.Headline)
+	if len(many.Cells) != 1 || !many.Cells[0].Cell.Plain() || many.Headline != "a" {
+		t.Errorf("many connections: %d points, headline %q: idle or slow points leaked into a throughput class", len(many.Cells), many.Headline)
 	}
 	mem := classOf(t, a, "memory")
-	if len(mem.Points) != 1 || mem.Points[0].Scenario.Idle != 5000 || mem.Headline != "b" {
-		t.Errorf("memory: points %v, headline %q (why %s), want b at the idle point", mem.Points, mem.Headline, mem.Why)
+	if len(mem.Cells) != 1 || mem.Cells[0].Cell.IdleConns != 5000 || mem.Headline != "b" {
+		t.Errorf("memory: points %v, headline %q (why %s), want b at the idle point", mem.Cells, mem.Headline, mem.Why)
 	}
-	if v := mem.Points[0]; len(v.Unranked) != 1 || v.Unranked[0].Model != "c" || !strings.Contains(v.Unranked[0].Unranked, "did not keep 222 of 30000 idle connections") {
+	if v := mem.Cells[0]; len(v.Unranked) != 1 || v.Unranked[0].Model != "c" || !strings.Contains(v.Unranked[0].Unranked, "did not keep 222 of 30000 idle connections") {
 		t.Errorf("memory: unranked %+v, want c for its failed idle connections", v.Unranked)
 	}
 	slow := classOf(t, a, "slow")
-	if len(slow.Points) != 1 || slow.Points[0].Scenario.Slow != 4 || slow.Headline != "b" {
+	if len(slow.Cells) != 1 || slow.Cells[0].Cell.SlowReaders != 4 || slow.Headline != "b" {
 		t.Errorf("slow readers: headline %q, why %s", slow.Headline, slow.Why)
 	}
 	for _, want := range []string{`c closes slow readers \(24 of 24 closed over 6 of 6 repeats`, `: a (49|50|51)%`, `, b (9[6-9]|10[0-2])%`} {

@@ -41,12 +41,8 @@ func orDash(s string) string {
 
 const errBarNote = "Error bars: 95% CI of the median across repeats (min–max when fewer than 6). × marks a point that is not ranked (failed, client-limited, rate not met)."
 
-// Charts renders every chart the run has data for, as SVG and PNG. Notes say
-// which charts were left out and why.
-func (a *Analysis) Charts() (charts []Chart, notes []string, err error) {
-	return a.charts(true)
-}
-
+// charts renders every chart the run has data for, as SVG and, withPNG, PNG.
+// Notes say which charts were left out and why.
 func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
 		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.completionFigure,
@@ -77,7 +73,7 @@ func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err err
 func (a *Analysis) chartModels() []string {
 	var out []string
 	for _, m := range a.Models {
-		for _, p := range a.Points {
+		for _, p := range a.Aggregates {
 			if p.Server == m && len(p.OK) > 0 {
 				out = append(out, m)
 				break
@@ -87,25 +83,25 @@ func (a *Analysis) chartModels() []string {
 	return out
 }
 
-// closedBySize groups the closed-loop depth-1 scenarios by message size.
-func (a *Analysis) closedBySize() (sizes []int, bySize map[int][]Scenario) {
-	bySize = map[int][]Scenario{}
+// closedBySize groups the closed-loop depth-1 cells by message size.
+func (a *Analysis) closedBySize() (sizes []int, bySize map[int][]Cell) {
+	bySize = map[int][]Cell{}
 	// Points with idle connections or slow readers would put a second
 	// figure at the same connection count: they have their own classes.
-	for _, s := range a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Depth == 1 && s.Plain() }) {
-		if _, ok := bySize[s.Size]; !ok {
-			sizes = append(sizes, s.Size)
+	for _, s := range a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Depth == 1 && s.Plain() }) {
+		if _, ok := bySize[s.SizeBytes]; !ok {
+			sizes = append(sizes, s.SizeBytes)
 		}
-		bySize[s.Size] = append(bySize[s.Size], s)
+		bySize[s.SizeBytes] = append(bySize[s.SizeBytes], s)
 	}
 	slices.Sort(sizes)
 	return sizes, bySize
 }
 
-// modelLine collects, over scenarios (ascending conns), one model's figure.
-func (a *Analysis) modelLine(model string, scs []Scenario, pick func(*Point) stat.Summary, withErr bool) (xys plotter.XYs, lo, hi []float64, flagged []bool) {
+// modelLine collects, over cells (ascending conns), one model's figure.
+func (a *Analysis) modelLine(model string, scs []Cell, pick func(*Aggregate) stat.Summary, withErr bool) (xys plotter.XYs, lo, hi []float64, flagged []bool) {
 	for _, sc := range scs {
-		p := a.Point(model, sc)
+		p := a.AggregateAt(model, sc)
 		if p == nil {
 			continue
 		}
@@ -124,7 +120,7 @@ func (a *Analysis) modelLine(model string, scs []Scenario, pick func(*Point) sta
 	return xys, lo, hi, flagged
 }
 
-func connTicks(scs []Scenario) plot.ConstantTicks {
+func connTicks(scs []Cell) plot.ConstantTicks {
 	var v []float64
 	for _, s := range scs {
 		if !slices.Contains(v, float64(s.held())) {
@@ -135,7 +131,7 @@ func connTicks(scs []Scenario) plot.ConstantTicks {
 	return valueTicks(v, intLabel)
 }
 
-func setConnsX(p *plot.Plot, scs []Scenario) {
+func setConnsX(p *plot.Plot, scs []Cell) {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = connTicks(scs)
 	p.X.Label.Text = "connections (log scale)"
@@ -160,14 +156,14 @@ func grid(ps []*plot.Plot, cols int) [][]*plot.Plot {
 func (a *Analysis) throughputFigure() (*figure, string) {
 	sizes, bySize := a.closedBySize()
 	if len(sizes) == 0 {
-		return nil, "Throughput: the run has no closed-loop depth-1 point."
+		return nil, "ThroughputMsgsPerSec: the run has no closed-loop depth-1 point."
 	}
 	var panels []*plot.Plot
 	for _, size := range sizes {
 		p := newPlot(fmt.Sprintf("%s messages, depth 1", sizeLabel(size)), "", "throughput (msgs/s)")
 		setConnsX(p, bySize[size])
 		for _, m := range a.Models {
-			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.Throughput }, true)
+			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Aggregate) stat.Summary { return p.ThroughputMsgsPerSec }, true)
 			if err := a.series(p, m, xys, lo, hi, fl, false); err != nil {
 				return nil, err.Error()
 			}
@@ -187,9 +183,9 @@ func (a *Analysis) latencyFigure() (*figure, string) {
 	}
 	type pct struct {
 		name string
-		get  func(*Point) stat.Summary
+		get  func(*Aggregate) stat.Summary
 	}
-	pcts := []pct{{"p50", func(p *Point) stat.Summary { return p.P50Us }}, {"p99", func(p *Point) stat.Summary { return p.P99Us }}, {"p99.9", func(p *Point) stat.Summary { return p.P999Us }}}
+	pcts := []pct{{"p50", func(p *Aggregate) stat.Summary { return p.P50Us }}, {"p99", func(p *Aggregate) stat.Summary { return p.P99Us }}, {"p99.9", func(p *Aggregate) stat.Summary { return p.P999Us }}}
 	var rows [][]*plot.Plot
 	for _, size := range sizes {
 		var row []*plot.Plot
@@ -212,21 +208,21 @@ func (a *Analysis) latencyFigure() (*figure, string) {
 		plots:   rows, rowHeight: 3 * vg.Inch}, ""
 }
 
-// sweepPoints returns, per open-loop group, each model's sweep points (its
+// sweepAggregates returns, per open-loop group, each model's sweep points (its
 // fixed load fractions) ordered by offered rate. The SLO search's points are
 // left out: step k of the bisection runs at a different rate in each repeat,
 // so a median across repeats mixes rates and zigzags the line; their result
 // is the SLO table.
-func (a *Analysis) sweepPoints(g Scenario, model string) []*Point {
-	var out []*Point
-	for _, p := range a.Points {
-		s := p.Scenario
-		if p.Server == model && s.Kind == results.KindSweep && s.Conns == g.Conns && s.Size == g.Size && s.Depth == g.Depth &&
-			s.Idle == g.Idle && s.Slow == g.Slow && s.SlowRate == g.SlowRate && p.OfferedRate.N > 0 {
+func (a *Analysis) sweepAggregates(g Cell, model string) []*Aggregate {
+	var out []*Aggregate
+	for _, p := range a.Aggregates {
+		s := p.Cell
+		if p.Server == model && s.Kind == results.KindSweep && s.Conns == g.Conns && s.SizeBytes == g.SizeBytes && s.Depth == g.Depth &&
+			s.IdleConns == g.IdleConns && s.SlowReaders == g.SlowReaders && s.SlowReadBytesPerSec == g.SlowReadBytesPerSec && p.RateMsgsPerSec.N > 0 {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(x, y *Point) int { return cmp.Compare(x.OfferedRate.Median, y.OfferedRate.Median) })
+	slices.SortFunc(out, func(x, y *Aggregate) int { return cmp.Compare(x.RateMsgsPerSec.Median, y.RateMsgsPerSec.Median) })
 	return out
 }
 
@@ -237,24 +233,24 @@ func (a *Analysis) sweepFigure() (*figure, string) {
 	}
 	var rows [][]*plot.Plot
 	for _, g := range groups {
-		lat := newPlot(fmt.Sprintf("latency, c=%d%s %s d=%d: p99 solid, p50 dashed", g.Conns, g.extraLabel(), sizeLabel(g.Size), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
+		lat := newPlot(fmt.Sprintf("latency, c=%d%s %s d=%d: p99 solid, p50 dashed", g.Conns, g.extraLabel(), sizeLabel(g.SizeBytes), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
 		setLogY(lat)
 		comp := newPlot("completion ratio (completed / intended)", "offered load (msgs/s)", "completed (%)")
 		for _, m := range a.Models {
-			pts := a.sweepPoints(g, m)
+			pts := a.sweepAggregates(g, m)
 			var p99, p50, cr plotter.XYs
 			var fl, crfl []bool
 			for _, p := range pts {
-				bad := p.RateNotMet > 0 || p.Unranked != "" || p.Completion.Median < a.Options.SLOCompletion
+				bad := p.RateNotMetRepeats > 0 || p.Unranked != "" || p.CompletionRatio.Median < a.Options.SLOCompletion
 				if p.P99Us.Median > 0 {
-					p99 = append(p99, plotter.XY{X: p.OfferedRate.Median, Y: p.P99Us.Median})
+					p99 = append(p99, plotter.XY{X: p.RateMsgsPerSec.Median, Y: p.P99Us.Median})
 					fl = append(fl, bad)
 				}
 				if p.P50Us.Median > 0 {
-					p50 = append(p50, plotter.XY{X: p.OfferedRate.Median, Y: p.P50Us.Median})
+					p50 = append(p50, plotter.XY{X: p.RateMsgsPerSec.Median, Y: p.P50Us.Median})
 				}
-				if p.Completion.N > 0 {
-					cr = append(cr, plotter.XY{X: p.OfferedRate.Median, Y: 100 * p.Completion.Median})
+				if p.CompletionRatio.N > 0 {
+					cr = append(cr, plotter.XY{X: p.RateMsgsPerSec.Median, Y: 100 * p.CompletionRatio.Median})
 					crfl = append(crfl, bad)
 				}
 			}
@@ -300,8 +296,8 @@ func hline(p *plot.Plot, y float64, label string) error {
 // points, or over every point when the run has no open loop.
 func (a *Analysis) completionCounts() (scope string, counts map[string][4]int64) {
 	open := false
-	for _, p := range a.Points {
-		if p.Scenario.Mode == "open" && len(p.OK) > 0 {
+	for _, p := range a.Aggregates {
+		if p.Cell.Mode == "open" && len(p.OK) > 0 {
 			open = true
 		}
 	}
@@ -310,8 +306,8 @@ func (a *Analysis) completionCounts() (scope string, counts map[string][4]int64)
 		scope = "all points"
 	}
 	counts = map[string][4]int64{}
-	for _, p := range a.Points {
-		if open && p.Scenario.Mode != "open" {
+	for _, p := range a.Aggregates {
+		if open && p.Cell.Mode != "open" {
 			continue
 		}
 		c := counts[p.Server]
@@ -385,12 +381,12 @@ func (a *Analysis) cpuFigure() (*figure, string) {
 		rate := newPlot(fmt.Sprintf("messages per server CPU-second, %s", sizeLabel(size)), "", "msgs per CPU-second")
 		any := false
 		for _, m := range a.Models {
-			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.CPUPerMsgUs }, true)
+			xys, lo, hi, fl := a.modelLine(m, bySize[size], func(p *Aggregate) stat.Summary { return p.CPUPerMsgUs }, true)
 			any = any || len(xys) > 0
 			if err := a.series(per, m, xys, lo, hi, fl, false); err != nil {
 				return nil, err.Error()
 			}
-			xys, lo, hi, fl = a.modelLine(m, bySize[size], func(p *Point) stat.Summary { return p.MsgsPerCPUS }, true)
+			xys, lo, hi, fl = a.modelLine(m, bySize[size], func(p *Aggregate) stat.Summary { return p.MsgsPerCPUSecond }, true)
 			if err := a.series(rate, m, xys, lo, hi, fl, false); err != nil {
 				return nil, err.Error()
 			}
@@ -411,17 +407,17 @@ func (a *Analysis) cpuFigure() (*figure, string) {
 		plots:   rows, rowHeight: 3 * vg.Inch}, ""
 }
 
-// idleBySize groups the closed-loop depth-1 scenarios with idle connections
+// idleBySize groups the closed-loop depth-1 cells with idle connections
 // (and no slow readers) by message size: the memory chart's extra panels.
-func (a *Analysis) idleBySize() (sizes []int, bySize map[int][]Scenario) {
-	bySize = map[int][]Scenario{}
-	for _, s := range a.Scenarios(func(s Scenario) bool {
-		return s.Kind == results.KindClosed && s.Depth == 1 && s.Idle > 0 && s.Slow == 0
+func (a *Analysis) idleBySize() (sizes []int, bySize map[int][]Cell) {
+	bySize = map[int][]Cell{}
+	for _, s := range a.Cells(func(s Cell) bool {
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0
 	}) {
-		if _, ok := bySize[s.Size]; !ok {
-			sizes = append(sizes, s.Size)
+		if _, ok := bySize[s.SizeBytes]; !ok {
+			sizes = append(sizes, s.SizeBytes)
 		}
-		bySize[s.Size] = append(bySize[s.Size], s)
+		bySize[s.SizeBytes] = append(bySize[s.SizeBytes], s)
 	}
 	slices.Sort(sizes)
 	return sizes, bySize
@@ -432,7 +428,7 @@ func (a *Analysis) memoryFigure() (*figure, string) {
 	isizes, ibySize := a.idleBySize()
 	type panel struct {
 		title string
-		scs   []Scenario
+		scs   []Cell
 		idle  bool
 	}
 	var todo []panel
@@ -447,7 +443,7 @@ func (a *Analysis) memoryFigure() (*figure, string) {
 		p := newPlot(pn.title, "", "RSS growth per connection (KiB, log scale)")
 		any := false
 		for _, m := range a.Models {
-			xys, lo, hi, fl := a.modelLine(m, pn.scs, func(p *Point) stat.Summary { return p.RSSPerConn }, true)
+			xys, lo, hi, fl := a.modelLine(m, pn.scs, func(p *Aggregate) stat.Summary { return p.RSSBytesPerConn }, true)
 			for i := range xys {
 				xys[i].Y /= 1024
 				lo[i] = math.Max(lo[i]/1024, xys[i].Y/100)
@@ -476,25 +472,25 @@ func (a *Analysis) memoryFigure() (*figure, string) {
 		plots:   grid(panels, 3)}, ""
 }
 
-// SpectrumScenario is the point the percentile spectrum shows: the option's,
+// SpectrumCell is the point the percentile spectrum shows: the option's,
 // or the closed depth-1 point with the most connections at the smallest size.
-func (a *Analysis) SpectrumScenario() (Scenario, bool) {
+func (a *Analysis) SpectrumCell() (Cell, bool) {
 	if a.Options.SpectrumPoint != "" {
-		for _, p := range a.Points {
-			if p.Scenario.Label() == a.Options.SpectrumPoint {
-				return p.Scenario, true
+		for _, p := range a.Aggregates {
+			if p.Cell.Label() == a.Options.SpectrumPoint {
+				return p.Cell, true
 			}
 		}
-		return Scenario{}, false
+		return Cell{}, false
 	}
-	var best Scenario
+	var best Cell
 	found := false
-	for _, p := range a.Points {
-		s := p.Scenario
+	for _, p := range a.Aggregates {
+		s := p.Cell
 		if s.Kind != results.KindClosed || s.Depth != 1 || !s.Plain() || p.histOK == 0 {
 			continue
 		}
-		if !found || s.Conns > best.Conns || (s.Conns == best.Conns && s.Size < best.Size) {
+		if !found || s.Conns > best.Conns || (s.Conns == best.Conns && s.SizeBytes < best.SizeBytes) {
 			best, found = s, true
 		}
 	}
@@ -502,7 +498,7 @@ func (a *Analysis) SpectrumScenario() (Scenario, bool) {
 }
 
 func (a *Analysis) spectrumFigure() (*figure, string) {
-	sc, ok := a.SpectrumScenario()
+	sc, ok := a.SpectrumCell()
 	if !ok {
 		if a.Options.SpectrumPoint != "" {
 			return nil, fmt.Sprintf("Percentile spectrum: no point is labelled %q.", a.Options.SpectrumPoint)
@@ -517,7 +513,7 @@ func (a *Analysis) spectrumFigure() (*figure, string) {
 	setLogY(p)
 	maxX := 2.0
 	for _, m := range a.Models {
-		pt := a.Point(m, sc)
+		pt := a.AggregateAt(m, sc)
 		if pt == nil {
 			continue
 		}

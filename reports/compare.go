@@ -21,26 +21,26 @@ func CompareRuns(w io.Writer, old, new *Analysis) error {
 	}
 	metrics := []struct {
 		title string
-		keep  func(Scenario) bool
-		get   func(*Point) stat.Summary
+		keep  func(Cell) bool
+		get   func(*Aggregate) stat.Summary
 	}{
-		{"throughput (msgs/s), closed loop", func(s Scenario) bool { return s.Mode != "open" }, func(p *Point) stat.Summary { return p.Throughput }},
-		{"p99 latency (µs)", func(Scenario) bool { return true }, func(p *Point) stat.Summary { return p.P99Us }},
-		{"completion ratio, open loop", func(s Scenario) bool { return s.Mode == "open" }, func(p *Point) stat.Summary { return p.Completion }},
+		{"throughput (msgs/s), closed loop", func(s Cell) bool { return s.Mode != "open" }, func(p *Aggregate) stat.Summary { return p.ThroughputMsgsPerSec }},
+		{"p99 latency (µs)", func(Cell) bool { return true }, func(p *Aggregate) stat.Summary { return p.P99Us }},
+		{"completion ratio, open loop", func(s Cell) bool { return s.Mode == "open" }, func(p *Aggregate) stat.Summary { return p.CompletionRatio }},
 	}
-	newIdx := map[string]*Point{}
-	for _, p := range new.Points {
+	newIdx := map[string]*Aggregate{}
+	for _, p := range new.Aggregates {
 		newIdx[p.Key()] = p
 	}
 	oldIdx := map[string]bool{}
-	for _, p := range old.Points {
+	for _, p := range old.Aggregates {
 		oldIdx[p.Key()] = true
 	}
 	for _, m := range metrics {
 		var rows []string
-		for _, op := range old.Points {
+		for _, op := range old.Aggregates {
 			np := newIdx[op.Key()]
-			if np == nil || !m.keep(op.Scenario) {
+			if np == nil || !m.keep(op.Cell) {
 				continue
 			}
 			so, sn := m.get(op), m.get(np)
@@ -53,7 +53,7 @@ func CompareRuns(w io.Writer, old, new *Analysis) error {
 				verdict += " (too few repeats to claim)"
 			}
 			flags := flagNote(op, np)
-			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s%s", op.Server, op.Scenario.Label(),
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s%s", op.Server, op.Cell.Label(),
 				num(so.Median), so.CIString(), num(sn.Median), sn.CIString(), c.DeltaString()+"\t"+verdict, flags))
 		}
 		if len(rows) == 0 {
@@ -70,12 +70,12 @@ func CompareRuns(w io.Writer, old, new *Analysis) error {
 		}
 	}
 	var onlyOld, onlyNew []string
-	for _, p := range old.Points {
+	for _, p := range old.Aggregates {
 		if newIdx[p.Key()] == nil {
 			onlyOld = append(onlyOld, p.Key())
 		}
 	}
-	for _, p := range new.Points {
+	for _, p := range new.Aggregates {
 		if !oldIdx[p.Key()] {
 			onlyNew = append(onlyNew, p.Key())
 		}
@@ -93,7 +93,7 @@ func CompareRuns(w io.Writer, old, new *Analysis) error {
 	return nil
 }
 
-func flagNote(op, np *Point) string {
+func flagNote(op, np *Aggregate) string {
 	var f []string
 	if op.Unranked != "" {
 		f = append(f, "old "+op.Unranked)

@@ -24,8 +24,8 @@ type htmlChart struct {
 	Src template.URL
 }
 
-type htmlPointRow struct {
-	*Point
+type htmlAggregateRow struct {
+	*Aggregate
 	Color string
 }
 
@@ -34,8 +34,8 @@ type htmlData struct {
 	RunID      string
 	Charts     []htmlChart
 	ChartNotes []string
-	Rows       []htmlPointRow
-	Unranked   []*Point
+	Rows       []htmlAggregateRow
+	Unranked   []*Aggregate
 	Alpha      float64
 	MinDiff    int
 	MinCI      int
@@ -49,7 +49,7 @@ func WriteHTML(w io.Writer, a *Analysis, charts []Chart, chartNotes []string) er
 }
 
 func writeHTML(w io.Writer, a *Analysis, charts []Chart, chartNotes []string, opt htmlOptions) error {
-	d := htmlData{A: a, RunID: a.runID(), ChartNotes: chartNotes, Unranked: a.unrankedPoints(),
+	d := htmlData{A: a, RunID: a.runID(), ChartNotes: chartNotes, Unranked: a.unrankedAggregates(),
 		Alpha: stat.Alpha, MinDiff: stat.MinForDifference, MinCI: stat.MinForCI}
 	for _, c := range charts {
 		src := "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(c.SVG)
@@ -58,8 +58,8 @@ func writeHTML(w io.Writer, a *Analysis, charts []Chart, chartNotes []string, op
 		}
 		d.Charts = append(d.Charts, htmlChart{Chart: c, Src: template.URL(src)})
 	}
-	for _, p := range a.Points {
-		d.Rows = append(d.Rows, htmlPointRow{Point: p, Color: a.ModelColor(p.Server)})
+	for _, p := range a.Aggregates {
+		d.Rows = append(d.Rows, htmlAggregateRow{Aggregate: p, Color: a.ModelColor(p.Server)})
 	}
 	for k, v := range a.Env.StackVersions {
 		d.Stacks = append(d.Stacks, k+" "+v)
@@ -77,7 +77,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"pct":   func(r float64) string { return pctLabel(r) },
 	"size":  sizeLabel,
 	"color": func(a *Analysis, m string) template.CSS { return template.CSS(a.ModelColor(m)) },
-	"label": func(s Scenario) string { return s.Label() },
+	"label": func(s Cell) string { return s.Label() },
 	"sum": func(s stat.Summary) string {
 		if s.N == 0 {
 			return "–"
@@ -88,7 +88,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"spread": spread,
 	"kib":    func(v float64) string { return num(v/1024) + " KiB" },
 	"status": func(r *results.Record) string { return statusOf(r) },
-	"scen":   func(r *results.Record) string { return scenarioOf(r).Label() },
+	"cell":   func(r *results.Record) string { return cellOf(r).Label() },
 	"join":   strings.Join,
 	"lower":  strings.ToLower,
 	"isPick": func(s string) bool { return s == StatusPick || s == StatusTie },
@@ -159,7 +159,7 @@ details{margin:8px 0}
 {{if .A.Skipped}}<div class="box bad" id="skipped"><b>Not measured: {{len .A.Skipped}} stack(s) skipped on this machine</b>
 <ul>{{range .A.Skipped}}<li><b>{{.Server.Name}}</b>: {{.Error}}</li>{{end}}</ul></div>{{end}}
 {{if .A.Failed}}<div class="box bad" id="failed"><b>{{len .A.Failed}} failed repeat(s)</b>
-<ul>{{range .A.Failed}}<li><b>{{.Server.Name}}</b> {{scen .}} repeat {{.Repeat}}: {{.Error}}{{if .StderrTail}}<br><code>{{.StderrTail}}</code>{{end}}</li>{{end}}</ul></div>{{end}}
+<ul>{{range .A.Failed}}<li><b>{{.Server.Name}}</b> {{cell .}} repeat {{.Repeat}}: {{.Error}}{{if .StderrTail}}<br><code>{{.StderrTail}}</code>{{end}}</li>{{end}}</ul></div>{{end}}
 {{if .Unranked}}<div class="box" id="unranked"><b>{{len .Unranked}} point(s) shown but not ranked</b>
 <ul>{{range .Unranked}}<li>{{.Key}}: {{.Unranked}}</li>{{end}}</ul></div>{{end}}
 {{if .A.Warnings}}<div class="box" id="warnings"><b>Warnings</b>
@@ -177,10 +177,10 @@ details{margin:8px 0}
 <h2 id="classes">Workload classes: the points behind each recommendation</h2>
 {{range .A.Classes}}<h3>{{.Name}} — {{.Headline}}</h3>
 <p class="why">Rule: {{.Rule}}. Metric: {{.Metric}} ({{.Unit}}, {{if .HigherIsBetter}}higher{{else}}lower{{end}} is better).</p>
-{{if .Points}}<table>
+{{if .Cells}}<table>
 <tr><th>Point</th><th>Model</th><th class="n">Median</th><th class="n">95% CI</th><th class="n">Min–max</th><th class="n">n</th><th>vs best</th></tr>
-{{range $v := .Points}}{{range $i, $e := .Ranked}}<tr>
-<td>{{if eq $i 0}}<code>{{label $v.Scenario}}</code>{{end}}</td>
+{{range $v := .Cells}}{{range $i, $e := .Ranked}}<tr>
+<td>{{if eq $i 0}}<code>{{label $v.Cell}}</code>{{end}}</td>
 <td><span class="sw" style="background:{{color $.A $e.Model}}"></span>{{$e.Model}}{{if eq $i 0}} <b>best</b>{{end}}</td>
 <td class="n">{{sum $e.Sample}}</td><td class="n">{{ci $e.Sample}}</td><td class="n">{{spread $e.Sample}}</td><td class="n">{{$e.Sample.N}}</td>
 <td>{{if $i}}{{delta $e.VsBest}} ({{$e.VsBest}}, {{$e.VsBest.Verdict}}){{end}}</td>
@@ -197,14 +197,14 @@ details{margin:8px 0}
 <table>
 <tr><th>Point</th><th>Model</th><th class="n">ok/n</th><th class="n">msgs/s</th><th class="n">CI</th><th class="n">min–max</th><th class="n">offered</th><th class="n">p50 µs</th><th class="n">p99 µs</th><th class="n">p99.9 µs</th><th class="n">completed</th><th class="n">CPU µs/msg</th><th class="n">RSS/conn</th><th>Flags</th></tr>
 {{range .Rows}}<tr>
-<td><code>{{label .Scenario}}</code></td>
+<td><code>{{label .Cell}}</code></td>
 <td><span class="sw" style="background:{{.Color}}"></span>{{.Server}}</td>
 <td class="n">{{len .OK}}/{{.Repeats}}</td>
-<td class="n">{{sum .Throughput}}</td><td class="n">{{ci .Throughput}}</td><td class="n">{{spread .Throughput}}</td>
-<td class="n">{{sum .OfferedRate}}</td>
+<td class="n">{{sum .ThroughputMsgsPerSec}}</td><td class="n">{{ci .ThroughputMsgsPerSec}}</td><td class="n">{{spread .ThroughputMsgsPerSec}}</td>
+<td class="n">{{sum .RateMsgsPerSec}}</td>
 <td class="n">{{sum .P50Us}}</td><td class="n">{{sum .P99Us}}</td><td class="n">{{sum .P999Us}}</td>
-<td class="n">{{if .Completion.N}}{{pct .Completion.Median}}{{else}}–{{end}}</td>
-<td class="n">{{sum .CPUPerMsgUs}}</td><td class="n">{{if .RSSPerConn.N}}{{kib .RSSPerConn.Median}}{{else}}–{{end}}</td>
+<td class="n">{{if .CompletionRatio.N}}{{pct .CompletionRatio.Median}}{{else}}–{{end}}</td>
+<td class="n">{{sum .CPUPerMsgUs}}</td><td class="n">{{if .RSSBytesPerConn.N}}{{kib .RSSBytesPerConn.Median}}{{else}}–{{end}}</td>
 <td class="flag">{{.Unranked}}</td>
 </tr>
 {{end}}</table>

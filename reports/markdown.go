@@ -28,8 +28,8 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	b.WriteString("### Which points fed each workload\n\n| Workload | Rule | Points |\n|---|---|---|\n")
 	for _, c := range a.Classes {
 		var pts []string
-		for _, v := range c.Points {
-			pts = append(pts, "`"+v.Scenario.Label()+"`")
+		for _, v := range c.Cells {
+			pts = append(pts, "`"+v.Cell.Label()+"`")
 		}
 		if len(pts) == 0 {
 			pts = []string{"none in this run"}
@@ -43,7 +43,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 			fmt.Fprintf(&b, "- **%s**: %s\n", r.Server.Name, orDash(r.Error))
 		}
 	}
-	if n := a.unrankedPoints(); len(n) > 0 {
+	if n := a.unrankedAggregates(); len(n) > 0 {
 		b.WriteString("\n## Not ranked\n\n")
 		for _, p := range n {
 			fmt.Fprintf(&b, "- %s: %s\n", p.Key(), p.Unranked)
@@ -52,7 +52,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	if len(a.Failed) > 0 {
 		b.WriteString("\n## Failed points\n\n")
 		for _, r := range a.Failed {
-			fmt.Fprintf(&b, "- %s (repeat %d): %s%s\n", r.Server.Name+" / "+scenarioOf(r).Label(), r.Repeat, mdEscape(orDash(r.Error)), stderrHint(r))
+			fmt.Fprintf(&b, "- %s (repeat %d): %s%s\n", r.Server.Name+" / "+cellOf(r).Label(), r.Repeat, mdEscape(orDash(r.Error)), stderrHint(r))
 		}
 	}
 	if len(a.Warnings) > 0 {
@@ -63,7 +63,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	}
 
 	b.WriteString("\n## Closed-loop throughput (msgs/s, median and 95% CI over repeats)\n\n")
-	scs := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed })
+	scs := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed })
 	models := a.chartModels()
 	if len(scs) == 0 {
 		b.WriteString("No closed-loop point in this run.\n")
@@ -72,7 +72,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		for _, sc := range scs {
 			fmt.Fprintf(&b, "| `%s` |", sc.Label())
 			for _, m := range models {
-				fmt.Fprintf(&b, " %s |", cellMD(a.Point(m, sc)))
+				fmt.Fprintf(&b, " %s |", cellMD(a.AggregateAt(m, sc)))
 			}
 			b.WriteString("\n")
 		}
@@ -95,14 +95,14 @@ func mdPick(c ClassResult) string {
 	return c.Headline
 }
 
-func cellMD(p *Point) string {
+func cellMD(p *Aggregate) string {
 	if p == nil {
 		return ""
 	}
-	if p.Throughput.N == 0 {
+	if p.ThroughputMsgsPerSec.N == 0 {
 		return "failed†"
 	}
-	s := fmt.Sprintf("%s %s n=%d", num(p.Throughput.Median), p.Throughput.CIString(), p.Throughput.N)
+	s := fmt.Sprintf("%s %s n=%d", num(p.ThroughputMsgsPerSec.Median), p.ThroughputMsgsPerSec.CIString(), p.ThroughputMsgsPerSec.N)
 	if p.Unranked != "" {
 		s += "†"
 	}
@@ -122,10 +122,10 @@ func stderrHint(r *results.Record) string {
 	return " — stderr: `" + strings.ReplaceAll(lines[len(lines)-1], "`", "'") + "`"
 }
 
-// unrankedPoints lists the points that may not be ranked.
-func (a *Analysis) unrankedPoints() []*Point {
-	var out []*Point
-	for _, p := range a.Points {
+// unrankedAggregates lists the points that may not be ranked.
+func (a *Analysis) unrankedAggregates() []*Aggregate {
+	var out []*Aggregate
+	for _, p := range a.Aggregates {
 		if p.Unranked != "" {
 			out = append(out, p)
 		}

@@ -41,9 +41,9 @@ type Entry struct {
 	VsBest stat.Comparison
 }
 
-// PointVerdict ranks the models at one point of a class.
-type PointVerdict struct {
-	Scenario Scenario
+// CellVerdict ranks the models at one cell of a class.
+type CellVerdict struct {
+	Cell Cell
 	// Ranked best first, then Unranked.
 	Ranked, Unranked []Entry
 	// Winners are the best model and every model not significantly
@@ -55,7 +55,7 @@ type PointVerdict struct {
 }
 
 // Best is the model with the best median, or "".
-func (v PointVerdict) Best() string {
+func (v CellVerdict) Best() string {
 	if len(v.Ranked) == 0 {
 		return ""
 	}
@@ -77,7 +77,8 @@ type Class struct {
 // ClassResult is the recommendation for one class.
 type ClassResult struct {
 	Class
-	Points []PointVerdict
+	// Cells are the class's cells that some model has data for.
+	Cells  []CellVerdict
 	Status string
 	// Pick is the model, or the tied models, to choose.
 	Pick []string
@@ -89,8 +90,8 @@ type ClassResult struct {
 
 type classDef struct {
 	Class
-	scenarios []Scenario
-	sample    func(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool)
+	cells  []Cell
+	sample func(a *Analysis, model string, sc Cell) (stat.Summary, string, bool)
 }
 
 // recommend maps the run's points to the workload classes and ranks the
@@ -101,40 +102,56 @@ func recommend(a *Analysis) []ClassResult {
 	for _, d := range defs {
 		cr := d.evaluate(a)
 		if d.ID == "slow" {
-			cr.Why += slowBehaviour(a, d.scenarios)
+			cr.Why += slowBehaviour(a, d.cells)
 		}
 		out = append(out, cr)
 	}
 	return out
 }
 
-func throughputSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
-	p := a.Point(model, sc)
+func throughputSample(a *Analysis, model string, sc Cell) (stat.Summary, string, bool) {
+	p := a.AggregateAt(model, sc)
 	if p == nil {
 		return stat.Summary{}, "", false
 	}
-	return p.Throughput, p.Unranked, true
+	return p.ThroughputMsgsPerSec, p.Unranked, true
 }
 
-func rssSample(a *Analysis, model string, sc Scenario) (stat.Summary, string, bool) {
-	p := a.Point(model, sc)
+func rssSample(a *Analysis, model string, sc Cell) (stat.Summary, string, bool) {
+	p := a.AggregateAt(model, sc)
 	if p == nil {
 		return stat.Summary{}, "", false
 	}
-	return p.RSSPerConn, p.UnrankedMemory, true
+	return p.RSSBytesPerConn, p.UnrankedMemory, true
 }
 
+// classDefs maps the run's cells to the workload classes, in the order the
+// report lists them.
 func classDefs(a *Analysis) []classDef {
-	// The throughput classes look at plain points only: idle connections
+	// The throughput classes look at plain cells only: idle connections
 	// and slow readers have classes of their own.
-	closed := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Plain() })
-	maxConns, maxSize := 0, 0
-	for _, s := range closed {
-		if s.Depth == 1 {
-			maxConns = max(maxConns, s.Conns)
-			maxSize = max(maxSize, s.Size)
-		}
-	}
+	closed := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Plain() })
+	defs := throughputClassDefs(closed)
+	defs = append(defs, classDef{Class{"latency", "Latency under a fixed load",
+		fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
+			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
+		"sustained rate", "msgs/s", true},
+		sweepGroups(a), sustainedSample})
+	memCells, memRule := memoryCells(a, closed)
+	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
+		memCells, rssSample})
+	slow := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 })
+	defs = append(defs, classDef{Class{"slow", "Slow readers",
+		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", "throughput", "msgs/s", true},
+		slow, throughputSample})
+	return defs
+}
+
+// throughputClassDefs are the closed-loop throughput classes (few, many,
+// large, pipelined) over the plain closed cells. The many and large
+// thresholds adapt to a run that has no cell past them.
+func throughputClassDefs(closed []Cell) []classDef {
+	maxConns, maxSize := closedExtremes(closed)
 	manyMin, manyNote := ManyMinConns, ""
 	if maxConns < ManyMinConns && maxConns > FewMaxConns {
 		manyMin, manyNote = maxConns, fmt.Sprintf(" (adapted: this run's most is %d)", maxConns)
@@ -143,82 +160,87 @@ func classDefs(a *Analysis) []classDef {
 	if maxSize < LargeMinBytes && maxSize > SmallMaxBytes {
 		largeMin, largeNote = maxSize, fmt.Sprintf(" (adapted: this run's largest is %s)", sizeLabel(maxSize))
 	}
-	pick := func(keep func(Scenario) bool) []Scenario {
-		var out []Scenario
-		for _, s := range closed {
-			if keep(s) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
 	tp := "throughput"
-	defs := []classDef{
+	return []classDef{
 		{Class{"few", "Few connections, small messages",
 			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes)), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.Size <= SmallMaxBytes }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.SizeBytes <= SmallMaxBytes }), throughputSample},
 		{Class{"many", "Many connections",
 			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin)), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns >= manyMin && s.Size < largeMin }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns >= manyMin && s.SizeBytes < largeMin }), throughputSample},
 		{Class{"large", "Large messages",
 			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote), tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth == 1 && s.Size >= largeMin }), throughputSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.SizeBytes >= largeMin }), throughputSample},
 		{Class{"pipelined", "Pipelined requests",
 			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
-			pick(func(s Scenario) bool { return s.Depth > 1 }), throughputSample},
-		{Class{"latency", "Latency under a fixed load",
-			fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
-				usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
-			"sustained rate", "msgs/s", true},
-			sweepGroups(a), sustainedSample},
+			filterCells(closed, func(s Cell) bool { return s.Depth > 1 }), throughputSample},
 	}
-	// Memory: RSS growth per connection held is best read where most
-	// connections sit idle; without idle points, at the most connections.
-	idle := a.Scenarios(func(s Scenario) bool {
-		return s.Kind == results.KindClosed && s.Depth == 1 && s.Idle > 0 && s.Slow == 0
+}
+
+// closedExtremes is the most connections and the largest size among the
+// depth-1 cells of closed.
+func closedExtremes(closed []Cell) (maxConns, maxSizeBytes int) {
+	for _, s := range closed {
+		if s.Depth == 1 {
+			maxConns = max(maxConns, s.Conns)
+			maxSizeBytes = max(maxSizeBytes, s.SizeBytes)
+		}
+	}
+	return maxConns, maxSizeBytes
+}
+
+// memoryCells picks the memory class's cells and states its rule. RSS
+// growth per connection held is best read where most connections sit idle;
+// without idle cells, at the most connections (past the few-connections
+// limit) and the smallest size.
+func memoryCells(a *Analysis, closed []Cell) ([]Cell, string) {
+	idle := a.Cells(func(s Cell) bool {
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0
 	})
 	maxIdle := 0
 	for _, s := range idle {
-		maxIdle = max(maxIdle, s.Idle)
+		maxIdle = max(maxIdle, s.IdleConns)
 	}
-	var memSc []Scenario
-	memRule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
 	if maxIdle > 0 {
-		for _, s := range idle {
-			if s.Idle == maxIdle {
-				memSc = append(memSc, s)
-			}
-		}
-		memRule = fmt.Sprintf("closed loop, depth 1, the most idle connections in the run (%d); RSS growth over the idle server, per connection held (active + idle); a model that did not keep every idle connection is not ranked", maxIdle)
-	} else if maxConns > FewMaxConns {
-		minSize := math.MaxInt
-		for _, s := range closed {
-			if s.Depth == 1 && s.Conns == maxConns {
-				minSize = min(minSize, s.Size)
-			}
-		}
-		memSc = pick(func(s Scenario) bool { return s.Depth == 1 && s.Conns == maxConns && s.Size == minSize })
+		return filterCells(idle, func(s Cell) bool { return s.IdleConns == maxIdle }),
+			fmt.Sprintf("closed loop, depth 1, the most idle connections in the run (%d); RSS growth over the idle server, per connection held (active + idle); a model that did not keep every idle connection is not ranked", maxIdle)
 	}
-	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
-		memSc, rssSample})
-	slow := a.Scenarios(func(s Scenario) bool { return s.Kind == results.KindClosed && s.Slow > 0 && s.Idle == 0 })
-	defs = append(defs, classDef{Class{"slow", "Slow readers",
-		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", tp, "msgs/s", true},
-		slow, throughputSample})
-	return defs
+	rule := "closed loop, depth 1, the most connections in the run, smallest size; RSS growth over the idle server, per connection"
+	maxConns, _ := closedExtremes(closed)
+	if maxConns <= FewMaxConns {
+		return nil, rule
+	}
+	minSize := math.MaxInt
+	for _, s := range closed {
+		if s.Depth == 1 && s.Conns == maxConns {
+			minSize = min(minSize, s.SizeBytes)
+		}
+	}
+	return filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns == maxConns && s.SizeBytes == minSize }), rule
+}
+
+// filterCells returns the cells that match keep, in order.
+func filterCells(cells []Cell, keep func(Cell) bool) []Cell {
+	var out []Cell
+	for _, s := range cells {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // slowBehaviour describes what each model did to slow readers in the slow
 // class: which closed them (a behaviour, not a failure: gnet closes a
 // connection past --max-pending), and how much throughput the active
 // connections kept compared with the same point without slow readers.
-func slowBehaviour(a *Analysis, scs []Scenario) string {
+func slowBehaviour(a *Analysis, scs []Cell) string {
 	var closed, kept []string
 	for _, sc := range scs {
 		plain := sc
-		plain.Slow, plain.SlowRate = 0, 0
+		plain.SlowReaders, plain.SlowReadBytesPerSec = 0, 0
 		for _, m := range a.Models {
-			p := a.Point(m, sc)
+			p := a.AggregateAt(m, sc)
 			if p == nil || len(p.OK) == 0 {
 				continue
 			}
@@ -226,8 +248,8 @@ func slowBehaviour(a *Analysis, scs []Scenario) string {
 				closed = append(closed, fmt.Sprintf("%s closes slow readers (%d of %d closed over %d of %d repeats at %s)",
 					m, p.SlowClosed, p.SlowReaders, p.SlowClosedRepeats, len(p.OK), sc.Label()))
 			}
-			if q := a.Point(m, plain); q != nil && q.Throughput.N > 0 && q.Throughput.Median > 0 && p.Throughput.N > 0 {
-				kept = append(kept, fmt.Sprintf("%s %.0f%%", m, 100*p.Throughput.Median/q.Throughput.Median))
+			if q := a.AggregateAt(m, plain); q != nil && q.ThroughputMsgsPerSec.N > 0 && q.ThroughputMsgsPerSec.Median > 0 && p.ThroughputMsgsPerSec.N > 0 {
+				kept = append(kept, fmt.Sprintf("%s %.0f%%", m, 100*p.ThroughputMsgsPerSec.Median/q.ThroughputMsgsPerSec.Median))
 			}
 		}
 		if len(kept) > 0 {
@@ -241,35 +263,35 @@ func slowBehaviour(a *Analysis, scs []Scenario) string {
 	return " Behaviour: " + strings.Join(closed, "; ") + "."
 }
 
-// sweepGroups returns one scenario per open-loop (conns, size, depth), with
+// sweepGroups returns one cell per open-loop (conns, size, depth), with
 // Kind "sweep" and no load: the key the latency class ranks on.
-func sweepGroups(a *Analysis) []Scenario {
-	return a.uniq(func(s Scenario) (Scenario, bool) {
+func sweepGroups(a *Analysis) []Cell {
+	return a.uniq(func(s Cell) (Cell, bool) {
 		if s.Kind != results.KindSweep && s.Kind != results.KindSLO {
-			return Scenario{}, false
+			return Cell{}, false
 		}
-		return Scenario{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, Size: s.Size, Depth: s.Depth,
-			Idle: s.Idle, Slow: s.Slow, SlowRate: s.SlowRate}, true
+		return Cell{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, SizeBytes: s.SizeBytes, Depth: s.Depth,
+			IdleConns: s.IdleConns, SlowReaders: s.SlowReaders, SlowReadBytesPerSec: s.SlowReadBytesPerSec}, true
 	})
 }
 
-func (a *Analysis) uniq(f func(Scenario) (Scenario, bool)) []Scenario {
-	seen := map[Scenario]bool{}
-	var out []Scenario
-	for _, p := range a.Points {
-		if g, ok := f(p.Scenario); ok && !seen[g] {
+func (a *Analysis) uniq(f func(Cell) (Cell, bool)) []Cell {
+	seen := map[Cell]bool{}
+	var out []Cell
+	for _, p := range a.Aggregates {
+		if g, ok := f(p.Cell); ok && !seen[g] {
 			seen[g] = true
 			out = append(out, g)
 		}
 	}
-	slices.SortFunc(out, compareScenario)
+	slices.SortFunc(out, compareCells)
 	return out
 }
 
 // sustainedSample is, per repeat, the highest offered rate of the group that
 // held (0 when none did). As in the orchestrator's SLO search, a miss below a
 // success is treated as noise.
-func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, string, bool) {
+func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, bool) {
 	best := map[int]float64{}
 	clientBound := 0
 	for i := range a.Run.Records {
@@ -277,9 +299,9 @@ func sustainedSample(a *Analysis, model string, g Scenario) (stat.Summary, strin
 		if r.Server.Name != model || r.Status == results.StatusSkipped {
 			continue
 		}
-		sc := scenarioOf(r)
-		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.Size != g.Size || sc.Depth != g.Depth || sc.Mode != g.Mode ||
-			sc.Idle != g.Idle || sc.Slow != g.Slow || sc.SlowRate != g.SlowRate {
+		sc := cellOf(r)
+		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.SizeBytes != g.SizeBytes || sc.Depth != g.Depth || sc.Mode != g.Mode ||
+			sc.IdleConns != g.IdleConns || sc.SlowReaders != g.SlowReaders || sc.SlowReadBytesPerSec != g.SlowReadBytesPerSec {
 			continue
 		}
 		if clientLimited(r) {
@@ -314,8 +336,8 @@ func offered(r *results.Record) float64 {
 
 func (d classDef) evaluate(a *Analysis) ClassResult {
 	cr := ClassResult{Class: d.Class}
-	for _, sc := range d.scenarios {
-		v := PointVerdict{Scenario: sc}
+	for _, sc := range d.cells {
+		v := CellVerdict{Cell: sc}
 		for _, m := range a.Models {
 			s, why, ok := d.sample(a, m, sc)
 			if !ok {
@@ -335,7 +357,7 @@ func (d classDef) evaluate(a *Analysis) ClassResult {
 			continue
 		}
 		d.rank(&v)
-		cr.Points = append(cr.Points, v)
+		cr.Cells = append(cr.Cells, v)
 	}
 	cr.decide()
 	return cr
@@ -349,7 +371,7 @@ func (c Class) better(x, y float64) bool {
 	return x < y
 }
 
-func (d classDef) rank(v *PointVerdict) {
+func (d classDef) rank(v *CellVerdict) {
 	sort.SliceStable(v.Ranked, func(i, j int) bool {
 		return d.better(v.Ranked[i].Sample.Median, v.Ranked[j].Sample.Median)
 	})
@@ -381,15 +403,15 @@ func (d classDef) rank(v *PointVerdict) {
 	}
 }
 
-// decide turns the point verdicts into the class recommendation.
+// decide turns the cell verdicts into the class recommendation.
 func (cr *ClassResult) decide() {
-	if len(cr.Points) == 0 {
+	if len(cr.Cells) == 0 {
 		cr.Status, cr.Headline = StatusNoData, "no data"
 		cr.Why = "The run has no point in this class."
 		return
 	}
-	var decided []PointVerdict
-	for _, v := range cr.Points {
+	var decided []CellVerdict
+	for _, v := range cr.Cells {
 		if v.Undecided == "" {
 			decided = append(decided, v)
 		}
@@ -397,30 +419,27 @@ func (cr *ClassResult) decide() {
 	if len(decided) == 0 {
 		cr.Status, cr.Headline = StatusUndecided, "undecided"
 		var why []string
-		for _, v := range cr.Points {
-			why = append(why, fmt.Sprintf("%s: %s.", v.Scenario.Label(), v.Undecided))
+		for _, v := range cr.Cells {
+			why = append(why, fmt.Sprintf("%s: %s.", v.Cell.Label(), v.Undecided))
 		}
 		cr.Why = strings.Join(why, " ")
 		return
 	}
-	// The pick is the set of models among the winners at every decided point.
-	pick := slices.Clone(decided[0].Winners)
-	for _, v := range decided[1:] {
-		pick = slices.DeleteFunc(pick, func(m string) bool { return !slices.Contains(v.Winners, m) })
+	cr.decideFrom(decided)
+	if nc := cr.notCounted(); nc != "" {
+		cr.Why += " Not counted: " + nc + "."
 	}
-	allTooFew := true
-	for _, v := range decided {
-		if !v.TooFew {
-			allTooFew = false
-		}
-	}
-	wins := map[string]int{}
-	for _, v := range decided {
-		wins[v.Best()]++
-	}
+}
+
+// decideFrom sets the status, pick and evidence from the cells where a
+// claim may be made: a pick when one model is among the winners everywhere,
+// a tie when several are, no claim when every cell has too few repeats, and
+// "depends" otherwise.
+func (cr *ClassResult) decideFrom(decided []CellVerdict) {
+	pick := winnersEverywhere(decided)
 	ev := cr.evidence(decided)
 	switch {
-	case allTooFew:
+	case allTooFew(decided):
 		cr.Status = StatusTooFew
 		cr.Pick = nil
 		n := decided[0].Ranked[0].Sample.N
@@ -437,37 +456,70 @@ func (cr *ClassResult) decide() {
 			strings.Join(pick, ", "), pointsPhrase(len(decided)), stat.Alpha, ev)
 	default:
 		cr.Status = StatusMixed
-		type mw struct {
-			m string
-			n int
-		}
-		var ranked []mw
-		for m, n := range wins {
-			ranked = append(ranked, mw{m, n})
-		}
-		sort.Slice(ranked, func(i, j int) bool {
-			if ranked[i].n != ranked[j].n {
-				return ranked[i].n > ranked[j].n
-			}
-			return ranked[i].m < ranked[j].m
-		})
 		var parts []string
-		for _, r := range ranked {
-			parts = append(parts, fmt.Sprintf("%s best at %d", r.m, r.n))
-			cr.Pick = append(cr.Pick, r.m)
+		for _, w := range bestCounts(decided) {
+			parts = append(parts, fmt.Sprintf("%s best at %d", w.model, w.cells))
+			cr.Pick = append(cr.Pick, w.model)
 		}
 		cr.Headline = "depends: " + strings.Join(cr.Pick, " / ")
 		cr.Why = fmt.Sprintf("No model is best at every point: %s of %d points. %s", strings.Join(parts, ", "), len(decided), ev)
 	}
-	var undecided []string
-	for _, v := range cr.Points {
-		if v.Undecided != "" {
-			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Scenario.Label(), v.Undecided))
+}
+
+// winnersEverywhere is the set of models among the winners at every cell.
+func winnersEverywhere(decided []CellVerdict) []string {
+	pick := slices.Clone(decided[0].Winners)
+	for _, v := range decided[1:] {
+		pick = slices.DeleteFunc(pick, func(m string) bool { return !slices.Contains(v.Winners, m) })
+	}
+	return pick
+}
+
+func allTooFew(decided []CellVerdict) bool {
+	for _, v := range decided {
+		if !v.TooFew {
+			return false
 		}
 	}
-	if len(undecided) > 0 {
-		cr.Why += " Not counted: " + strings.Join(undecided, "; ") + "."
+	return true
+}
+
+// modelWins is how many cells a model is best at.
+type modelWins struct {
+	model string
+	cells int
+}
+
+// bestCounts counts, per model, the cells where it has the best median:
+// most first, then by name.
+func bestCounts(decided []CellVerdict) []modelWins {
+	wins := map[string]int{}
+	for _, v := range decided {
+		wins[v.Best()]++
 	}
+	var ranked []modelWins
+	for m, n := range wins {
+		ranked = append(ranked, modelWins{m, n})
+	}
+	sort.Slice(ranked, func(i, j int) bool {
+		if ranked[i].cells != ranked[j].cells {
+			return ranked[i].cells > ranked[j].cells
+		}
+		return ranked[i].model < ranked[j].model
+	})
+	return ranked
+}
+
+// notCounted lists the cells left out of the verdict and why; empty when
+// none was.
+func (cr *ClassResult) notCounted() string {
+	var undecided []string
+	for _, v := range cr.Cells {
+		if v.Undecided != "" {
+			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Cell.Label(), v.Undecided))
+		}
+	}
+	return strings.Join(undecided, "; ")
 }
 
 func pointsPhrase(n int) string {
@@ -479,11 +531,11 @@ func pointsPhrase(n int) string {
 
 // evidence cites, for the point with the closest race, the best model and its
 // nearest rival.
-func (cr *ClassResult) evidence(decided []PointVerdict) string {
+func (cr *ClassResult) evidence(decided []CellVerdict) string {
 	var parts []string
 	for _, v := range decided {
 		best := v.Ranked[0]
-		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Scenario.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
+		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Cell.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
 		if len(v.Ranked) > 1 {
 			r := v.Ranked[1]
 			s += fmt.Sprintf(" vs %s %s (%s, %s)", r.Model, num(r.Sample.Median), signedPct(r.VsBest), r.VsBest)

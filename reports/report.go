@@ -17,8 +17,8 @@ const (
 
 // Written lists what Write produced.
 type Written struct {
-	Dir, Index, Summary, CSV, Charts string
-	// ChartFiles are the PNG and SVG files, relative to Dir.
+	Index, Summary, CSV, Charts string
+	// ChartFiles are the PNG and SVG files, relative to the output directory.
 	ChartFiles []string
 	// ChartNotes say which charts were not drawn and why.
 	ChartNotes []string
@@ -35,7 +35,7 @@ type WriteOptions struct {
 // needed). Each file is written to a temporary name and renamed, so a reader
 // never sees half a report.
 func Write(a *Analysis, outDir string, opt WriteOptions) (Written, error) {
-	w := Written{Dir: outDir, Index: filepath.Join(outDir, IndexFile), Summary: filepath.Join(outDir, SummaryFile),
+	w := Written{Index: filepath.Join(outDir, IndexFile), Summary: filepath.Join(outDir, SummaryFile),
 		CSV: filepath.Join(outDir, CSVFile), Charts: filepath.Join(outDir, ChartsDir)}
 	if err := os.MkdirAll(w.Charts, 0o755); err != nil {
 		return w, fmt.Errorf("report: %w", err)

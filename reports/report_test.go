@@ -226,8 +226,8 @@ func TestLegendWraps(t *testing.T) {
 func TestSweepLinesLeaveOutSLOSteps(t *testing.T) {
 	a := analyzeTestRun(t)
 	slo := 0
-	for _, p := range a.Points {
-		if p.Scenario.Kind == results.KindSLO {
+	for _, p := range a.Aggregates {
+		if p.Cell.Kind == results.KindSLO {
 			slo++
 		}
 	}
@@ -237,12 +237,12 @@ func TestSweepLinesLeaveOutSLOSteps(t *testing.T) {
 	lines := 0
 	for _, g := range sweepGroups(a) {
 		for _, m := range a.Models {
-			pts := a.sweepPoints(g, m)
+			pts := a.sweepAggregates(g, m)
 			for i, p := range pts {
-				if p.Scenario.Kind != results.KindSweep {
-					t.Errorf("%s: %s point in the sweep line", m, p.Scenario.Kind)
+				if p.Cell.Kind != results.KindSweep {
+					t.Errorf("%s: %s point in the sweep line", m, p.Cell.Kind)
 				}
-				if i > 0 && p.OfferedRate.Median < pts[i-1].OfferedRate.Median {
+				if i > 0 && p.RateMsgsPerSec.Median < pts[i-1].RateMsgsPerSec.Median {
 					t.Errorf("%s: sweep line not ordered by offered rate", m)
 				}
 			}

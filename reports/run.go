@@ -17,9 +17,9 @@ import (
 
 // Run is one results file, read.
 type Run struct {
-	// Dir is the run directory; Path the results file in it.
-	Dir, Path string
-	Records   []results.Record
+	// Path is the results file, in the run directory.
+	Path    string
+	Records []results.Record
 	// TornTail is true when the file ended with a partial line (the writer
 	// died mid-record); the line is ignored and the report says so.
 	TornTail bool
@@ -88,5 +88,5 @@ func ReadRun(dir string) (*Run, error) {
 	if len(res.Records) == 0 {
 		return nil, fmt.Errorf("read run: %s holds no records", p)
 	}
-	return &Run{Dir: dir, Path: p, Records: res.Records, TornTail: res.TornTail}, nil
+	return &Run{Path: p, Records: res.Records, TornTail: res.TornTail}, nil
 }

@@ -1,7 +1,7 @@
 // Package stat turns repeated measurements of one matrix point into the
 // figures a report may show and the claims it may make.
 //
-// Descriptive statistics (median, min, max, quartiles) come from
+// Descriptive statistics (median, min, max) come from
 // github.com/montanaflynn/stats; the 95% confidence interval of the median and
 // the Mann–Whitney U test come from golang.org/x/perf/benchmath with
 // AssumeNothing, exactly as benchstat computes them. Nothing here assumes a
@@ -39,7 +39,6 @@ type Summary struct {
 	Median float64
 	Min    float64
 	Max    float64
-	Q1, Q3 float64
 	// Lo and Hi bound the 95% confidence interval of the median. HasCI is
 	// false when there are fewer than MinForCI values; Lo and Hi then equal
 	// Min and Max so that charts still show the spread.
@@ -57,12 +56,6 @@ func Summarize(values []float64) Summary {
 	s := Summary{N: len(v), Values: v, Min: v[0], Max: v[len(v)-1]}
 	// The errors of montanaflynn/stats only report empty input, ruled out above.
 	s.Median, _ = stats.Median(v)
-	if len(v) >= 4 {
-		q, _ := stats.Quartile(v)
-		s.Q1, s.Q3 = q.Q1, q.Q3
-	} else {
-		s.Q1, s.Q3 = s.Min, s.Max
-	}
 	sum := benchmath.AssumeNothing.Summary(benchmath.NewSample(v, &benchmath.DefaultThresholds), Confidence)
 	s.Lo, s.Hi = sum.Lo, sum.Hi
 	s.HasCI = !math.IsInf(sum.Lo, 0) && !math.IsInf(sum.Hi, 0)
