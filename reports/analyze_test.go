@@ -201,6 +201,10 @@ func TestResolveRun(t *testing.T) {
 	}
 	old := mk("run-old", time.Hour)
 	newest := mk("run-new", time.Minute)
+	other := filepath.Join(old, "other.jsonl")
+	if err := os.WriteFile(other, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(root, "not-a-run"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +214,13 @@ func TestResolveRun(t *testing.T) {
 		latest bool
 		want   string
 	}{
-		{"run directory", old, false, old},
-		{"results file", filepath.Join(old, results.FileName), false, old},
-		{"parent means newest", root, false, newest},
-		{"parent with --latest", root, true, newest},
+		{"run directory", old, false, filepath.Join(old, results.FileName)},
+		{"results file", filepath.Join(old, results.FileName), false, filepath.Join(old, results.FileName)},
+		// Another file in a run directory is that file, not the
+		// directory's results.jsonl (issue #11 item 7).
+		{"another results file", other, false, other},
+		{"parent means newest", root, false, filepath.Join(newest, results.FileName)},
+		{"parent with --latest", root, true, filepath.Join(newest, results.FileName)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ type Run struct {
 	TornTail bool
 }
 
-// ResolveRun finds the run a user meant by path: a results file, a run
+// ResolveRun finds the results file a user meant by path: a results file
+// (whatever its name: that file, not its directory's results.jsonl), a run
 // directory holding results.jsonl, or a parent directory, meaning its newest
 // run (by the results file's modification time, then by name). latest forces
 // the last reading even when path itself holds a results file.
@@ -35,11 +36,11 @@ func ResolveRun(path string, latest bool) (string, error) {
 		return "", fmt.Errorf("resolve run: %w", err)
 	}
 	if !st.IsDir() {
-		return filepath.Dir(path), nil
+		return path, nil
 	}
 	if !latest {
-		if _, err := os.Stat(filepath.Join(path, results.FileName)); err == nil {
-			return path, nil
+		if p := filepath.Join(path, results.FileName); fileExists(p) {
+			return p, nil
 		}
 	}
 	entries, err := os.ReadDir(path)
@@ -72,16 +73,25 @@ func ResolveRun(path string, latest bool) (string, error) {
 		}
 		return cands[i].name > cands[j].name
 	})
-	return cands[0].dir, nil
+	return filepath.Join(cands[0].dir, results.FileName), nil
 }
 
-// ReadRun reads dir/results.jsonl.
-func ReadRun(dir string) (*Run, error) {
-	p := filepath.Join(dir, results.FileName)
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// ReadRun reads a results file, or dir/results.jsonl when path is a
+// directory.
+func ReadRun(path string) (*Run, error) {
+	p := path
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		p = filepath.Join(path, results.FileName)
+	}
 	res, err := results.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("read run: %s has no %s", dir, results.FileName)
+			return nil, fmt.Errorf("read run: no results file %s", p)
 		}
 		return nil, fmt.Errorf("read run: %w", err)
 	}

@@ -42,11 +42,11 @@ func runCompare(stdout, stderr io.Writer, args []string) error {
 	}
 	var an [2]*reports.Analysis
 	for i, p := range []string{oldPath, rest[0]} {
-		dir, err := reports.ResolveRun(p, false)
+		file, err := reports.ResolveRun(p, false)
 		if err != nil {
 			return fmt.Errorf("compare: %w", err)
 		}
-		run, err := reports.ReadRun(dir)
+		run, err := reports.ReadRun(file)
 		if err != nil {
 			return fmt.Errorf("compare: %w", err)
 		}

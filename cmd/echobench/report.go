@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"echobench/reports"
 )
@@ -14,7 +15,7 @@ func init() {
 
 const reportUsage = `Usage: echobench report RESULTS [--latest] [--out DIR] [flags]
 
-Reads RESULTS/results.jsonl (never runs load) and writes, into the run
+Reads a results file (never runs load) and writes, into the run
 directory or --out DIR:
   index.html   one self-contained page: what to pick per workload, charts,
                tables, environment, failed and skipped points
@@ -22,9 +23,10 @@ directory or --out DIR:
   results.csv  one row per record, flat columns
   charts/      every chart as PNG and SVG
 
-RESULTS is a run directory, a results.jsonl file, or a directory of runs
-(e.g. results/), meaning its newest run; --latest picks the newest run under
-RESULTS even when RESULTS itself holds a results file.
+RESULTS is a run directory (its results.jsonl), a results file of any name
+(that file; the report goes beside it), or a directory of runs (e.g.
+results/), meaning its newest run; --latest picks the newest run under RESULTS
+even when RESULTS itself holds a results file.
 
 Examples:
   echobench report results/20261101T120000Z
@@ -60,11 +62,11 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	if *sloCompletion < 0 || *sloCompletion > 1 {
 		return usagef("report: --slo-completion must be in (0, 1], got %v", *sloCompletion)
 	}
-	dir, err := reports.ResolveRun(path, *latest)
+	file, err := reports.ResolveRun(path, *latest)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	run, err := reports.ReadRun(dir)
+	run, err := reports.ReadRun(file)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -75,7 +77,7 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	if *out == "" {
-		*out = dir
+		*out = filepath.Dir(file)
 	}
 	w, err := reports.Write(a, *out, reports.WriteOptions{SkipPNG: !*png})
 	if err != nil {

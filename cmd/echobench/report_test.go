@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -87,3 +88,45 @@ func TestReportAndCompareUsage(t *testing.T) {
 }
 
 func run2(stdout, stderr io.Writer, args ...string) error { return run(stdout, stderr, args) }
+
+// Two results files in one folder are two runs: compare reads each file,
+// not the folder's results.jsonl twice (issue #11 item 7).
+func TestCompareFilesInOneFolder(t *testing.T) {
+	t.Parallel()
+	dir := copyRun(t, t.TempDir(), "run")
+	src, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same run with every throughput halved.
+	var halved bytes.Buffer
+	for _, line := range bytes.Split(bytes.TrimSpace(src), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if l, ok := rec["load"].(map[string]any); ok {
+			l["throughput_msgs_per_s"] = l["throughput_msgs_per_s"].(float64) / 2
+		}
+		b, _ := json.Marshal(rec)
+		halved.Write(append(b, '\n'))
+	}
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	if err := os.WriteFile(a, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, halved.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compare := func(x, y string) string {
+		var stdout, stderr bytes.Buffer
+		if err := run2(&stdout, &stderr, "compare", x, y); err != nil {
+			t.Fatalf("compare %s %s: %v\n%s", x, y, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	same, differ := compare(a, a), compare(a, b)
+	if same == differ || !strings.Contains(differ, "-50") {
+		t.Errorf("compare of a.jsonl and b.jsonl (every throughput halved) printed:\n%s\nwhich does not show the halving; a against itself:\n%s", differ, same)
+	}
+}
