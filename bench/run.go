@@ -137,12 +137,6 @@ var ErrInterrupted = errors.New("interrupted")
 // goroutine.
 func (r *Runner) RequestStop() { r.stopping.Store(true) }
 
-// RunID is the run's identifier (its directory name).
-func (r *Runner) RunID() string { return r.runID }
-
-// RunDir is the directory holding the run's files.
-func (r *Runner) RunDir() string { return r.runDir }
-
 // New loads the configuration, resolves servers and CPUs, and prepares the
 // run directory (or reopens it with Resume). Nothing has started yet when it
 // returns; every configuration error is reported here.
