@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"runtime"
-	"runtime/debug"
 
 	"echobench/bench"
 	"echobench/servers/all"
@@ -44,25 +42,5 @@ func lookupStack(name string) (bench.Stack, bool) {
 	return stack{s}, true
 }
 
-// modelLibraries maps a Go model to the module that implements it, so that
-// records carry the library version that was measured.
-var modelLibraries = map[string]string{
-	"gnet": "github.com/panjf2000/gnet/v2",
-	"evio": "github.com/tidwall/evio",
-}
-
-func modelVersion(model string) string {
-	v := runtime.Version()
-	mod, ok := modelLibraries[model]
-	if !ok {
-		return v
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == mod {
-				return v + ", " + d.Path + " " + d.Version
-			}
-		}
-	}
-	return v
-}
+// modelVersion is the version a record of the Go model called name carries.
+func modelVersion(name string) string { return all.Models[name].Version() }
