@@ -127,7 +127,7 @@ conns = [4]
 sizes = [64]
 load = [0.5, 0.9]
 `)
-	servers := []*Server{{Name: "echo"}, {Name: "crash"}, {Name: "never"}}
+	servers := []*Target{{Name: "echo"}, {Name: "crash"}, {Name: "never"}}
 	plan := Plan(c, servers, 42)
 	// 2 closed (the duplicate dropped) + capacity + 2 sweep + 2 SLO = 7
 	// templates, times 3 servers, times 4 repeats.
@@ -217,7 +217,7 @@ load = [0.5]
 slow_readers = [2]
 slow_read_bytes_per_s = 1000
 `)
-	plan := Plan(c, []*Server{{Name: "echo"}}, 1)
+	plan := Plan(c, []*Target{{Name: "echo"}}, 1)
 	var ids []string
 	for _, p := range plan {
 		ids = append(ids, p.ID)

@@ -79,8 +79,9 @@ type Options struct {
 	SampleInterval time.Duration
 }
 
-// Server is one configured server, resolved.
-type Server struct {
+// Target is one server under test, resolved from its config.ServerEntry:
+// the command that starts it and what its records say about it.
+type Target struct {
 	Name string
 	// Argv is the command before the contract flags.
 	Argv []string
@@ -119,7 +120,7 @@ type Runner struct {
 	runDir  string
 	seed    int64
 	env     results.Env
-	servers []*Server
+	servers []*Target
 	plan    []Point
 	srvCPUs []int
 	cliCPUs []int
@@ -292,7 +293,7 @@ func (r *Runner) resolveCPUs(allowed []int) error {
 // every foreign stack once: one that cannot run is kept, marked Skip.
 func (r *Runner) resolveServers(ctx context.Context) error {
 	for _, s := range r.cfg.Servers {
-		srv := &Server{
+		srv := &Target{
 			Name:       s.DisplayName(),
 			Addr:       s.Addr,
 			Loops:      s.Loops,
