@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,7 @@ type Runner struct {
 	runDir  string
 	seed    int64
 	env     results.Env
-	servers []*Target
+	targets []*Target
 	plan    []Point
 	srvCPUs []int
 	cliCPUs []int
@@ -138,10 +139,34 @@ var ErrInterrupted = errors.New("interrupted")
 // goroutine.
 func (r *Runner) RequestStop() { r.stopping.Store(true) }
 
+// OptionError is an Options value that is wrong whatever the matrix file
+// says: a mistake in how the run was asked for, not in what it found. The
+// command reports it as a usage error (exit status 2).
+type OptionError struct{ Msg string }
+
+func (e *OptionError) Error() string { return e.Msg }
+
+// check reports the Options that no matrix file can make right.
+func (o Options) check() error {
+	switch {
+	case o.ConfigPath == "" && o.Resume == "":
+		return &OptionError{"missing CONFIG"}
+	case o.SLOP99 < 0:
+		return &OptionError{"--slo-p99 must be positive"}
+	case o.SLOCompletion < 0 || o.SLOCompletion > 1:
+		return &OptionError{"--slo-completion must be in (0, 1]"}
+	}
+	return nil
+}
+
 // New loads the configuration, resolves servers and CPUs, and prepares the
 // run directory (or reopens it with Resume). Nothing has started yet when it
-// returns; every configuration error is reported here.
+// returns; every configuration error is reported here, and an error in opts
+// itself is an *OptionError.
 func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer) (*Runner, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.ResultsDir == "" {
 		opts.ResultsDir = "results"
 	}
@@ -155,99 +180,110 @@ func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer)
 		}
 		deps.Exe = exe
 	}
-	r := &Runner{opts: opts, deps: deps, stdout: stdout, stderr: stderr, records: map[string]*results.Record{}}
-
 	allowed, err := supervise.AllowedCPUs()
 	if err != nil {
 		return nil, err
 	}
-	ck := config.Checker{
-		IsGoModel: func(n string) bool { return slices.Contains(deps.GoModels, n) },
+	r := &Runner{opts: opts, deps: deps, stdout: stdout, stderr: stderr, records: map[string]*results.Record{}}
+	if opts.Resume != "" {
+		err = r.resume(ctx, allowed)
+	} else {
+		err = r.start(ctx, allowed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checker is what config validation needs to know of this machine and of
+// the registries.
+func (r *Runner) checker(allowed []int) config.Checker {
+	return config.Checker{
+		IsGoModel: func(n string) bool { return slices.Contains(r.deps.GoModels, n) },
 		IsStack: func(n string) bool {
-			if deps.Stacks == nil {
+			if r.deps.Stacks == nil {
 				return false
 			}
-			_, ok := deps.Stacks(n)
+			_, ok := r.deps.Stacks(n)
 			return ok
 		},
 		LookPath: lookPath,
 		MaxFiles: maxFiles(),
 		NumCPU:   slices.Max(allowed) + 1,
 	}
+}
 
-	var raw []byte
-	if opts.Resume != "" {
-		if !validRunID(opts.Resume) {
-			return nil, fmt.Errorf("--resume: %q is not a run ID", opts.Resume)
-		}
-		r.runID = opts.Resume
-		r.runDir = filepath.Join(opts.ResultsDir, opts.Resume)
-		stored := filepath.Join(r.runDir, "config.toml")
-		r.cfg, raw, err = config.Load(stored, ck)
+// start prepares a fresh run: the given config, a new seed unless one is
+// set, and (unless a dry run) a new run directory.
+func (r *Runner) start(ctx context.Context, allowed []int) error {
+	cfg, raw, err := config.Load(r.opts.ConfigPath, r.checker(allowed))
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
+	r.seed = cmp.Or(r.opts.Seed, cfg.Seed, time.Now().UnixNano())
+	if err := r.prepare(ctx, allowed); err != nil || r.opts.DryRun {
+		return err
+	}
+	return r.create(raw)
+}
+
+// resume prepares the continuation of run opts.Resume: its own copy of the
+// config (a given CONFIG must match it), its seed, so the plan and PointIDs
+// come out the same, and the records already written.
+func (r *Runner) resume(ctx context.Context, allowed []int) error {
+	id := r.opts.Resume
+	if !validRunID(id) {
+		return fmt.Errorf("--resume: %q is not a run ID", id)
+	}
+	r.runID = id
+	r.runDir = filepath.Join(r.opts.ResultsDir, id)
+	stored := filepath.Join(r.runDir, "config.toml")
+	cfg, raw, err := config.Load(stored, r.checker(allowed))
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
+	}
+	if r.opts.ConfigPath != "" {
+		given, err := os.ReadFile(r.opts.ConfigPath)
 		if err != nil {
-			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
+			return fmt.Errorf("config: %w", err)
 		}
-		if opts.ConfigPath != "" {
-			given, err := os.ReadFile(opts.ConfigPath)
-			if err != nil {
-				return nil, fmt.Errorf("config: %w", err)
-			}
-			if string(given) != string(raw) {
-				return nil, fmt.Errorf("resume %s: %s differs from the config the run started with (%s); resume without CONFIG to use the run's own copy",
-					opts.Resume, opts.ConfigPath, stored)
-			}
-		}
-		meta, err := readMeta(r.runDir)
-		if err != nil {
-			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
-		}
-		r.seed = meta.Seed
-	} else {
-		if opts.ConfigPath == "" {
-			return nil, errors.New("no CONFIG given")
-		}
-		r.cfg, raw, err = config.Load(opts.ConfigPath, ck)
-		if err != nil {
-			return nil, err
-		}
-		r.seed = r.cfg.Seed
-		if opts.Seed != 0 {
-			r.seed = opts.Seed
-		}
-		if r.seed == 0 {
-			r.seed = time.Now().UnixNano()
+		if string(given) != string(raw) {
+			return fmt.Errorf("resume %s: %s differs from the config the run started with (%s); resume without CONFIG to use the run's own copy",
+				id, r.opts.ConfigPath, stored)
 		}
 	}
-	if opts.SLOP99 > 0 {
-		r.cfg.SLOP99.Duration = opts.SLOP99
+	meta, err := readMeta(r.runDir)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
 	}
-	if opts.SLOCompletion > 0 {
-		if opts.SLOCompletion > 1 {
-			return nil, fmt.Errorf("--slo-completion: must be in (0, 1], got %v", opts.SLOCompletion)
-		}
-		r.cfg.SLOCompletion = opts.SLOCompletion
+	r.cfg, r.seed = cfg, meta.Seed
+	if err := r.prepare(ctx, allowed); err != nil || r.opts.DryRun {
+		return err
+	}
+	return r.reopen()
+}
+
+// prepare is what a fresh run and a resumed one share once the config and
+// seed are known: the objective's overrides, the CPUs, the environment, the
+// servers and the plan.
+func (r *Runner) prepare(ctx context.Context, allowed []int) error {
+	if r.opts.SLOP99 > 0 {
+		r.cfg.SLOP99.Duration = r.opts.SLOP99
+	}
+	if r.opts.SLOCompletion > 0 {
+		r.cfg.SLOCompletion = r.opts.SLOCompletion
 	}
 	if err := r.resolveCPUs(allowed); err != nil {
-		return nil, err
+		return err
 	}
 	r.env = collectEnv(r.srvCPUs, r.cliCPUs)
 	if err := r.resolveServers(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	r.plan = Plan(r.cfg, r.servers, uint64(r.seed))
-	if opts.DryRun {
-		return r, nil
-	}
-	if opts.Resume != "" {
-		if err := r.reopen(); err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	if err := r.create(raw); err != nil {
-		return nil, err
-	}
-	return r, nil
+	r.plan = Plan(r.cfg, r.targets, uint64(r.seed))
+	return nil
 }
 
 func (r *Runner) resolveCPUs(allowed []int) error {
@@ -346,7 +382,7 @@ func (r *Runner) resolveServers(ctx context.Context) error {
 		if srv.Info.Version != "" && srv.Skip == "" {
 			r.env.StackVersions[srv.Name] = srv.Info.Version
 		}
-		r.servers = append(r.servers, srv)
+		r.targets = append(r.targets, srv)
 	}
 	return nil
 }
@@ -376,7 +412,7 @@ func (r *Runner) create(raw []byte) error {
 		return fmt.Errorf("save config: %w", err)
 	}
 	meta := RunMeta{RunID: r.runID, Started: time.Now(), Seed: r.seed, Config: r.opts.ConfigPath, Env: r.env, Points: len(r.plan)}
-	for _, s := range r.servers {
+	for _, s := range r.targets {
 		if s.Skip != "" {
 			if meta.Skipped == nil {
 				meta.Skipped = map[string]string{}
