@@ -325,65 +325,85 @@ func (r *Runner) resolveCPUs(allowed []int) error {
 	return nil
 }
 
-// resolveServers turns the configured servers into commands, and checks
+// resolveServers turns the configured servers into targets, and checks
 // every foreign stack once: one that cannot run is kept, marked Skip.
 func (r *Runner) resolveServers(ctx context.Context) error {
 	for _, s := range r.cfg.Servers {
-		srv := &Target{
-			Name:       s.DisplayName(),
-			Addr:       s.Addr,
-			Loops:      s.Loops,
-			MaxPending: s.MaxPending,
+		srv, err := r.resolveTarget(ctx, s)
+		if err != nil {
+			return err
 		}
-		for k, v := range s.Env {
-			srv.Env = append(srv.Env, k+"="+v)
-		}
-		slices.Sort(srv.Env)
-		switch {
-		case len(s.Command) > 0:
-			srv.Argv = slices.Clone(s.Command)
-			srv.LoopsFlag = s.Loops > 0
-			srv.Info.Command = srv.Argv
-		case slices.Contains(r.deps.GoModels, s.Model):
-			srv.Argv = []string{r.deps.Exe, "serve", s.Model}
-			srv.LoopsFlag = true
-			if srv.Loops == 0 {
-				srv.Loops = len(r.srvCPUs)
-			}
-			srv.Info.Model = s.Model
-			srv.Info.Version = runtimeVersion()
-			if r.deps.ModelVersion != nil {
-				srv.Info.Version = r.deps.ModelVersion(s.Model)
-			}
-		default:
-			stack, ok := r.deps.Stacks(s.Model)
-			if !ok {
-				return fmt.Errorf("server %q: unknown model %q", srv.Name, s.Model)
-			}
-			srv.Info.Model = s.Model
-			version, err := stack.Check(ctx)
-			if err == nil {
-				srv.Argv, err = stack.Argv()
-			}
-			if err != nil {
-				srv.Skip = err.Error()
-				fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
-			} else {
-				srv.Info.Version = version
-				srv.Info.Command = srv.Argv
-				r.env.StackVersions[srv.Name] = version
-			}
-			srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
-			srv.LoopsFlag = s.Loops > 0
-		}
-		srv.Info.Name = srv.Name
-		srv.Info.Loops = max(srv.Loops, 1)
-		srv.Info.MaxPendingBytes = srv.MaxPending
 		if srv.Info.Version != "" && srv.Skip == "" {
 			r.env.StackVersions[srv.Name] = srv.Info.Version
 		}
 		r.targets = append(r.targets, srv)
 	}
+	return nil
+}
+
+// resolveTarget is the command that starts one [[servers]] entry (its own
+// command, `echobench serve MODEL`, or a foreign stack's) and what its
+// records say about it.
+func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Target, error) {
+	srv := &Target{
+		Name:       s.DisplayName(),
+		Addr:       s.Addr,
+		Loops:      s.Loops,
+		MaxPending: s.MaxPending,
+	}
+	for k, v := range s.Env {
+		srv.Env = append(srv.Env, k+"="+v)
+	}
+	slices.Sort(srv.Env)
+	switch {
+	case len(s.Command) > 0:
+		srv.Argv = slices.Clone(s.Command)
+		srv.LoopsFlag = s.Loops > 0
+		srv.Info.Command = srv.Argv
+	case slices.Contains(r.deps.GoModels, s.Model):
+		srv.Argv = []string{r.deps.Exe, "serve", s.Model}
+		srv.LoopsFlag = true
+		if srv.Loops == 0 {
+			srv.Loops = len(r.srvCPUs)
+		}
+		srv.Info.Model = s.Model
+		srv.Info.Version = runtimeVersion()
+		if r.deps.ModelVersion != nil {
+			srv.Info.Version = r.deps.ModelVersion(s.Model)
+		}
+	default:
+		if err := r.resolveStack(ctx, srv, s); err != nil {
+			return nil, err
+		}
+	}
+	srv.Info.Name = srv.Name
+	srv.Info.Loops = max(srv.Loops, 1)
+	srv.Info.MaxPendingBytes = srv.MaxPending
+	return srv, nil
+}
+
+// resolveStack fills srv from the foreign stack s names. A stack that
+// cannot run here is not an error: its points become skipped records, so
+// a report says which stacks were missing and why.
+func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerEntry) error {
+	stack, ok := r.deps.Stacks(s.Model)
+	if !ok {
+		return fmt.Errorf("server %q: unknown model %q", srv.Name, s.Model)
+	}
+	srv.Info.Model = s.Model
+	version, err := stack.Check(ctx)
+	if err == nil {
+		srv.Argv, err = stack.Argv()
+	}
+	if err != nil {
+		srv.Skip = err.Error()
+		fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
+	} else {
+		srv.Info.Version = version
+		srv.Info.Command = srv.Argv
+	}
+	srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
+	srv.LoopsFlag = s.Loops > 0
 	return nil
 }
 
