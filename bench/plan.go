@@ -16,7 +16,7 @@ type Point struct {
 	// --resume, so a finished point is recognised and skipped.
 	ID     string
 	Repeat int // 1-based
-	Server *Server
+	Server *Target
 	// Scenario is the load, with Kind set; the rate of sweep and SLO points
 	// is filled in when the point runs, from the capacity just measured.
 	Scenario results.Scenario
@@ -73,18 +73,18 @@ func templates(c *config.Config) []template {
 	}
 	win := c.Duration.Seconds()
 	warm := c.Warmup.Seconds()
-	for _, sc := range c.Scenarios {
-		for _, conns := range sc.Conns {
-			for _, size := range sc.Sizes {
-				for _, depth := range sc.Depth {
-					for _, idle := range orZero(sc.IdleConns) {
-						for _, slow := range orZero(sc.SlowReaders) {
+	for _, fam := range c.Families {
+		for _, conns := range fam.Conns {
+			for _, size := range fam.Sizes {
+				for _, depth := range fam.Depth {
+					for _, idle := range orZero(fam.IdleConns) {
+						for _, slow := range orZero(fam.SlowReaders) {
 							base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm,
 								IdleConns: idle, SlowReaders: slow}
 							if slow > 0 {
-								base.SlowReadBytesPerSec = sc.SlowReadBytesPerSec
+								base.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
 							}
-							expand(c, template{sc: base, sourceIPs: sc.SourceIPs}, sc, add)
+							expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
 						}
 					}
 				}
@@ -104,9 +104,9 @@ func orZero(xs []int) []int {
 
 // expand adds the points of one matrix cell: a closed point, or an open-loop
 // family (capacity, sweep, SLO steps).
-func expand(c *config.Config, t template, sc config.Scenario, add func(template)) {
+func expand(c *config.Config, t template, fam config.Family, add func(template)) {
 	base := t.sc
-	if sc.Mode == config.ModeClosed {
+	if fam.Mode == config.ModeClosed {
 		t.sc.Kind, t.sc.Mode = results.KindClosed, config.ModeClosed
 		add(t)
 		return
@@ -116,7 +116,7 @@ func expand(c *config.Config, t template, sc config.Scenario, add func(template)
 	cp.sc.Kind, cp.sc.Mode = results.KindCapacity, config.ModeClosed
 	cp.group = strings.TrimPrefix(cp.key(), results.KindCapacity+"/")
 	add(cp)
-	for _, f := range sc.Load {
+	for _, f := range fam.Load {
 		sw := cp
 		sw.sc.Kind, sw.sc.Mode, sw.sc.LoadFraction = results.KindSweep, config.ModeOpen, f
 		add(sw)
@@ -133,12 +133,12 @@ func expand(c *config.Config, t template, sc config.Scenario, add func(template)
 // Repeats are interleaved: for each repeat, for each template, every server
 // in an order shuffled per repeat (seeded), so drift over the run (thermal,
 // a noisy neighbour) spreads over all models instead of biasing one.
-func Plan(c *config.Config, servers []*Server, seed uint64) []Point {
+func Plan(c *config.Config, servers []*Target, seed uint64) []Point {
 	ts := templates(c)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var out []Point
 	for r := 1; r <= c.Repeats; r++ {
-		order := make([]*Server, len(servers))
+		order := make([]*Target, len(servers))
 		copy(order, servers)
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, t := range ts {

@@ -201,7 +201,7 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 
 // startServer starts srv pinned to the server CPUs, with the contract flags
 // built from one servers.Config by the contract's own flag table.
-func (r *Runner) startServer(srv *Server) (*supervise.Proc, error) {
+func (r *Runner) startServer(srv *Target) (*supervise.Proc, error) {
 	cfg := servers.Config{Addr: srv.Addr, MaxPendingBytes: srv.MaxPending}
 	if srv.LoopsFlag {
 		cfg.Loops = srv.Loops

@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,8 +80,9 @@ type Options struct {
 	SampleInterval time.Duration
 }
 
-// Server is one configured server, resolved.
-type Server struct {
+// Target is one server under test, resolved from its config.ServerEntry:
+// the command that starts it and what its records say about it.
+type Target struct {
 	Name string
 	// Argv is the command before the contract flags.
 	Argv []string
@@ -119,7 +121,7 @@ type Runner struct {
 	runDir  string
 	seed    int64
 	env     results.Env
-	servers []*Server
+	targets []*Target
 	plan    []Point
 	srvCPUs []int
 	cliCPUs []int
@@ -137,16 +139,34 @@ var ErrInterrupted = errors.New("interrupted")
 // goroutine.
 func (r *Runner) RequestStop() { r.stopping.Store(true) }
 
-// RunID is the run's identifier (its directory name).
-func (r *Runner) RunID() string { return r.runID }
+// OptionError is an Options value that is wrong whatever the matrix file
+// says: a mistake in how the run was asked for, not in what it found. The
+// command reports it as a usage error (exit status 2).
+type OptionError struct{ Msg string }
 
-// RunDir is the directory holding the run's files.
-func (r *Runner) RunDir() string { return r.runDir }
+func (e *OptionError) Error() string { return e.Msg }
+
+// check reports the Options that no matrix file can make right.
+func (o Options) check() error {
+	switch {
+	case o.ConfigPath == "" && o.Resume == "":
+		return &OptionError{"missing CONFIG"}
+	case o.SLOP99 < 0:
+		return &OptionError{"--slo-p99 must be positive"}
+	case o.SLOCompletion < 0 || o.SLOCompletion > 1:
+		return &OptionError{"--slo-completion must be in (0, 1]"}
+	}
+	return nil
+}
 
 // New loads the configuration, resolves servers and CPUs, and prepares the
 // run directory (or reopens it with Resume). Nothing has started yet when it
-// returns; every configuration error is reported here.
+// returns; every configuration error is reported here, and an error in opts
+// itself is an *OptionError.
 func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer) (*Runner, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.ResultsDir == "" {
 		opts.ResultsDir = "results"
 	}
@@ -160,102 +180,110 @@ func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer)
 		}
 		deps.Exe = exe
 	}
-	r := &Runner{opts: opts, deps: deps, stdout: stdout, stderr: stderr, records: map[string]*results.Record{}}
-
 	allowed, err := supervise.AllowedCPUs()
 	if err != nil {
 		return nil, err
 	}
-	ck := config.Checker{
-		IsGoModel: func(n string) bool { return slices.Contains(deps.GoModels, n) },
+	r := &Runner{opts: opts, deps: deps, stdout: stdout, stderr: stderr, records: map[string]*results.Record{}}
+	if opts.Resume != "" {
+		err = r.resume(ctx, allowed)
+	} else {
+		err = r.start(ctx, allowed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checker is what config validation needs to know of this machine and of
+// the registries.
+func (r *Runner) checker(allowed []int) config.Checker {
+	return config.Checker{
+		IsGoModel: func(n string) bool { return slices.Contains(r.deps.GoModels, n) },
 		IsStack: func(n string) bool {
-			if deps.Stacks == nil {
+			if r.deps.Stacks == nil {
 				return false
 			}
-			_, ok := deps.Stacks(n)
+			_, ok := r.deps.Stacks(n)
 			return ok
 		},
 		LookPath: lookPath,
 		MaxFiles: maxFiles(),
 		NumCPU:   slices.Max(allowed) + 1,
 	}
+}
 
-	var raw []byte
-	if opts.Resume != "" {
-		if !validRunID(opts.Resume) {
-			return nil, fmt.Errorf("--resume: %q is not a run ID", opts.Resume)
-		}
-		r.runID = opts.Resume
-		r.runDir = filepath.Join(opts.ResultsDir, opts.Resume)
-		stored := filepath.Join(r.runDir, "config.toml")
-		r.cfg, raw, err = config.Load(stored, ck)
+// start prepares a fresh run: the given config, a new seed unless one is
+// set, and (unless a dry run) a new run directory.
+func (r *Runner) start(ctx context.Context, allowed []int) error {
+	cfg, raw, err := config.Load(r.opts.ConfigPath, r.checker(allowed))
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
+	r.seed = cmp.Or(r.opts.Seed, cfg.Seed, time.Now().UnixNano())
+	if err := r.prepare(ctx, allowed); err != nil || r.opts.DryRun {
+		return err
+	}
+	return r.create(raw)
+}
+
+// resume prepares the continuation of run opts.Resume: its own copy of the
+// config (a given CONFIG must match it), its seed, so the plan and PointIDs
+// come out the same, and the records already written.
+func (r *Runner) resume(ctx context.Context, allowed []int) error {
+	id := r.opts.Resume
+	if !validRunID(id) {
+		return fmt.Errorf("--resume: %q is not a run ID", id)
+	}
+	r.runID = id
+	r.runDir = filepath.Join(r.opts.ResultsDir, id)
+	stored := filepath.Join(r.runDir, "config.toml")
+	cfg, raw, err := config.Load(stored, r.checker(allowed))
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
+	}
+	if r.opts.ConfigPath != "" {
+		given, err := os.ReadFile(r.opts.ConfigPath)
 		if err != nil {
-			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
+			return fmt.Errorf("config: %w", err)
 		}
-		if opts.ConfigPath != "" {
-			given, err := os.ReadFile(opts.ConfigPath)
-			if err != nil {
-				return nil, fmt.Errorf("config: %w", err)
-			}
-			if string(given) != string(raw) {
-				return nil, fmt.Errorf("resume %s: %s differs from the config the run started with (%s); resume without CONFIG to use the run's own copy",
-					opts.Resume, opts.ConfigPath, stored)
-			}
-		}
-		meta, err := readMeta(r.runDir)
-		if err != nil {
-			return nil, fmt.Errorf("resume %s: %w", opts.Resume, err)
-		}
-		r.seed = meta.Seed
-	} else {
-		if opts.ConfigPath == "" {
-			return nil, errors.New("no CONFIG given")
-		}
-		r.cfg, raw, err = config.Load(opts.ConfigPath, ck)
-		if err != nil {
-			return nil, err
-		}
-		r.seed = r.cfg.Seed
-		if opts.Seed != 0 {
-			r.seed = opts.Seed
-		}
-		if r.seed == 0 {
-			r.seed = time.Now().UnixNano()
+		if string(given) != string(raw) {
+			return fmt.Errorf("resume %s: %s differs from the config the run started with (%s); resume without CONFIG to use the run's own copy",
+				id, r.opts.ConfigPath, stored)
 		}
 	}
-	if opts.SLOP99 > 0 {
-		r.cfg.SLOP99.Duration = opts.SLOP99
+	meta, err := readMeta(r.runDir)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
 	}
-	if opts.SLOCompletion > 0 {
-		if opts.SLOCompletion > 1 {
-			return nil, fmt.Errorf("--slo-completion: must be in (0, 1], got %v", opts.SLOCompletion)
-		}
-		r.cfg.SLOCompletion = opts.SLOCompletion
+	r.cfg, r.seed = cfg, meta.Seed
+	if err := r.prepare(ctx, allowed); err != nil || r.opts.DryRun {
+		return err
+	}
+	return r.reopen()
+}
+
+// prepare is what a fresh run and a resumed one share once the config and
+// seed are known: the objective's overrides, the CPUs, the environment, the
+// servers and the plan.
+func (r *Runner) prepare(ctx context.Context, allowed []int) error {
+	if r.opts.SLOP99 > 0 {
+		r.cfg.SLOP99.Duration = r.opts.SLOP99
+	}
+	if r.opts.SLOCompletion > 0 {
+		r.cfg.SLOCompletion = r.opts.SLOCompletion
 	}
 	if err := r.resolveCPUs(allowed); err != nil {
-		return nil, err
+		return err
 	}
 	r.env = collectEnv(r.srvCPUs, r.cliCPUs)
 	if err := r.resolveServers(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	r.plan = Plan(r.cfg, r.servers, uint64(r.seed))
-	if err := r.checkLoads(); err != nil {
-		return nil, err
-	}
-	if opts.DryRun {
-		return r, nil
-	}
-	if opts.Resume != "" {
-		if err := r.reopen(); err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	if err := r.create(raw); err != nil {
-		return nil, err
-	}
-	return r, nil
+	r.plan = Plan(r.cfg, r.targets, uint64(r.seed))
+	return r.checkLoads()
 }
 
 func (r *Runner) resolveCPUs(allowed []int) error {
@@ -297,65 +325,85 @@ func (r *Runner) resolveCPUs(allowed []int) error {
 	return nil
 }
 
-// resolveServers turns the configured servers into commands, and checks
+// resolveServers turns the configured servers into targets, and checks
 // every foreign stack once: one that cannot run is kept, marked Skip.
 func (r *Runner) resolveServers(ctx context.Context) error {
 	for _, s := range r.cfg.Servers {
-		srv := &Server{
-			Name:       s.DisplayName(),
-			Addr:       s.Addr,
-			Loops:      s.Loops,
-			MaxPending: s.MaxPending,
+		srv, err := r.resolveTarget(ctx, s)
+		if err != nil {
+			return err
 		}
-		for k, v := range s.Env {
-			srv.Env = append(srv.Env, k+"="+v)
-		}
-		slices.Sort(srv.Env)
-		switch {
-		case len(s.Command) > 0:
-			srv.Argv = slices.Clone(s.Command)
-			srv.LoopsFlag = s.Loops > 0
-			srv.Info.Command = srv.Argv
-		case slices.Contains(r.deps.GoModels, s.Model):
-			srv.Argv = []string{r.deps.Exe, "serve", s.Model}
-			srv.LoopsFlag = true
-			if srv.Loops == 0 {
-				srv.Loops = len(r.srvCPUs)
-			}
-			srv.Info.Model = s.Model
-			srv.Info.Version = runtimeVersion()
-			if r.deps.ModelVersion != nil {
-				srv.Info.Version = r.deps.ModelVersion(s.Model)
-			}
-		default:
-			stack, ok := r.deps.Stacks(s.Model)
-			if !ok {
-				return fmt.Errorf("server %q: unknown model %q", srv.Name, s.Model)
-			}
-			srv.Info.Model = s.Model
-			version, err := stack.Check(ctx)
-			if err == nil {
-				srv.Argv, err = stack.Argv()
-			}
-			if err != nil {
-				srv.Skip = err.Error()
-				fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
-			} else {
-				srv.Info.Version = version
-				srv.Info.Command = srv.Argv
-				r.env.StackVersions[srv.Name] = version
-			}
-			srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
-			srv.LoopsFlag = s.Loops > 0
-		}
-		srv.Info.Name = srv.Name
-		srv.Info.Loops = max(srv.Loops, 1)
-		srv.Info.MaxPendingBytes = srv.MaxPending
 		if srv.Info.Version != "" && srv.Skip == "" {
 			r.env.StackVersions[srv.Name] = srv.Info.Version
 		}
-		r.servers = append(r.servers, srv)
+		r.targets = append(r.targets, srv)
 	}
+	return nil
+}
+
+// resolveTarget is the command that starts one [[servers]] entry (its own
+// command, `echobench serve MODEL`, or a foreign stack's) and what its
+// records say about it.
+func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Target, error) {
+	srv := &Target{
+		Name:       s.DisplayName(),
+		Addr:       s.Addr,
+		Loops:      s.Loops,
+		MaxPending: s.MaxPending,
+	}
+	for k, v := range s.Env {
+		srv.Env = append(srv.Env, k+"="+v)
+	}
+	slices.Sort(srv.Env)
+	switch {
+	case len(s.Command) > 0:
+		srv.Argv = slices.Clone(s.Command)
+		srv.LoopsFlag = s.Loops > 0
+		srv.Info.Command = srv.Argv
+	case slices.Contains(r.deps.GoModels, s.Model):
+		srv.Argv = []string{r.deps.Exe, "serve", s.Model}
+		srv.LoopsFlag = true
+		if srv.Loops == 0 {
+			srv.Loops = len(r.srvCPUs)
+		}
+		srv.Info.Model = s.Model
+		srv.Info.Version = runtimeVersion()
+		if r.deps.ModelVersion != nil {
+			srv.Info.Version = r.deps.ModelVersion(s.Model)
+		}
+	default:
+		if err := r.resolveStack(ctx, srv, s); err != nil {
+			return nil, err
+		}
+	}
+	srv.Info.Name = srv.Name
+	srv.Info.Loops = max(srv.Loops, 1)
+	srv.Info.MaxPendingBytes = srv.MaxPending
+	return srv, nil
+}
+
+// resolveStack fills srv from the foreign stack s names. A stack that
+// cannot run here is not an error: its points become skipped records, so
+// a report says which stacks were missing and why.
+func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerEntry) error {
+	stack, ok := r.deps.Stacks(s.Model)
+	if !ok {
+		return fmt.Errorf("server %q: unknown model %q", srv.Name, s.Model)
+	}
+	srv.Info.Model = s.Model
+	version, err := stack.Check(ctx)
+	if err == nil {
+		srv.Argv, err = stack.Argv()
+	}
+	if err != nil {
+		srv.Skip = err.Error()
+		fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
+	} else {
+		srv.Info.Version = version
+		srv.Info.Command = srv.Argv
+	}
+	srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
+	srv.LoopsFlag = s.Loops > 0
 	return nil
 }
 
@@ -384,7 +432,7 @@ func (r *Runner) create(raw []byte) error {
 		return fmt.Errorf("save config: %w", err)
 	}
 	meta := RunMeta{RunID: r.runID, Started: time.Now(), Seed: r.seed, Config: r.opts.ConfigPath, Env: r.env, Points: len(r.plan)}
-	for _, s := range r.servers {
+	for _, s := range r.targets {
 		if s.Skip != "" {
 			if meta.Skipped == nil {
 				meta.Skipped = map[string]string{}

@@ -24,11 +24,11 @@ func (r *Runner) printPlan() {
 		}
 	}
 	fmt.Fprintf(r.stdout, "%d points (%d servers, %d repeats), about %v for the %d that run, at %v each (warm-up + window + %v start/stop)\n",
-		len(r.plan), len(r.servers), r.cfg.Repeats, (per * time.Duration(timed)).Round(time.Second), timed, per, estOverhead)
+		len(r.plan), len(r.targets), r.cfg.Repeats, (per * time.Duration(timed)).Round(time.Second), timed, per, estOverhead)
 	for i, p := range r.plan {
 		fmt.Fprintf(r.stdout, "%4d %s\n", i+1, p.ID)
 	}
-	for _, s := range r.servers {
+	for _, s := range r.targets {
 		if s.Skip != "" {
 			fmt.Fprintf(r.stdout, "SKIPPED %s: %s\n", s.Name, s.Skip)
 		}
@@ -125,7 +125,7 @@ func (r *Runner) printSummary(w io.Writer) {
 			failed++
 		}
 	}
-	for _, s := range r.servers {
+	for _, s := range r.targets {
 		if s.Skip != "" {
 			fmt.Fprintf(w, "SKIPPED %s: %s\n", s.Name, s.Skip)
 		}

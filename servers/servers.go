@@ -100,6 +100,11 @@ type Model struct {
 	Name string
 	// Doc is a one-line description: the concurrency model and its library.
 	Doc string
+	// Library is the module path of the library the model is built on
+	// ("github.com/panjf2000/gnet/v2"), empty for the standard library and
+	// x/sys. Records carry its version, read from this binary's build
+	// info, so a result says which release of the library was measured.
+	Library string
 	// Start starts the model in this process.
 	Start StartFunc
 }

@@ -98,13 +98,16 @@ type Config struct {
 	// explicit 0 differs from "not set".
 	SLOSteps *int `toml:"slo_steps"`
 
-	Servers   []Server   `toml:"servers"`
-	Scenarios []Scenario `toml:"scenarios"`
+	// Servers are the [[servers]] entries; Families the [[scenarios]]
+	// entries, each a family of points.
+	Servers  []ServerEntry `toml:"servers"`
+	Families []Family      `toml:"scenarios"`
 }
 
-// Server is one server under test: a Go model, a foreign stack known to
-// servers/external, or any command that honours the server contract.
-type Server struct {
+// ServerEntry is one [[servers]] entry of the matrix file, as written: a Go
+// model, a foreign stack known to servers/external, or any command that
+// honours the server contract. The runner resolves it into a bench.Target.
+type ServerEntry struct {
 	// Model names a Go model (`echobench serve MODEL`) or a foreign stack.
 	Model string `toml:"model"`
 	// Name is the display name; it defaults to Model and is required with
@@ -124,15 +127,17 @@ type Server struct {
 }
 
 // DisplayName is Name, or Model when Name is empty.
-func (s Server) DisplayName() string {
+func (s ServerEntry) DisplayName() string {
 	if s.Name != "" {
 		return s.Name
 	}
 	return s.Model
 }
 
-// Scenario is a family of points: the cross product of its lists.
-type Scenario struct {
+// Family is one [[scenarios]] entry: a family of points, the cross product
+// of its lists. The plan expands each into points, each with a
+// results.Scenario.
+type Family struct {
 	// Mode is "closed" or "open".
 	Mode  string `toml:"mode"`
 	Conns []int  `toml:"conns"`
@@ -241,8 +246,8 @@ func (c *Config) applyDefaults() {
 			c.Servers[i].Addr = DefaultAddr
 		}
 	}
-	for i := range c.Scenarios {
-		sc := &c.Scenarios[i]
+	for i := range c.Families {
+		sc := &c.Families[i]
 		if len(sc.Depth) == 0 {
 			sc.Depth = []int{1}
 		}
@@ -307,10 +312,10 @@ func (c *Config) Validate(ck Checker) error {
 		}
 		names[s.DisplayName()] = i
 	}
-	if len(c.Scenarios) == 0 {
+	if len(c.Families) == 0 {
 		return errors.New("scenarios: at least one [[scenarios]] entry is needed")
 	}
-	for i, sc := range c.Scenarios {
+	for i, sc := range c.Families {
 		if err := sc.validate(ck); err != nil {
 			return fmt.Errorf("scenarios[%d]: %w", i, err)
 		}
@@ -318,7 +323,7 @@ func (c *Config) Validate(ck Checker) error {
 	return nil
 }
 
-func (s Server) validate(ck Checker) error {
+func (s ServerEntry) validate(ck Checker) error {
 	switch {
 	case s.Model == "" && len(s.Command) == 0:
 		return errors.New("needs model = \"NAME\" or name + command = [...]")
@@ -382,7 +387,7 @@ func validName(s string) bool {
 	return true
 }
 
-func (sc Scenario) validate(ck Checker) error {
+func (sc Family) validate(ck Checker) error {
 	switch sc.Mode {
 	case ModeClosed:
 		if len(sc.Load) > 0 {

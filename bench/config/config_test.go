@@ -88,13 +88,13 @@ func TestDecodeGood(t *testing.T) {
 	if got := c.Servers[3].DisplayName(); got != "py" {
 		t.Errorf("display name = %q", got)
 	}
-	if got := c.Scenarios[1].Depth; !reflect.DeepEqual(got, []int{1}) {
+	if got := c.Families[1].Depth; !reflect.DeepEqual(got, []int{1}) {
 		t.Errorf("default depth = %v", got)
 	}
-	if sc := c.Scenarios[1]; !reflect.DeepEqual(sc.IdleConns, []int{0}) || !reflect.DeepEqual(sc.SlowReaders, []int{0}) || sc.SlowReadBytesPerSec != DefaultSlowReadBytesPerSec {
+	if sc := c.Families[1]; !reflect.DeepEqual(sc.IdleConns, []int{0}) || !reflect.DeepEqual(sc.SlowReaders, []int{0}) || sc.SlowReadBytesPerSec != DefaultSlowReadBytesPerSec {
 		t.Errorf("default idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
 	}
-	if sc := c.Scenarios[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
+	if sc := c.Families[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
 		t.Errorf("idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
 	}
 }
@@ -244,10 +244,10 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		// Whatever decodes must satisfy the invariants the runner relies on.
-		if c.Duration.Duration <= 0 || c.Repeats < 1 || len(c.Servers) == 0 || len(c.Scenarios) == 0 {
+		if c.Duration.Duration <= 0 || c.Repeats < 1 || len(c.Servers) == 0 || len(c.Families) == 0 {
 			t.Fatalf("accepted an invalid config: %+v", c)
 		}
-		for _, sc := range c.Scenarios {
+		for _, sc := range c.Families {
 			if len(sc.Depth) == 0 || len(sc.Conns) == 0 || len(sc.Sizes) == 0 {
 				t.Fatalf("accepted an empty scenario: %+v", sc)
 			}

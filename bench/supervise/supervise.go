@@ -128,14 +128,12 @@ func Start(spec Spec) (*Proc, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("start: empty argv")
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
+	var out, errp pipe
+	if err := out.open(); err != nil {
 		return nil, fmt.Errorf("start %s: stdout pipe: %w", spec.Argv[0], err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
+	if err := errp.open(); err != nil {
+		out.close()
 		return nil, fmt.Errorf("start %s: stderr pipe: %w", spec.Argv[0], err)
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
@@ -143,49 +141,16 @@ func Start(spec Spec) (*Proc, error) {
 	// *os.File outputs are handed to the child as they are, so Wait does
 	// not wait for our readers, and a grandchild holding the pipe cannot
 	// block Wait.
-	cmd.Stdout = outW
-	cmd.Stderr = errW
+	cmd.Stdout = out.w
+	cmd.Stderr = errp.w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
-	var startErr error
-	onSpawner(func() {
-		var saved unix.CPUSet
-		if len(spec.CPUs) > 0 {
-			if err := unix.SchedGetaffinity(0, &saved); err != nil {
-				startErr = fmt.Errorf("read affinity: %w", err)
-				return
-			}
-			var set unix.CPUSet
-			for _, c := range spec.CPUs {
-				set.Set(c)
-			}
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				startErr = fmt.Errorf("pin to CPUs %s: %w", config.FormatCPUList(spec.CPUs), err)
-				return
-			}
-		}
-		startErr = cmd.Start()
-		if len(spec.CPUs) > 0 {
-			if err := unix.SchedSetaffinity(0, &saved); err != nil && startErr == nil {
-				// The spawner keeps a wrong mask; later children set
-				// their own, so only this process's own work is affected.
-				startErr = fmt.Errorf("restore affinity: %w", err)
-			}
-		}
-		if startErr == nil {
-			// Register while still on the spawner so that KillAll, racing
-			// with Start, never misses a child.
-			p := &Proc{PID: cmd.Process.Pid}
-			liveMu.Lock()
-			live[p.PID] = p
-			liveMu.Unlock()
-		}
-	})
-	outW.Close()
-	errW.Close()
+	p, startErr := startPinned(cmd, spec.CPUs)
+	out.w.Close()
+	errp.w.Close()
 	if startErr != nil {
-		outR.Close()
-		errR.Close()
+		out.r.Close()
+		errp.r.Close()
 		if cmd.Process != nil {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			_ = cmd.Wait()
@@ -193,16 +158,80 @@ func Start(spec Spec) (*Proc, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], startErr)
 	}
-	liveMu.Lock()
-	p := live[cmd.Process.Pid]
-	liveMu.Unlock()
+	p.watch(cmd, spec.Argv, out.r, errp.r)
+	if len(spec.CPUs) > 0 {
+		if err := p.checkAffinity(spec.CPUs); err != nil {
+			p.Stop(0)
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// pipe is one os.Pipe: r stays in this process, w goes to the child.
+type pipe struct{ r, w *os.File }
+
+func (p *pipe) open() (err error) {
+	p.r, p.w, err = os.Pipe()
+	return err
+}
+
+func (p *pipe) close() {
+	p.r.Close()
+	p.w.Close()
+}
+
+// startPinned forks cmd on the spawner thread with its affinity set to cpus
+// (none: inherited), and registers the child as live before the spawner
+// takes the next request, so that KillAll, racing with Start, never misses
+// a child. On error cmd.Process may still be set: the caller reaps it.
+func startPinned(cmd *exec.Cmd, cpus []int) (*Proc, error) {
+	var p *Proc
+	var startErr error
+	onSpawner(func() {
+		var saved unix.CPUSet
+		if len(cpus) > 0 {
+			if err := unix.SchedGetaffinity(0, &saved); err != nil {
+				startErr = fmt.Errorf("read affinity: %w", err)
+				return
+			}
+			var set unix.CPUSet
+			for _, c := range cpus {
+				set.Set(c)
+			}
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				startErr = fmt.Errorf("pin to CPUs %s: %w", config.FormatCPUList(cpus), err)
+				return
+			}
+		}
+		startErr = cmd.Start()
+		if len(cpus) > 0 {
+			if err := unix.SchedSetaffinity(0, &saved); err != nil && startErr == nil {
+				// The spawner keeps a wrong mask; later children set
+				// their own, so only this process's own work is affected.
+				startErr = fmt.Errorf("restore affinity: %w", err)
+			}
+		}
+		if startErr == nil {
+			p = &Proc{PID: cmd.Process.Pid}
+			liveMu.Lock()
+			live[p.PID] = p
+			liveMu.Unlock()
+		}
+	})
+	return p, startErr
+}
+
+// watch starts the goroutines that drain the child's stdout and stderr and
+// the one that reaps it and records how it ended.
+func (p *Proc) watch(cmd *exec.Cmd, argv []string, stdout, stderr *os.File) {
 	p.cmd = cmd
-	p.argv = spec.Argv
+	p.argv = argv
 	p.lines = make(chan string, 64)
 	p.done = make(chan struct{})
 	p.read.Add(2)
-	go p.readStdout(outR)
-	go p.readStderr(errR)
+	go p.readStdout(stdout)
+	go p.readStderr(stderr)
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
@@ -214,13 +243,6 @@ func Start(spec Spec) (*Proc, error) {
 		p.mu.Unlock()
 		close(p.done)
 	}()
-	if len(spec.CPUs) > 0 {
-		if err := p.checkAffinity(spec.CPUs); err != nil {
-			p.Stop(0)
-			return nil, err
-		}
-	}
-	return p, nil
 }
 
 func forget(pid int) {

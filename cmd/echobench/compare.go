@@ -33,15 +33,19 @@ func runCompare(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprint(fs.Output(), compareUsage)
 		fs.PrintDefaults()
 	}
-	oldPath, rest, err := splitPositional(fs, args, "OLD")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
-		return usagef("compare: want OLD and NEW, got %d arguments", len(rest)+1)
+	switch len(pos) {
+	case 2:
+	case 0:
+		return usagef("compare: missing OLD")
+	default:
+		return usagef("compare: want OLD and NEW, got %d arguments", len(pos))
 	}
 	var an [2]*reports.Analysis
-	for i, p := range []string{oldPath, rest[0]} {
+	for i, p := range pos {
 		file, err := reports.ResolveRun(p, false)
 		if err != nil {
 			return fmt.Errorf("compare: %w", err)

@@ -1,30 +1,20 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"echobench/internal/results"
 )
 
-// mainEnv makes this test binary act as the echobench binary: the
-// orchestrator re-executes itself (os.Executable) as `serve` and `load`, so
-// a run started from a test exercises the real commands on both sides of
-// every process boundary.
+// mainEnv makes this test binary act as the real echobench binary (see
+// TestMain in run_test.go): the orchestrator re-executes itself
+// (os.Executable) as `serve` and `load`, so a run started from a test
+// exercises the real commands on both sides of every process boundary.
 const mainEnv = "ECHOBENCH_TEST_AS_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(mainEnv) == "1" {
-		os.Exit(exitCode(run(os.Stdout, os.Stderr, os.Args[1:]), os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 // TestRunEndToEnd runs `echobench run` on a two-point matrix with the real
 // `echobench serve` and `echobench load`: a flag renamed on one side of the
@@ -51,13 +41,14 @@ idle_conns = [3]
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "run", cfg, "--results", dir, "--seed", "1")
+	res := filepath.Join(dir, "res")
+	cmd := exec.Command(os.Args[0], "run", cfg, "--results", res, "--seed", "1")
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	out, err := runWithin(t, cmd, 2*time.Minute)
 	if err != nil {
 		t.Fatalf("echobench run: %v\n%s", err, out)
 	}
-	recs := readRecords(t, dir)
+	recs := readRecords(t, onlyRunDir(t, res)).Records
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2\n%s", len(recs), out)
 	}
@@ -94,31 +85,4 @@ func runWithin(t *testing.T, cmd *exec.Cmd, limit time.Duration) ([]byte, error)
 	})
 	defer timer.Stop()
 	return cmd.CombinedOutput()
-}
-
-func readRecords(t *testing.T, dir string) []results.Record {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(dir, "*", "results.jsonl"))
-	if len(paths) != 1 {
-		t.Fatalf("results files %v, want one", paths)
-	}
-	f, err := os.Open(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []results.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var r results.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("record: %v", err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
 }

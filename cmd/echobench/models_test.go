@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -122,5 +124,49 @@ func TestModelsArgv(t *testing.T) {
 		if len(lines) < 2 || !strings.HasSuffix(lines[len(lines)-1], tc.wantTail) {
 			t.Errorf("--argv %s printed %q, want several lines ending in %q", tc.model, lines, tc.wantTail)
 		}
+	}
+}
+
+// A Go model built on a library shows the library's module version, read
+// from this binary's build info; one on the standard library shows Go's.
+func TestModelsLibraryVersion(t *testing.T) {
+	t.Parallel()
+	infos := listModels(t.Context())
+	byName := map[string]modelInfo{}
+	for _, m := range infos {
+		byName[m.Name] = m
+	}
+	withLibrary := 0
+	for _, name := range all.Models.Names() {
+		m := all.Models[name]
+		got := byName[name].Version
+		if !strings.HasPrefix(got, runtime.Version()) {
+			t.Errorf("%s: version %q does not start with %s", name, got, runtime.Version())
+		}
+		if m.Library == "" {
+			if got != runtime.Version() {
+				t.Errorf("%s: no library, version %q, want %q", name, got, runtime.Version())
+			}
+			continue
+		}
+		withLibrary++
+		if !regexp.MustCompile(`^go[0-9.]+.*, ` + regexp.QuoteMeta(m.Library) + ` v[0-9]+\.[0-9]+\.[0-9]+`).MatchString(got) {
+			t.Errorf("%s: version %q, want the Go version then %s vX.Y.Z", name, got, m.Library)
+		}
+	}
+	for _, name := range []string{"gnet", "evio"} {
+		if all.Models[name].Library == "" {
+			t.Errorf("%s is registered without its library", name)
+		}
+	}
+	if withLibrary == 0 {
+		t.Error("no Go model names a library: the test checks nothing")
+	}
+	var b bytes.Buffer
+	if err := writeModelsTable(&b, infos); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), byName["gnet"].Version) {
+		t.Errorf("the table does not show gnet's version %q:\n%s", byName["gnet"].Version, b.String())
 	}
 }

@@ -49,13 +49,17 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprint(fs.Output(), reportUsage)
 		fs.PrintDefaults()
 	}
-	path, rest, err := splitPositional(fs, args, "RESULTS")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 0 {
-		return usagef("report: unexpected arguments %q", rest)
+	switch {
+	case len(pos) == 0:
+		return usagef("report: missing RESULTS")
+	case len(pos) > 1:
+		return usagef("report: unexpected arguments %q", pos[1:])
 	}
+	path := pos[0]
 	if *slo < 0 {
 		return usagef("report: --slo-p99 must be positive, got %v", *slo)
 	}

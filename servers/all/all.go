@@ -13,6 +13,6 @@ import (
 var Models = servers.Registry{
 	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
-	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Start: gnet.Start},
-	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Start: evio.Start},
+	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start},
+	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start},
 }
