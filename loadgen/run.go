@@ -288,13 +288,13 @@ func newShared(cfg Config) (*shared, error) {
 		return nil, err
 	}
 	sh := &shared{
-		cfg:       cfg,
-		size:      int64(cfg.SizeBytes),
-		depth:     int64(cfg.Depth),
-		timeoutNs: int64(cfg.Timeout),
-		connTONs:  int64(cfg.ConnectTimeout),
-		scanNs:    min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
-		pl:        newPayload(cfg.SizeBytes),
+		cfg:              cfg,
+		sizeBytes:        int64(cfg.SizeBytes),
+		depth:            int64(cfg.Depth),
+		timeoutNs:        int64(cfg.Timeout),
+		connectTimeoutNs: int64(cfg.ConnectTimeout),
+		scanEveryNs:      min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
+		pl:               newPayload(cfg.SizeBytes),
 	}
 	sh.dst, sh.srcs = dst, cfg.SourceIPs
 	sh.endNs.Store(math.MaxInt64)
