@@ -26,9 +26,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -93,189 +91,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh.endNs.Store(math.MaxInt64)
-	seconds := int(math.Ceil(cfg.Duration.Seconds()))
-
-	workers := make([]*worker, cfg.Workers)
-	for i := range workers {
-		var ids []int32
-		for id := i; id < cfg.Conns; id += cfg.Workers {
-			ids = append(ids, int32(id))
-		}
-		if workers[i], err = newWorker(sh, ids, int(min(fdLimit, 1<<20)), seconds); err != nil {
-			for _, w := range workers[:i] {
-				w.close()
-			}
-			return nil, fmt.Errorf("start worker %d: %w", i, err)
-		}
+	lp, err := newLoops(sh, int(min(fdLimit, 1<<20)), int(math.Ceil(cfg.Duration.Seconds())))
+	if err != nil {
+		return nil, err
 	}
-
-	var ax *aux
-	if cfg.IdleConns+cfg.SlowReaders > 0 {
-		if ax, err = newAux(sh, int(min(fdLimit, 1<<20))); err != nil {
-			for _, w := range workers {
-				w.close()
-			}
-			return nil, fmt.Errorf("start idle/slow loop: %w", err)
-		}
-	}
-
-	// Each worker: connect, report, wait for the schedule, run, finish.
-	setup := make(chan error, len(workers)+1)
-	starts := make([]chan timing, len(workers))
-	done := make([]error, len(workers))
-	var wg sync.WaitGroup
-	for i, w := range workers {
-		starts[i] = make(chan timing, 1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			// Sub-millisecond timers (the open loop's timerfd) would otherwise
-			// fire up to 50 µs late: the default timer slack.
-			unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-			if err := w.connectAll(); err != nil {
-				setup <- err
-				return
-			}
-			setup <- nil
-			t, ok := <-starts[i]
-			if !ok {
-				return
-			}
-			w.begin(t)
-			err := w.loop()
-			done[i] = errors.Join(err, w.finish(nanotime()))
-		}()
-	}
-	// The idle/slow loop: connect with the workers, run the window beside
-	// them, and check the idle connections once the workers have drained.
-	auxStart := make(chan timing, 1)
-	auxCheck := make(chan struct{})
-	auxDone := make(chan error, 1)
-	if ax != nil {
-		go func() {
-			if err := ax.connectAll(); err != nil {
-				setup <- err
-				auxDone <- nil
-				return
-			}
-			setup <- nil
-			t, ok := <-auxStart
-			if !ok {
-				auxDone <- nil
-				return
-			}
-			ax.begin(t)
-			err := ax.loop()
-			<-auxCheck
-			if err == nil {
-				err = ax.finalCheck()
-			}
-			auxDone <- err
-		}()
-	} else {
-		auxDone <- nil
-	}
-	loops := len(workers)
-	if ax != nil {
-		loops++
-	}
-	wakeAll := func() {
-		for _, w := range workers {
-			w.p.Wake()
-		}
-		if ax != nil {
-			ax.p.Wake()
-		}
-	}
-	cleanup := func() {
-		for _, w := range workers {
-			w.close()
-		}
-		if ax != nil {
-			ax.close()
-		}
-	}
-	abandon := func() {
-		for _, s := range starts {
-			close(s)
-		}
-		close(auxStart)
-		close(auxCheck)
-		wg.Wait()
-		<-auxDone
-		cleanup()
-	}
-
+	lp.start()
 	// Set-up: every connection attempted once. Ctrl-C aborts it.
-	var setupErr error
-	for range loops {
-		select {
-		case err := <-setup:
-			setupErr = errors.Join(setupErr, err)
-		case <-ctx.Done():
-			sh.abort.Store(true)
-			wakeAll()
-			setupErr = errors.Join(setupErr, <-setup)
-		}
+	if err := lp.awaitSetup(ctx); err != nil {
+		lp.abandon()
+		return nil, err
 	}
-	if setupErr != nil || ctx.Err() != nil {
-		abandon()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted while connecting: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("connect: %w", setupErr)
-	}
-	up := 0
-	for _, w := range workers {
-		up += w.st.connectedAtStart
-	}
+	up := lp.connectedAtStart()
 	if up == 0 {
-		abandon()
-		res := assemble(cfg, workers, ax, 0, 0, 0)
+		lp.abandon()
+		res := assemble(cfg, lp.workers, lp.ax, 0, 0, 0)
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
 		return res, ErrNoConnections
 	}
-
-	// Schedule: warm-up from now, then the window.
-	warmStart := nanotime()
-	ws := warmStart + int64(cfg.Warmup)
-	we := ws + int64(cfg.Duration)
-	sh.endNs.Store(we)
-	for _, s := range starts {
-		s <- timing{warmStartNs: warmStart, windowStartNs: ws}
-	}
-	auxStart <- timing{warmStartNs: warmStart, windowStartNs: ws}
-
-	interrupted := false
-	var cpu0, cpu1 float64
-	if !sleepUntil(ctx, ws) {
-		interrupted = true
-		we = max(nanotime(), ws)
-	} else {
-		cpu0 = cpuSeconds()
-		if !sleepUntil(ctx, we) {
-			interrupted = true
-			we = nanotime()
-		}
-		cpu1 = cpuSeconds()
-	}
-	if interrupted {
-		sh.endNs.Store(we)
-		wakeAll()
-	}
-	wg.Wait()
-	close(auxCheck)
-	auxErr := <-auxDone
-	cleanup()
-	if err := errors.Join(append(done, auxErr)...); err != nil {
+	win := lp.runSchedule(ctx)
+	if err := lp.wait(); err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
-	res := assemble(cfg, workers, ax, ws, we, cpu1-cpu0)
+	res := assemble(cfg, lp.workers, lp.ax, win.startNs, win.endNs, win.cpuSeconds)
 	res.ConnectedAtStart = up
-	if interrupted {
+	if win.interrupted {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
 	}
 	return res, nil
