@@ -51,10 +51,10 @@ type auxConn struct {
 
 // auxStats is what the aux loop counted; merged into results.Load.
 type auxStats struct {
-	idleConns, idleFailed                            int64
-	idleConnectFailed, idleClosed, idleCheckFailed   int64
-	slowReaders, slowReadBytes, slowClosed, slowCorr int64
-	slowConnectFailed                                int64
+	idleConns, idleFailed                                 int64
+	idleConnectFailed, idleClosed, idleCheckFailed        int64
+	slowReaders, slowReadBytes, slowClosed, slowCorrupted int64
+	slowConnectFailed                                     int64
 }
 
 // aux is the event loop of the idle connections and slow readers. One
@@ -348,7 +348,7 @@ func (a *aux) tick(now int64) {
 				// Bytes that were never sent, or differ: the server
 				// corrupted the stream. The connection is of no further use.
 				a.drop(c)
-				a.st.slowCorr++
+				a.st.slowCorrupted++
 				break
 			}
 			c.rxBytes += int64(n)
