@@ -385,13 +385,13 @@ func (a *aux) finalCheck() error {
 		c.txBytes = idleMsgBytes
 		pending++
 	}
-	deadline := now + a.sh.timeoutNs
+	deadlineNs := now + a.sh.timeoutNs
 	for pending > 0 {
 		now = nanotime()
-		if now >= deadline {
+		if now >= deadlineNs {
 			break
 		}
-		evs, _, err := a.p.Wait(a.evs, ceilMs(deadline-now))
+		evs, _, err := a.p.Wait(a.evs, ceilMs(deadlineNs-now))
 		if err != nil {
 			return err
 		}
