@@ -34,25 +34,27 @@ const (
 
 // auxConn is one idle connection or slow reader.
 type auxConn struct {
-	id       int32
-	fd       int32
-	slow     bool
-	state    auxState
-	outArmed bool
-	startNs  int64 // connect attempt start
-	tx, rx   int64 // stream bytes written and read (slow); message bytes (idle check)
-	// allowance is how many bytes a slow reader may still read now: it
-	// grows at the configured rate, capped at slowBurst.
-	allowance float64
-	checked   bool // idle: the final echo came back intact
+	id             int32
+	fd             int32
+	slow           bool
+	state          auxState
+	outArmed       bool
+	connectStartNs int64
+	// Slow readers: stream bytes written and read. Idle connections: bytes
+	// of the final check's message.
+	txBytes, rxBytes int64
+	// allowanceBytes is how many bytes a slow reader may still read now: it
+	// grows at the configured rate, capped at aux.burstBytes.
+	allowanceBytes float64
+	checked        bool // idle: the final echo came back intact
 }
 
 // auxStats is what the aux loop counted; merged into results.Load.
 type auxStats struct {
-	idleConns, idleFailed                            int64
-	idleConnectFailed, idleClosed, idleCheckFailed   int64
-	slowReaders, slowReadBytes, slowClosed, slowCorr int64
-	slowConnectFailed                                int64
+	idleConns, idleFailed                                 int64
+	idleConnectFailed, idleClosed, idleCheckFailed        int64
+	slowReaders, slowReadBytes, slowClosed, slowCorrupted int64
+	slowConnectFailed                                     int64
 }
 
 // aux is the event loop of the idle connections and slow readers. One
@@ -60,9 +62,7 @@ type auxStats struct {
 // Poller.Wake with the others.
 type aux struct {
 	sh     *shared
-	dst    unix.Sockaddr
-	family int
-	srcs   []unix.Sockaddr
+	dialer dialer
 	p      *poller.Poller
 	evs    []poller.Event
 	conns  []*auxConn
@@ -71,11 +71,10 @@ type aux struct {
 	wbuf   []byte
 	idlePl *payload
 
-	bytesPerNs float64 // slow readers' read rate
-	burst      float64 // cap of a slow reader's allowance, bytes
-	ws, we     int64
-	rawEnd     int64
-	lastTick   int64
+	readBytesPerNs float64 // slow readers' read rate
+	burstBytes     float64 // cap of a slow reader's allowance
+	lastTickNs     int64
+	measuredWindow
 
 	st auxStats
 }
@@ -88,22 +87,18 @@ func newAux(sh *shared, fdLimit int) (*aux, error) {
 	cfg := sh.cfg
 	a := &aux{
 		sh: sh, p: p,
+		dialer: newDialer(sh, p, fdLimit),
 		evs:    make([]poller.Event, 0, maxEvents),
 		byFd:   make([]*auxConn, fdLimit),
 		rbuf:   make([]byte, ioBufBytes),
 		wbuf:   make([]byte, ioBufBytes),
 		idlePl: newPayload(idleMsgBytes),
 	}
-	a.dst, a.family = sockaddr(sh.dst.Addr(), sh.dst.Port())
-	for _, ip := range sh.srcs {
-		sa, _ := sockaddr(ip, 0)
-		a.srcs = append(a.srcs, sa)
-	}
 	if cfg.SlowReaders > 0 {
-		a.bytesPerNs = float64(cfg.SlowReadBytesPerSec) / 1e9
+		a.readBytesPerNs = float64(cfg.SlowReadBytesPerSec) / 1e9
 		// A late tick may catch up by at most 50 ms of reading (at least
 		// one 1 KiB read), so the rate is never exceeded by much.
-		a.burst = math.Max(float64(cfg.SlowReadBytesPerSec)/20, 1024)
+		a.burstBytes = math.Max(float64(cfg.SlowReadBytesPerSec)/20, 1024)
 	}
 	id := int32(cfg.Conns)
 	for i := 0; i < cfg.SlowReaders; i++ {
@@ -120,10 +115,7 @@ func newAux(sh *shared, fdLimit int) (*aux, error) {
 
 func (a *aux) close() {
 	for _, c := range a.conns {
-		if c.fd >= 0 {
-			unix.Close(int(c.fd))
-			c.fd = -1
-		}
+		closeFd(&c.fd)
 	}
 	a.p.Close()
 }
@@ -132,93 +124,38 @@ func (a *aux) close() {
 // connectInflight at a time, over the source addresses like the active
 // ones. Each gets one attempt: one that fails is counted, not retried.
 func (a *aux) connectAll() error {
-	return connectPaced(a.sh, a.p, a.evs, auxSlots{a})
+	return connectPaced(a.sh, a.p, a.evs, connectSet[*auxConn]{
+		conns:  a.conns,
+		byFd:   a.byFd,
+		start:  a.startConnect,
+		finish: func(c *auxConn, events uint32, _ int64) { a.finishConnect(c, events) },
+		fail:   func(c *auxConn, _ int64) { a.connectFailed(c) },
+	})
 }
 
-// auxSlots are the idle connections and slow readers as connectPaced sees
-// them.
-type auxSlots struct{ a *aux }
-
-func (s auxSlots) count() int { return len(s.a.conns) }
-
-func (s auxSlots) start(i int, now int64) bool {
-	c := s.a.conns[i]
-	s.a.startConnect(c, now)
-	return c.state == auxConnecting
-}
-
-func (s auxSlots) finish(fd int32, events uint32, _ int64) bool {
-	c := s.a.byFd[fd]
-	if c == nil || c.state != auxConnecting {
-		return false
-	}
-	s.a.finishConnect(c, events)
-	return true
-}
-
-func (s auxSlots) expire(i int, now int64) bool {
-	c := s.a.conns[i]
-	if c.state != auxConnecting || now-c.startNs <= s.a.sh.connTONs {
-		return false
-	}
-	s.a.connectFailed(c)
-	return true
+// connectingSince reports whether c is connecting, and since when.
+func (c *auxConn) connectingSince() (startNs int64, connecting bool) {
+	return c.connectStartNs, c.state == auxConnecting
 }
 
 func (a *aux) startConnect(c *auxConn, now int64) {
-	c.startNs = now
-	fd, err := unix.Socket(a.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		a.connectFailed(c)
-		return
-	}
-	if fd >= len(a.byFd) {
-		unix.Close(fd)
+	c.connectStartNs = now
+	fd, outcome := a.dialer.dial(c.id, a.events(c))
+	if outcome == dialFailed {
 		a.connectFailed(c)
 		return
 	}
 	c.fd = int32(fd)
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		a.connectFailed(c)
-		return
-	}
-	if len(a.srcs) > 0 {
-		if a.family == unix.AF_INET {
-			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-		}
-		if err := unix.Bind(fd, a.srcs[int(c.id)%len(a.srcs)]); err != nil {
-			a.connectFailed(c)
-			return
-		}
-	}
-	err = unix.Connect(fd, a.dst)
-	switch err {
-	case nil:
-		a.byFd[fd] = c
-		if err := a.p.Add(fd, a.events(c)); err != nil {
-			a.connectFailed(c)
-			return
-		}
+	a.byFd[fd] = c
+	if outcome == dialConnected {
 		c.state = auxUp
-	case unix.EINPROGRESS:
-		a.byFd[fd] = c
-		if err := a.p.Add(fd, poller.Out); err != nil {
-			a.connectFailed(c)
-			return
-		}
+	} else {
 		c.state = auxConnecting
-	default:
-		a.connectFailed(c)
 	}
 }
 
 func (a *aux) finishConnect(c *auxConn, events uint32) {
-	soerr, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil || soerr != 0 || events&(poller.Err|poller.Hup) != 0 || events&poller.Out == 0 {
-		a.connectFailed(c)
-		return
-	}
-	if err := a.p.Mod(int(c.fd), a.events(c)); err != nil {
+	if !a.dialer.finish(int(c.fd), events, a.events(c)) {
 		a.connectFailed(c)
 		return
 	}
@@ -265,11 +202,9 @@ func (a *aux) drop(c *auxConn) {
 // begin starts the slow readers at the start of the warm-up, so the window
 // sees their steady state, not the first filling of the buffers.
 func (a *aux) begin(t timing) {
-	a.ws = t.windowStartNs
-	a.rawEnd = a.sh.endNs.Load()
-	a.we = max(a.rawEnd, a.ws)
+	a.beginWindow(a.sh, t.windowStartNs)
 	now := nanotime()
-	a.lastTick = now
+	a.lastTickNs = now
 	for _, c := range a.conns {
 		if c.slow && c.state == auxUp {
 			a.write(c, now)
@@ -281,25 +216,18 @@ func (a *aux) begin(t timing) {
 func (a *aux) loop() error {
 	for {
 		now := nanotime()
-		if e := a.sh.endNs.Load(); e != a.rawEnd {
-			a.rawEnd = e
-			a.we = max(min(a.we, max(e, now+1)), a.ws)
-		}
-		if now >= a.we {
+		a.refreshWindowEnd(a.sh, now)
+		if now >= a.windowEndNs {
 			return nil
 		}
-		if a.bytesPerNs > 0 && now-a.lastTick >= slowTickNs {
+		if a.readBytesPerNs > 0 && now-a.lastTickNs >= slowTickNs {
 			a.tick(now)
 		}
-		until := a.we
-		if a.bytesPerNs > 0 {
-			until = min(until, a.lastTick+slowTickNs)
+		untilNs := a.windowEndNs
+		if a.readBytesPerNs > 0 {
+			untilNs = min(untilNs, a.lastTickNs+slowTickNs)
 		}
-		ms := 0
-		if d := until - now; d > 0 {
-			ms = int((d + 999_999) / 1_000_000)
-		}
-		evs, _, err := a.p.Wait(a.evs, ms)
+		evs, _, err := a.p.Wait(a.evs, ceilMs(untilNs-now))
 		if err != nil {
 			return err
 		}
@@ -346,7 +274,7 @@ func (a *aux) onSlowEvent(c *auxConn, events uint32, now int64) {
 // cap), counted as data.
 func (a *aux) slowClosed(c *auxConn, now int64) {
 	a.drop(c)
-	if now < a.we {
+	if now < a.windowEndNs {
 		a.st.slowClosed++
 	}
 }
@@ -376,7 +304,7 @@ func (a *aux) write(c *auxConn, now int64) {
 			a.armOut(c, true)
 			return
 		}
-		a.sh.pl.fill(a.wbuf, c.id, 0, c.tx)
+		a.sh.pl.fill(a.wbuf, c.id, 0, c.txBytes)
 		n, err := rawio.Send(int(c.fd), a.wbuf)
 		switch {
 		case err == unix.EAGAIN:
@@ -388,7 +316,7 @@ func (a *aux) write(c *auxConn, now int64) {
 			a.slowClosed(c, now)
 			return
 		}
-		c.tx += int64(n)
+		c.txBytes += int64(n)
 		written += n
 	}
 }
@@ -396,15 +324,15 @@ func (a *aux) write(c *auxConn, now int64) {
 // tick lets every slow reader read what its rate allows since the last
 // tick, verifies it and tops its stream up.
 func (a *aux) tick(now int64) {
-	dt := float64(now - a.lastTick)
-	a.lastTick = now
+	elapsedNs := float64(now - a.lastTickNs)
+	a.lastTickNs = now
 	for _, c := range a.conns {
 		if !c.slow || c.state != auxUp {
 			continue
 		}
-		c.allowance = math.Min(c.allowance+dt*a.bytesPerNs, a.burst)
-		for c.state == auxUp && c.allowance >= 1 {
-			want := min(int(c.allowance), len(a.rbuf))
+		c.allowanceBytes = math.Min(c.allowanceBytes+elapsedNs*a.readBytesPerNs, a.burstBytes)
+		for c.state == auxUp && c.allowanceBytes >= 1 {
+			want := min(int(c.allowanceBytes), len(a.rbuf))
 			n, err := rawio.Recv(int(c.fd), a.rbuf[:want])
 			if err == unix.EAGAIN {
 				break
@@ -416,16 +344,16 @@ func (a *aux) tick(now int64) {
 				a.slowClosed(c, now)
 				break
 			}
-			if c.rx+int64(n) > c.tx || !a.sh.pl.matchesStream(a.rbuf[:n], c.id, c.rx) {
+			if c.rxBytes+int64(n) > c.txBytes || !a.sh.pl.matchesStream(a.rbuf[:n], c.id, c.rxBytes) {
 				// Bytes that were never sent, or differ: the server
 				// corrupted the stream. The connection is of no further use.
 				a.drop(c)
-				a.st.slowCorr++
+				a.st.slowCorrupted++
 				break
 			}
-			c.rx += int64(n)
-			c.allowance -= float64(n)
-			if now >= a.ws && now < a.we {
+			c.rxBytes += int64(n)
+			c.allowanceBytes -= float64(n)
+			if a.inWindow(now) {
 				a.st.slowReadBytes += int64(n)
 			}
 		}
@@ -454,17 +382,16 @@ func (a *aux) finalCheck() error {
 			a.idleCheckFailed(c)
 			continue
 		}
-		c.tx = idleMsgBytes
+		c.txBytes = idleMsgBytes
 		pending++
 	}
-	deadline := now + a.sh.timeoutNs
+	deadlineNs := now + a.sh.timeoutNs
 	for pending > 0 {
 		now = nanotime()
-		if now >= deadline {
+		if now >= deadlineNs {
 			break
 		}
-		ms := int((deadline - now + 999_999) / 1_000_000)
-		evs, _, err := a.p.Wait(a.evs, ms)
+		evs, _, err := a.p.Wait(a.evs, ceilMs(deadlineNs-now))
 		if err != nil {
 			return err
 		}
@@ -478,12 +405,12 @@ func (a *aux) finalCheck() error {
 				continue
 			}
 			pending--
-			if err != nil || n == 0 || c.rx+int64(n) > idleMsgBytes || !a.idlePl.matches(a.rbuf[:n], c.id, 0, c.rx) {
+			if err != nil || n == 0 || c.rxBytes+int64(n) > idleMsgBytes || !a.idlePl.matches(a.rbuf[:n], c.id, 0, c.rxBytes) {
 				a.idleCheckFailed(c)
 				continue
 			}
-			c.rx += int64(n)
-			if c.rx < idleMsgBytes {
+			c.rxBytes += int64(n)
+			if c.rxBytes < idleMsgBytes {
 				pending++ // more to come
 				continue
 			}

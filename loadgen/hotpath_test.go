@@ -125,7 +125,7 @@ func BenchmarkHotPath(b *testing.B) {
 				if !w.sh.pl.matches(msg, c.id, seq, 0) {
 					b.Fatal("mismatch")
 				}
-				c.ring[0] = sendRec{ns: nanotime() - 20_000, counted: true}
+				c.ring[0] = sendRec{sentNs: nanotime() - 20_000, counted: true}
 				w.complete(c, 0, nanotime())
 				seq++
 			}

@@ -77,13 +77,6 @@ func (p *payload) copyMessage(dst []byte, id int32, seq, within int64) int {
 	return n
 }
 
-// message returns a fresh copy of message (id, seq); for tests.
-func (p *payload) message(id int32, seq int64) []byte {
-	b := make([]byte, p.size)
-	p.copyMessage(b, id, seq, 0)
-	return b
-}
-
 // fill writes into dst the bytes of a connection's stream starting at stream
 // offset off, where the stream is messages base, base+1, ... back to back.
 func (p *payload) fill(dst []byte, id int32, base, off int64) {

@@ -5,6 +5,13 @@ import (
 	"testing"
 )
 
+// message returns a fresh copy of message (id, seq).
+func (p *payload) message(id int32, seq int64) []byte {
+	b := make([]byte, p.size)
+	p.copyMessage(b, id, seq, 0)
+	return b
+}
+
 func TestPayloadStream(t *testing.T) {
 	t.Parallel()
 	for _, size := range []int{1, 7, 64, 1000, 16 << 10} {

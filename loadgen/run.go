@@ -26,9 +26,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -93,189 +91,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh.endNs.Store(math.MaxInt64)
-	seconds := int(math.Ceil(cfg.Duration.Seconds()))
-
-	workers := make([]*worker, cfg.Workers)
-	for i := range workers {
-		var ids []int32
-		for id := i; id < cfg.Conns; id += cfg.Workers {
-			ids = append(ids, int32(id))
-		}
-		if workers[i], err = newWorker(sh, ids, int(min(fdLimit, 1<<20)), seconds); err != nil {
-			for _, w := range workers[:i] {
-				w.close()
-			}
-			return nil, fmt.Errorf("start worker %d: %w", i, err)
-		}
+	lp, err := newLoops(sh, int(min(fdLimit, 1<<20)), int(math.Ceil(cfg.Duration.Seconds())))
+	if err != nil {
+		return nil, err
 	}
-
-	var ax *aux
-	if cfg.IdleConns+cfg.SlowReaders > 0 {
-		if ax, err = newAux(sh, int(min(fdLimit, 1<<20))); err != nil {
-			for _, w := range workers {
-				w.close()
-			}
-			return nil, fmt.Errorf("start idle/slow loop: %w", err)
-		}
-	}
-
-	// Each worker: connect, report, wait for the schedule, run, finish.
-	setup := make(chan error, len(workers)+1)
-	starts := make([]chan timing, len(workers))
-	done := make([]error, len(workers))
-	var wg sync.WaitGroup
-	for i, w := range workers {
-		starts[i] = make(chan timing, 1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			// Sub-millisecond timers (the open loop's timerfd) would otherwise
-			// fire up to 50 µs late: the default timer slack.
-			unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-			if err := w.connectAll(); err != nil {
-				setup <- err
-				return
-			}
-			setup <- nil
-			t, ok := <-starts[i]
-			if !ok {
-				return
-			}
-			w.begin(t)
-			err := w.loop()
-			done[i] = errors.Join(err, w.finish(nanotime()))
-		}()
-	}
-	// The idle/slow loop: connect with the workers, run the window beside
-	// them, and check the idle connections once the workers have drained.
-	auxStart := make(chan timing, 1)
-	auxCheck := make(chan struct{})
-	auxDone := make(chan error, 1)
-	if ax != nil {
-		go func() {
-			if err := ax.connectAll(); err != nil {
-				setup <- err
-				auxDone <- nil
-				return
-			}
-			setup <- nil
-			t, ok := <-auxStart
-			if !ok {
-				auxDone <- nil
-				return
-			}
-			ax.begin(t)
-			err := ax.loop()
-			<-auxCheck
-			if err == nil {
-				err = ax.finalCheck()
-			}
-			auxDone <- err
-		}()
-	} else {
-		auxDone <- nil
-	}
-	loops := len(workers)
-	if ax != nil {
-		loops++
-	}
-	wakeAll := func() {
-		for _, w := range workers {
-			w.p.Wake()
-		}
-		if ax != nil {
-			ax.p.Wake()
-		}
-	}
-	cleanup := func() {
-		for _, w := range workers {
-			w.close()
-		}
-		if ax != nil {
-			ax.close()
-		}
-	}
-	abandon := func() {
-		for _, s := range starts {
-			close(s)
-		}
-		close(auxStart)
-		close(auxCheck)
-		wg.Wait()
-		<-auxDone
-		cleanup()
-	}
-
+	lp.start()
 	// Set-up: every connection attempted once. Ctrl-C aborts it.
-	var setupErr error
-	for range loops {
-		select {
-		case err := <-setup:
-			setupErr = errors.Join(setupErr, err)
-		case <-ctx.Done():
-			sh.abort.Store(true)
-			wakeAll()
-			setupErr = errors.Join(setupErr, <-setup)
-		}
+	if err := lp.awaitSetup(ctx); err != nil {
+		lp.abandon()
+		return nil, err
 	}
-	if setupErr != nil || ctx.Err() != nil {
-		abandon()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted while connecting: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("connect: %w", setupErr)
-	}
-	up := 0
-	for _, w := range workers {
-		up += w.st.connectedAtStart
-	}
+	up := lp.connectedAtStart()
 	if up == 0 {
-		abandon()
-		res := assemble(cfg, workers, ax, 0, 0, 0)
+		lp.abandon()
+		res := assemble(cfg, lp.workers, lp.ax, 0, 0, 0)
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
 		return res, ErrNoConnections
 	}
-
-	// Schedule: warm-up from now, then the window.
-	warmStart := nanotime()
-	ws := warmStart + int64(cfg.Warmup)
-	we := ws + int64(cfg.Duration)
-	sh.endNs.Store(we)
-	for _, s := range starts {
-		s <- timing{warmStartNs: warmStart, windowStartNs: ws}
-	}
-	auxStart <- timing{warmStartNs: warmStart, windowStartNs: ws}
-
-	interrupted := false
-	var cpu0, cpu1 float64
-	if !sleepUntil(ctx, ws) {
-		interrupted = true
-		we = max(nanotime(), ws)
-	} else {
-		cpu0 = cpuSeconds()
-		if !sleepUntil(ctx, we) {
-			interrupted = true
-			we = nanotime()
-		}
-		cpu1 = cpuSeconds()
-	}
-	if interrupted {
-		sh.endNs.Store(we)
-		wakeAll()
-	}
-	wg.Wait()
-	close(auxCheck)
-	auxErr := <-auxDone
-	cleanup()
-	if err := errors.Join(append(done, auxErr)...); err != nil {
+	win := lp.runSchedule(ctx)
+	if err := lp.wait(); err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
-	res := assemble(cfg, workers, ax, ws, we, cpu1-cpu0)
+	res := assemble(cfg, lp.workers, lp.ax, win.startNs, win.endNs, win.cpuSeconds)
 	res.ConnectedAtStart = up
-	if interrupted {
+	if win.interrupted {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
 	}
 	return res, nil
@@ -288,13 +127,13 @@ func newShared(cfg Config) (*shared, error) {
 		return nil, err
 	}
 	sh := &shared{
-		cfg:       cfg,
-		size:      int64(cfg.SizeBytes),
-		depth:     int64(cfg.Depth),
-		timeoutNs: int64(cfg.Timeout),
-		connTONs:  int64(cfg.ConnectTimeout),
-		scanNs:    min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
-		pl:        newPayload(cfg.SizeBytes),
+		cfg:              cfg,
+		sizeBytes:        int64(cfg.SizeBytes),
+		depth:            int64(cfg.Depth),
+		timeoutNs:        int64(cfg.Timeout),
+		connectTimeoutNs: int64(cfg.ConnectTimeout),
+		scanEveryNs:      min(max(int64(cfg.Timeout)/4, int64(5*time.Millisecond)), int64(250*time.Millisecond)),
+		pl:               newPayload(cfg.SizeBytes),
 	}
 	sh.dst, sh.srcs = dst, cfg.SourceIPs
 	sh.endNs.Store(math.MaxInt64)
@@ -327,17 +166,63 @@ func cpuSeconds() float64 {
 }
 
 // assemble merges the workers' figures into one Result.
-func assemble(cfg Config, workers []*worker, ax *aux, ws, we int64, cpuS float64) *Result {
-	window := float64(we-ws) / 1e9
+func assemble(cfg Config, workers []*worker, ax *aux, windowStartNs, windowEndNs int64, cpuS float64) *Result {
+	windowS := float64(windowEndNs-windowStartNs) / 1e9
 	l := results.Load{
 		Mode: string(cfg.Mode), Conns: cfg.Conns, SizeBytes: cfg.SizeBytes, Depth: cfg.Depth,
-		RateMsgsPerSec: cfg.RateMsgsPerSec, DurationS: window, RateMet: true,
+		RateMsgsPerSec: cfg.RateMsgsPerSec, DurationS: windowS, RateMet: true,
 	}
-	hist := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
-	lag := hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
-	var dropped, recordErrs, stray, sent, pollNs int64
-	nsec := int(math.Ceil(window - 1e-9))
-	secs := make([]second, max(nsec, 0))
+	m := mergeWorkers(&l, workers, int(math.Ceil(windowS-1e-9)))
+	if l.Intended > 0 {
+		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
+	}
+	var auxSt auxStats
+	if ax != nil {
+		auxSt = ax.st
+		addAuxFigures(&l, cfg, auxSt)
+	}
+	res := &Result{Hist: m.hist, PollSeconds: float64(m.pollNs) / 1e9}
+	if windowS > 0 {
+		addRates(&l, cfg, windowS, cpuS, m.pollNs)
+	}
+	l.LatencyUs = latencyUs(m.hist)
+	if cfg.Mode == Open {
+		res.SendLag = m.lag
+		if windowS > 0 {
+			res.SentRateMsgsPerSec = float64(m.sentInWindow) / windowS
+		}
+		addSendLag(&l, cfg, m.lag, res.SentRateMsgsPerSec)
+	}
+	if enc, err := m.hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+		l.HDR = string(enc)
+	} else {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("encode histogram: %v", err))
+	}
+	l.Timeline = timeline(m.secs)
+	l.Warnings = append(l.Warnings, runWarnings(&l, m, auxSt)...)
+	res.Load = l
+	res.aux = auxSt
+	return res
+}
+
+// mergedWorkers is what the workers measured, merged, beyond the counts
+// that go straight into results.Load.
+type mergedWorkers struct {
+	hist, lag                  *hdrhistogram.Histogram
+	dropped, recordErrs, stray int64 // histogram values lost; stray echoes
+	sentInWindow, pollNs       int64
+	secs                       []second // the window's seconds
+}
+
+// mergeWorkers adds the workers' counts to l and merges the rest. A window
+// cut short has fewer than the workers' seconds: the later ones fold into
+// its last.
+func mergeWorkers(l *results.Load, workers []*worker, windowSeconds int) mergedWorkers {
+	m := mergedWorkers{
+		hist: hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs),
+		lag:  hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs),
+		secs: make([]second, max(windowSeconds, 0)),
+	}
 	for _, w := range workers {
 		st := &w.st
 		l.Intended += st.intended
@@ -348,107 +233,113 @@ func assemble(cfg Config, workers []*worker, ax *aux, ws, we int64, cpuS float64
 		l.ConnFailed += st.connFailed
 		l.Reconnects += st.reconnects
 		l.LatencyOverflow += st.overflow
-		recordErrs += st.recordErrs
-		stray += st.stray
-		sent += st.sentInWindow
-		pollNs += st.pollNs
-		dropped += hist.Merge(st.hist)
+		m.recordErrs += st.recordErrs
+		m.stray += st.stray
+		m.sentInWindow += st.sentInWindow
+		m.pollNs += st.pollNs
+		m.dropped += m.hist.Merge(st.hist)
 		if st.lag != nil {
-			dropped += lag.Merge(st.lag)
+			m.dropped += m.lag.Merge(st.lag)
 		}
-		for i := range st.secs {
-			if len(secs) == 0 {
-				break
+		if len(m.secs) > 0 {
+			foldSeconds(m.secs, st.secs)
+		}
+	}
+	return m
+}
+
+// foldSeconds adds src's seconds to dst's, the ones past dst's end to its
+// last.
+func foldSeconds(dst, src []second) {
+	for i := range src {
+		d := &dst[min(i, len(dst)-1)]
+		d.completed += src[i].completed
+		d.failed += src[i].failed
+		if src[i].lat != nil {
+			if d.lat == nil {
+				d.lat = new(logHist)
 			}
-			// A cut-short window folds the later seconds into its last.
-			d := &secs[min(i, len(secs)-1)]
-			d.completed += st.secs[i].completed
-			d.failed += st.secs[i].failed
-			if st.secs[i].lat != nil {
-				if d.lat == nil {
-					d.lat = new(logHist)
-				}
-				for b, n := range st.secs[i].lat {
-					d.lat[b] += n
-				}
+			for b, n := range src[i].lat {
+				d.lat[b] += n
 			}
 		}
 	}
-	if l.Intended > 0 {
-		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
+}
+
+// addAuxFigures puts the idle/slow loop's counts into l.
+func addAuxFigures(l *results.Load, cfg Config, st auxStats) {
+	l.IdleConns, l.IdleFailed = st.idleConns, st.idleFailed
+	l.SlowReaders, l.SlowReadBytes = st.slowReaders, st.slowReadBytes
+	l.SlowClosed, l.SlowCorrupted = st.slowClosed, st.slowCorrupted
+	if l.SlowReaders > 0 {
+		l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)
 	}
-	var auxSt auxStats
-	if ax != nil {
-		auxSt = ax.st
-		l.IdleConns, l.IdleFailed = auxSt.idleConns, auxSt.idleFailed
-		l.SlowReaders, l.SlowReadBytes = auxSt.slowReaders, auxSt.slowReadBytes
-		l.SlowClosed, l.SlowCorrupted = auxSt.slowClosed, auxSt.slowCorr
-		if l.SlowReaders > 0 {
-			l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)
-		}
+}
+
+// addRates puts the window's throughput and the client's CPU use into l.
+func addRates(l *results.Load, cfg Config, windowS, cpuS float64, pollNs int64) {
+	l.ThroughputMsgsPerSec = float64(l.Completed) / windowS
+	l.ThroughputMiBPerSec = float64(l.Completed) * float64(cfg.SizeBytes) / windowS / (1 << 20)
+	cpus := float64(UsableCPUs())
+	// The open loop polls while a send is due soon; that is waiting, not
+	// work, and would otherwise make every open-loop point look
+	// client-bound.
+	l.ClientCPUUtil = max(cpuS-float64(pollNs)/1e9, 0) / (windowS * cpus)
+	l.ClientBound = l.ClientCPUUtil >= ClientBoundUtil
+}
+
+// addSendLag puts the open loop's send lag into l and decides whether it met
+// its rate.
+func addSendLag(l *results.Load, cfg Config, lag *hdrhistogram.Histogram, sentRateMsgsPerSec float64) {
+	l.SendLagUs = results.SendLag{
+		P50: float64(lag.ValueAtQuantile(50)) / 1e3,
+		P99: float64(lag.ValueAtQuantile(99)) / 1e3,
 	}
-	res := &Result{Hist: hist, PollSeconds: float64(pollNs) / 1e9}
-	if window > 0 {
-		l.ThroughputMsgsPerSec = float64(l.Completed) / window
-		l.ThroughputMiBPerSec = float64(l.Completed) * float64(cfg.SizeBytes) / window / (1 << 20)
-		cpus := float64(UsableCPUs())
-		// The open loop polls while a send is due soon; that is waiting,
-		// not work, and would otherwise make every open-loop point look
-		// client-bound.
-		l.ClientCPUUtil = max(cpuS-float64(pollNs)/1e9, 0) / (window * cpus)
-		l.ClientBound = l.ClientCPUUtil >= ClientBoundUtil
+	lagP99 := time.Duration(lag.ValueAtQuantile(99))
+	if sentRateMsgsPerSec < RateMetShare*cfg.RateMsgsPerSec || lagP99 > MaxSendLagP99 {
+		l.RateMet = false
+		l.Warnings = append(l.Warnings, fmt.Sprintf(
+			"rate not met: sent %.0f of %.0f msgs/s in the window, send lag p99 %v (limit %v): the client, its depth %d per connection, or the server could not keep up",
+			sentRateMsgsPerSec, cfg.RateMsgsPerSec, lagP99, MaxSendLagP99, cfg.Depth))
 	}
-	l.LatencyUs = latencyUs(hist)
-	if cfg.Mode == Open {
-		res.SendLag = lag
-		l.SendLagUs = results.SendLag{
-			P50: float64(lag.ValueAtQuantile(50)) / 1e3,
-			P99: float64(lag.ValueAtQuantile(99)) / 1e3,
-		}
-		if window > 0 {
-			res.SentRateMsgsPerSec = float64(sent) / window
-		}
-		lagP99 := time.Duration(lag.ValueAtQuantile(99))
-		if res.SentRateMsgsPerSec < RateMetShare*cfg.RateMsgsPerSec || lagP99 > MaxSendLagP99 {
-			l.RateMet = false
-			l.Warnings = append(l.Warnings, fmt.Sprintf(
-				"rate not met: sent %.0f of %.0f msgs/s in the window, send lag p99 %v (limit %v): the client, its depth %d per connection, or the server could not keep up",
-				res.SentRateMsgsPerSec, cfg.RateMsgsPerSec, lagP99, MaxSendLagP99, cfg.Depth))
-		}
-	}
-	if enc, err := hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
-		l.HDR = string(enc)
-	} else {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("encode histogram: %v", err))
-	}
+}
+
+// timeline is the window second by second; nil for an empty window.
+func timeline(secs []second) []results.Second {
+	var tl []results.Second
 	for i, s := range secs {
 		sec := results.Second{ElapsedS: float64(i), Completed: s.completed, Failed: s.failed}
 		if s.lat != nil {
 			sec.P99Us = float64(s.lat.quantile(0.99, s.completed)) / 1e3
 		}
-		l.Timeline = append(l.Timeline, sec)
+		tl = append(tl, sec)
 	}
+	return tl
+}
+
+// runWarnings are the warnings about how the run went that l's figures do
+// not say on their own.
+func runWarnings(l *results.Load, m mergedWorkers, auxSt auxStats) []string {
+	var ws []string
 	if l.ClientBound {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("client-bound: the load generator used %.0f%% of its CPUs; the figures may be the client's limit", 100*l.ClientCPUUtil))
+		ws = append(ws, fmt.Sprintf("client-bound: the load generator used %.0f%% of its CPUs; the figures may be the client's limit", 100*l.ClientCPUUtil))
 	}
 	if l.LatencyOverflow > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d latencies above %v recorded at the top of the range", l.LatencyOverflow, time.Duration(results.HistHighestNs)))
+		ws = append(ws, fmt.Sprintf("%d latencies above %v recorded at the top of the range", l.LatencyOverflow, time.Duration(results.HistHighestNs)))
 	}
-	if dropped > 0 || recordErrs > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("histograms lost %d values (merge dropped %d, record errors %d)", dropped+recordErrs, dropped, recordErrs))
+	if m.dropped > 0 || m.recordErrs > 0 {
+		ws = append(ws, fmt.Sprintf("histograms lost %d values (merge dropped %d, record errors %d)", m.dropped+m.recordErrs, m.dropped, m.recordErrs))
 	}
-	if stray > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d times the server sent bytes that were never sent to it (connection re-established)", stray))
+	if m.stray > 0 {
+		ws = append(ws, fmt.Sprintf("%d times the server sent bytes that were never sent to it (connection re-established)", m.stray))
 	}
 	if l.ConnFailed > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d connection attempts failed", l.ConnFailed))
+		ws = append(ws, fmt.Sprintf("%d connection attempts failed", l.ConnFailed))
 	}
 	if auxSt.slowConnectFailed > 0 {
-		l.Warnings = append(l.Warnings, fmt.Sprintf("%d of %d slow readers could not connect", auxSt.slowConnectFailed, l.SlowReaders))
+		ws = append(ws, fmt.Sprintf("%d of %d slow readers could not connect", auxSt.slowConnectFailed, l.SlowReaders))
 	}
-	res.Load = l
-	res.aux = auxSt
-	return res
+	return ws
 }
 
 func latencyUs(h *hdrhistogram.Histogram) results.Latency {

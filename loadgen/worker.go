@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync/atomic"
@@ -32,7 +31,7 @@ const (
 // sendRec is what a connection remembers of a message in flight: when its
 // first byte was written and whether it belongs to the measured window.
 type sendRec struct {
-	ns      int64
+	sentNs  int64
 	counted bool
 }
 
@@ -43,20 +42,21 @@ type sendRec struct {
 //
 // Messages of a slot are numbered 0, 1, 2, ...; the current socket carries
 // messages baseSeq, baseSeq+1, ... back to back, so socket byte offset k
-// belongs to message baseSeq + k/size.
+// belongs to message baseSeq + k/sizeBytes.
 type conn struct {
-	id       int32
-	fd       int32
-	state    connState
-	outArmed bool
-	fails    uint8 // consecutive connect failures, for backoff
+	id           int32
+	fd           int32
+	state        connState
+	outArmed     bool
+	connectFails uint8 // consecutive connect failures, for backoff
 
-	baseSeq int64 // first message on the current socket
-	doneSeq int64 // oldest message not yet finished
-	nextSeq int64 // first message never sent
-	txBytes int64 // bytes written on the current socket
-	rxBytes int64 // bytes received (and verified) on the current socket
-	timeNs  int64 // stConnecting: attempt start; stDown: when to retry
+	baseSeq        int64 // first message on the current socket
+	doneSeq        int64 // oldest message not yet finished
+	nextSeq        int64 // first message never sent
+	txBytes        int64 // bytes written on the current socket
+	rxBytes        int64 // bytes received (and verified) on the current socket
+	connectStartNs int64 // stConnecting: when the attempt started
+	retryAtNs      int64 // stDown: when to connect again
 
 	ring []sendRec // by seq % depth; covers [doneSeq, nextSeq)
 }
@@ -81,15 +81,15 @@ type workerStats struct {
 
 // shared is the read-only run description every worker uses.
 type shared struct {
-	cfg       Config
-	size      int64
-	depth     int64
-	timeoutNs int64
-	connTONs  int64
-	scanNs    int64
-	pl        *payload
-	dst       netip.AddrPort
-	srcs      []netip.Addr
+	cfg              Config
+	sizeBytes        int64
+	depth            int64
+	timeoutNs        int64
+	connectTimeoutNs int64
+	scanEveryNs      int64
+	pl               *payload
+	dst              netip.AddrPort
+	srcs             []netip.Addr
 	// endNs is the window's end; Ctrl-C moves it earlier.
 	endNs atomic.Int64
 	// abort makes workers give up during connection set-up.
@@ -106,15 +106,12 @@ type timing struct {
 // connections. Nothing in it is touched by other goroutines except through
 // shared.endNs, shared.abort and Poller.Wake.
 type worker struct {
-	sh *shared
-	// Socket addresses are per worker: x/sys/unix writes into them on use.
-	dst    unix.Sockaddr
-	family int
-	srcs   []unix.Sockaddr
-	p      *poller.Poller
-	evs    []poller.Event
-	tfd    int   // timerfd for the open loop's next due send, or -1
-	tArm   int64 // absolute time the timer is armed for, 0 if disarmed
+	sh             *shared
+	dialer         dialer
+	p              *poller.Poller
+	evs            []poller.Event
+	timerFd        int   // timerfd for the open loop's next due send, or -1
+	timerArmedAtNs int64 // absolute time the timer is armed for, 0 if disarmed
 
 	conns   []*conn
 	byFd    []*conn
@@ -122,17 +119,17 @@ type worker struct {
 	rbuf    []byte  // one read buffer for all connections
 	wbuf    []byte  // one write buffer for all connections
 
-	started        bool
-	open           bool
-	fromSend       bool
-	pacer          Pacer
-	warmStart      int64
-	ws, we         int64 // this worker's view of the window [ws, we)
-	rawEnd         int64 // last value loaded from shared.endNs
-	nextScan       int64
-	nextDrainCheck int64
-	curM           int64 // open-loop cursor: message index ...
-	curJ           int   // ... and position in conns
+	started          bool
+	open             bool
+	measureFromSend  bool
+	pacer            Pacer
+	nextScanNs       int64
+	nextDrainCheckNs int64
+	// The open loop paces in global order: the next message due is message
+	// pacedSeq of conns[pacedConn].
+	pacedSeq  int64
+	pacedConn int
+	measuredWindow
 
 	st workerStats
 }
@@ -159,19 +156,15 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 		return nil, err
 	}
 	w := &worker{
-		sh: sh, p: p, tfd: -1,
-		evs:      make([]poller.Event, 0, maxEvents),
-		byFd:     make([]*conn, fdLimit),
-		pending:  make([]*conn, 0, len(ids)),
-		rbuf:     make([]byte, ioBufBytes),
-		wbuf:     make([]byte, ioBufBytes),
-		open:     sh.cfg.Mode == Open,
-		fromSend: sh.cfg.measureFromSend,
-	}
-	w.dst, w.family = sockaddr(sh.dst.Addr(), sh.dst.Port())
-	for _, ip := range sh.srcs {
-		sa, _ := sockaddr(ip, 0)
-		w.srcs = append(w.srcs, sa)
+		sh: sh, p: p, timerFd: -1,
+		dialer:          newDialer(sh, p, fdLimit),
+		evs:             make([]poller.Event, 0, maxEvents),
+		byFd:            make([]*conn, fdLimit),
+		pending:         make([]*conn, 0, len(ids)),
+		rbuf:            make([]byte, ioBufBytes),
+		wbuf:            make([]byte, ioBufBytes),
+		open:            sh.cfg.Mode == Open,
+		measureFromSend: sh.cfg.measureFromSend,
 	}
 	w.conns = make([]*conn, len(ids))
 	rings := make([]sendRec, len(ids)*int(sh.depth))
@@ -194,7 +187,7 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 			p.Close()
 			return nil, err
 		}
-		w.tfd = tfd
+		w.timerFd = tfd
 	}
 	w.st.hist = hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
 	if w.open {
@@ -206,13 +199,10 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 
 func (w *worker) close() {
 	for _, c := range w.conns {
-		if c.fd >= 0 {
-			unix.Close(int(c.fd))
-			c.fd = -1
-		}
+		closeFd(&c.fd)
 	}
-	if w.tfd >= 0 {
-		unix.Close(w.tfd)
+	if w.timerFd >= 0 {
+		unix.Close(w.timerFd)
 	}
 	w.p.Close()
 }
@@ -220,7 +210,11 @@ func (w *worker) close() {
 // connectAll is the set-up phase: every connection gets one attempt, at most
 // connectInflight at a time. Failures are counted and retried during the run.
 func (w *worker) connectAll() error {
-	if err := connectPaced(w.sh, w.p, w.evs, workerSlots{w}); err != nil {
+	set := connectSet[*conn]{
+		conns: w.conns, byFd: w.byFd,
+		start: w.startConnect, finish: w.finishConnect, fail: w.connectFailed,
+	}
+	if err := connectPaced(w.sh, w.p, w.evs, set); err != nil {
 		return err
 	}
 	for _, c := range w.conns {
@@ -231,106 +225,22 @@ func (w *worker) connectAll() error {
 	return nil
 }
 
-// workerSlots are the worker's connections as connectPaced sees them.
-type workerSlots struct{ w *worker }
-
-func (s workerSlots) count() int { return len(s.w.conns) }
-
-func (s workerSlots) start(i int, now int64) bool {
-	c := s.w.conns[i]
-	s.w.startConnect(c, now)
-	return c.state == stConnecting
-}
-
-func (s workerSlots) finish(fd int32, events uint32, now int64) bool {
-	c := s.w.byFd[fd]
-	if c == nil || c.state != stConnecting {
-		return false
-	}
-	s.w.finishConnect(c, events, now)
-	return true
-}
-
-func (s workerSlots) expire(i int, now int64) bool {
-	c := s.w.conns[i]
-	if c.state != stConnecting || now-c.timeNs <= s.w.sh.connTONs {
-		return false
-	}
-	s.w.connectFailed(c, now)
-	return true
-}
-
-// connectSlots is what connectPaced needs of a set of connection slots.
-type connectSlots interface {
-	count() int
-	// start begins connecting slot i and reports whether the attempt is
-	// still in progress (a failure is counted by start itself).
-	start(i int, now int64) bool
-	// finish completes the attempt of the slot that owns fd, reporting
-	// false when fd is not one that is connecting.
-	finish(fd int32, events uint32, now int64) bool
-	// expire fails slot i's attempt when it is still connecting after the
-	// connect timeout, and reports whether it did.
-	expire(i int, now int64) bool
-}
-
-// connectPaced gives every slot one connect attempt, at most
-// connectInflight at a time, so a big set does not overflow the server's
-// accept queue. It stops early when the run is aborted.
-func connectPaced(sh *shared, p *poller.Poller, evs []poller.Event, slots connectSlots) error {
-	next, inflight, n := 0, 0, slots.count()
-	for next < n || inflight > 0 {
-		if sh.abort.Load() {
-			return errors.New("aborted")
-		}
-		now := nanotime()
-		for ; next < n && inflight < connectInflight; next++ {
-			if slots.start(next, now) {
-				inflight++
-			}
-		}
-		ready, _, err := p.Wait(evs, 10)
-		if err != nil {
-			return err
-		}
-		now = nanotime()
-		for _, ev := range ready {
-			if slots.finish(ev.Fd, ev.Events, now) {
-				inflight--
-			}
-		}
-		for i := 0; i < next; i++ {
-			if slots.expire(i, now) {
-				inflight--
-			}
-		}
-	}
-	return nil
+// connectingSince reports whether c is connecting, and since when.
+func (c *conn) connectingSince() (startNs int64, connecting bool) {
+	return c.connectStartNs, c.state == stConnecting
 }
 
 // begin starts the measured schedule.
 func (w *worker) begin(t timing) {
 	w.started = true
-	w.warmStart, w.ws = t.warmStartNs, t.windowStartNs
-	w.rawEnd = w.sh.endNs.Load()
-	w.we = max(w.rawEnd, w.ws)
-	w.pacer = Pacer{StartNs: w.warmStart, RateMsgsPerSec: w.sh.cfg.RateMsgsPerSec, Conns: w.sh.cfg.Conns}
+	w.beginWindow(w.sh, t.windowStartNs)
+	w.pacer = Pacer{StartNs: t.warmStartNs, RateMsgsPerSec: w.sh.cfg.RateMsgsPerSec, Conns: w.sh.cfg.Conns}
 	now := nanotime()
-	w.nextScan = now + w.sh.scanNs
+	w.nextScanNs = now + w.sh.scanEveryNs
 	if !w.open {
 		for _, c := range w.conns {
 			w.send(c, now)
 		}
-	}
-}
-
-// refreshEnd notices an earlier end (Ctrl-C). The worker's end is never
-// before a time it has already reached, so every message it started has an
-// intended time inside its window: the accounting stays exact.
-func (w *worker) refreshEnd(now int64) {
-	if e := w.sh.endNs.Load(); e != w.rawEnd {
-		w.rawEnd = e
-		w.we = max(min(w.we, max(e, now+1)), w.ws)
 	}
 }
 
@@ -339,38 +249,38 @@ func (w *worker) refreshEnd(now int64) {
 func (w *worker) loop() error {
 	for {
 		now := nanotime()
-		w.refreshEnd(now)
-		if w.open && now < w.we {
+		w.refreshWindowEnd(w.sh, now)
+		if w.open && now < w.windowEndNs {
 			w.pace(now)
 		}
-		if now >= w.nextScan {
+		if now >= w.nextScanNs {
 			w.scan(now)
-			w.nextScan = now + w.sh.scanNs
+			w.nextScanNs = now + w.sh.scanEveryNs
 		}
-		if now >= w.we {
-			if now >= w.we+w.sh.timeoutNs {
+		if now >= w.windowEndNs {
+			if now >= w.windowEndNs+w.sh.timeoutNs {
 				return nil
 			}
-			if now >= w.nextDrainCheck {
+			if now >= w.nextDrainCheckNs {
 				if w.drained() {
 					return nil
 				}
-				w.nextDrainCheck = now + drainCheckEveryNs
+				w.nextDrainCheckNs = now + drainCheckEveryNs
 			}
 		}
 		ms, poll := w.waitMs(now)
-		var t0 int64
+		var pollStartNs int64
 		if poll {
-			t0 = nanotime()
+			pollStartNs = nanotime()
 		}
 		evs, _, err := w.p.Wait(w.evs, ms)
 		if err != nil {
 			return err
 		}
-		if poll && len(evs) == 0 && t0 >= w.ws {
+		if poll && len(evs) == 0 && pollStartNs >= w.windowStartNs {
 			// Nothing was due and nothing arrived: time spent only waiting
 			// for the next send, excluded from the client's work.
-			w.st.pollNs += nanotime() - t0
+			w.st.pollNs += nanotime() - pollStartNs
 		}
 		for _, ev := range evs {
 			w.dispatch(ev)
@@ -380,10 +290,10 @@ func (w *worker) loop() error {
 }
 
 func (w *worker) dispatch(ev poller.Event) {
-	if int(ev.Fd) == w.tfd {
+	if int(ev.Fd) == w.timerFd {
 		var b [8]byte
-		unix.Read(w.tfd, b[:]) // only clears readiness; the loop re-reads the clock
-		w.tArm = 0
+		unix.Read(w.timerFd, b[:]) // only clears readiness; the loop re-reads the clock
+		w.timerArmedAtNs = 0
 		return
 	}
 	c := w.byFd[ev.Fd]
@@ -409,38 +319,34 @@ func (w *worker) dispatch(ev poller.Event) {
 // armed pollAheadNs before the due time wakes it (epoll_wait's millisecond
 // timeout is too coarse for pacing), and it polls the remainder.
 func (w *worker) waitMs(now int64) (ms int, poll bool) {
-	until := w.nextScan
-	if now < w.we {
-		until = min(until, w.we)
+	untilNs := w.nextScanNs
+	if now < w.windowEndNs {
+		untilNs = min(untilNs, w.windowEndNs)
 		if w.open {
-			due := w.pacer.Intended(int(w.conns[w.curJ].id), w.curM)
-			if due < w.we {
-				if due <= now {
+			dueNs := w.pacer.Intended(int(w.conns[w.pacedConn].id), w.pacedSeq)
+			if dueNs < w.windowEndNs {
+				if dueNs <= now {
 					return 0, false
 				}
-				if due-now <= pollAheadNs {
+				if dueNs-now <= pollAheadNs {
 					return 0, true
 				}
-				w.armTimer(due - pollAheadNs)
+				w.armTimer(dueNs - pollAheadNs)
 			}
 		}
 	} else {
-		until = min(until, w.we+w.sh.timeoutNs, w.nextDrainCheck)
+		untilNs = min(untilNs, w.windowEndNs+w.sh.timeoutNs, w.nextDrainCheckNs)
 	}
-	d := until - now
-	if d <= 0 {
-		return 0, false
-	}
-	return int((d + 999_999) / 1_000_000), false
+	return ceilMs(untilNs - now), false
 }
 
-func (w *worker) armTimer(at int64) {
-	if w.tArm == at {
+func (w *worker) armTimer(atNs int64) {
+	if w.timerArmedAtNs == atNs {
 		return
 	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(at)}
-	if err := unix.TimerfdSettime(w.tfd, unix.TFD_TIMER_ABSTIME, &spec, nil); err == nil {
-		w.tArm = at
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(atNs)}
+	if err := unix.TimerfdSettime(w.timerFd, unix.TFD_TIMER_ABSTIME, &spec, nil); err == nil {
+		w.timerArmedAtNs = atNs
 	}
 }
 
@@ -449,14 +355,14 @@ func (w *worker) armTimer(at int64) {
 // however late the wake was, never one sleep per message.
 func (w *worker) pace(now int64) {
 	for {
-		c := w.conns[w.curJ]
-		if t := w.pacer.Intended(int(c.id), w.curM); t > now || t >= w.we {
+		c := w.conns[w.pacedConn]
+		if dueNs := w.pacer.Intended(int(c.id), w.pacedSeq); dueNs > now || dueNs >= w.windowEndNs {
 			return
 		}
 		w.send(c, now)
-		if w.curJ++; w.curJ == len(w.conns) {
-			w.curJ = 0
-			w.curM++
+		if w.pacedConn++; w.pacedConn == len(w.conns) {
+			w.pacedConn = 0
+			w.pacedSeq++
 		}
 	}
 }
@@ -465,19 +371,19 @@ func (w *worker) pace(now int64) {
 // whether it is in the measured window.
 func (w *worker) startOf(c *conn, seq int64) (int64, bool) {
 	if w.open {
-		t := w.pacer.Intended(int(c.id), seq)
-		return t, t >= w.ws && t < w.we
+		intendedNs := w.pacer.Intended(int(c.id), seq)
+		return intendedNs, w.inWindow(intendedNs)
 	}
 	r := c.ring[seq%w.sh.depth]
-	return r.ns, r.counted
+	return r.sentNs, r.counted
 }
 
 // limit is the first message c may not send yet.
 func (w *worker) limit(c *conn, now int64) int64 {
 	lim := c.doneSeq + w.sh.depth
 	if w.open {
-		lim = min(lim, w.pacer.Due(int(c.id), now), w.pacer.CountBefore(int(c.id), w.we))
-	} else if now >= w.we || !w.started {
+		lim = min(lim, w.pacer.Due(int(c.id), now), w.pacer.CountBefore(int(c.id), w.windowEndNs))
+	} else if now >= w.windowEndNs || !w.started {
 		lim = min(lim, c.nextSeq) // only messages already started may be resent
 	}
 	return lim
@@ -488,19 +394,17 @@ func (w *worker) send(c *conn, now int64) {
 	if c.state != stUp || c.outArmed {
 		return
 	}
-	size := w.sh.size
-	// decided is when the limit let these messages start: in closed loop it
-	// decides whether they belong to the window, so that a message the
+	// admittedNs is when the limit let these messages start: in closed loop
+	// it decides whether they belong to the window, so that a message the
 	// limit admitted before the window's end is counted even when its
 	// write returns after it (a descheduled thread), and the server never
 	// echoes a message that is not accounted for.
-	decided := now
-	target := (w.limit(c, now) - c.baseSeq) * size
-	for c.txBytes < target {
-		n := min(target-c.txBytes, int64(len(w.wbuf)))
-		buf := w.wbuf[:n]
+	admittedNs := now
+	targetBytes := (w.limit(c, now) - c.baseSeq) * w.sh.sizeBytes
+	for c.txBytes < targetBytes {
+		buf := w.wbuf[:min(targetBytes-c.txBytes, int64(len(w.wbuf)))]
 		w.sh.pl.fill(buf, c.id, c.baseSeq, c.txBytes)
-		m, err := rawio.Send(int(c.fd), buf)
+		written, err := rawio.Send(int(c.fd), buf)
 		if err != nil {
 			if err == unix.EAGAIN {
 				w.armOut(c, true)
@@ -512,43 +416,43 @@ func (w *worker) send(c *conn, now int64) {
 			w.fault(c, classErrored, now)
 			return
 		}
-		first := c.baseSeq + (c.txBytes+size-1)/size
-		c.txBytes += int64(m)
-		end := c.baseSeq + (c.txBytes+size-1)/size
-		if first < end && end > c.nextSeq {
+		firstSeq := w.sentFrontier(c)
+		c.txBytes += int64(written)
+		endSeq := w.sentFrontier(c)
+		if firstSeq < endSeq && endSeq > c.nextSeq {
 			// The send time is when write returned: the bytes were handed
 			// to the kernel, as the C reference client measures it. (Before
 			// the write, the client's own send syscall, some µs on loopback,
 			// would count as server latency.)
 			now = nanotime()
 		}
-		for s := max(first, c.nextSeq); s < end; s++ {
-			w.started1(c, s, now, decided)
+		for seq := max(firstSeq, c.nextSeq); seq < endSeq; seq++ {
+			w.recordFirstSend(c, seq, now, admittedNs)
 		}
-		c.nextSeq = max(c.nextSeq, end)
+		c.nextSeq = max(c.nextSeq, endSeq)
 	}
 }
 
-// started1 records the first send of message s: sent at now, admitted by
-// the limit at decided.
-func (w *worker) started1(c *conn, s int64, now, decided int64) {
-	r := &c.ring[s%w.sh.depth]
-	r.ns = now
+// recordFirstSend records that message seq went out for the first time at
+// sentNs, admitted by the limit at admittedNs.
+func (w *worker) recordFirstSend(c *conn, seq int64, sentNs, admittedNs int64) {
+	r := &c.ring[seq%w.sh.depth]
+	r.sentNs = sentNs
 	if w.open {
-		t := w.pacer.Intended(int(c.id), s)
-		r.counted = t >= w.ws && t < w.we
+		intendedNs := w.pacer.Intended(int(c.id), seq)
+		r.counted = w.inWindow(intendedNs)
 		if r.counted {
-			w.recordLag(now - t)
+			w.recordLag(sentNs - intendedNs)
 		}
 		// The achieved rate is what went on the wire during the window,
 		// whenever it was due: a steady lag does not lower it, a growing
 		// one does.
-		if now >= w.ws && now < w.we {
+		if w.inWindow(sentNs) {
 			w.st.sentInWindow++
 		}
 		return
 	}
-	r.counted = decided >= w.ws && decided < w.we
+	r.counted = w.inWindow(admittedNs)
 	if r.counted {
 		w.st.intended++
 	}
@@ -589,51 +493,51 @@ func (w *worker) onReadable(c *conn) {
 		w.fault(c, classErrored, now) // reset, EOF
 		return
 	}
-	size := w.sh.size
-	b := w.rbuf[:n]
-	off := c.rxBytes
-	for len(b) > 0 {
-		if off >= c.txBytes {
+	sizeBytes := w.sh.sizeBytes
+	unread := w.rbuf[:n]
+	rxOffset := c.rxBytes // socket byte offset of unread[0]
+	for len(unread) > 0 {
+		if rxOffset >= c.txBytes {
 			// Bytes that were never sent: out of place.
-			c.rxBytes = off
-			if c.doneSeq >= c.baseSeq+(c.txBytes+size-1)/size {
+			c.rxBytes = rxOffset
+			if c.doneSeq >= w.sentFrontier(c) {
 				w.st.stray++
 			}
 			w.fault(c, classCorrupted, now)
 			return
 		}
-		k := off / size
-		within := off - k*size
-		seq := c.baseSeq + k
-		m := min(int64(len(b)), size-within, c.txBytes-off)
-		if !w.sh.pl.matches(b[:m], c.id, seq, within) {
-			c.rxBytes = off
+		msgIndex := rxOffset / sizeBytes
+		offsetInMsg := rxOffset - msgIndex*sizeBytes
+		seq := c.baseSeq + msgIndex
+		chunkBytes := min(int64(len(unread)), sizeBytes-offsetInMsg, c.txBytes-rxOffset)
+		if !w.sh.pl.matches(unread[:chunkBytes], c.id, seq, offsetInMsg) {
+			c.rxBytes = rxOffset
 			w.fault(c, classCorrupted, now)
 			return
 		}
-		off += m
-		b = b[m:]
-		if within+m == size {
+		rxOffset += chunkBytes
+		unread = unread[chunkBytes:]
+		if offsetInMsg+chunkBytes == sizeBytes {
 			w.complete(c, seq, now)
 			c.doneSeq = seq + 1
 		}
 	}
-	c.rxBytes = off
+	c.rxBytes = rxOffset
 	w.send(c, now)
 }
 
 // complete finishes message seq, which has fully and correctly come back.
 func (w *worker) complete(c *conn, seq int64, now int64) {
-	start, counted := w.startOf(c, seq)
+	startNs, counted := w.startOf(c, seq)
 	if !counted {
 		return
 	}
-	if w.fromSend {
-		start = c.ring[seq%w.sh.depth].ns
+	if w.measureFromSend {
+		startNs = c.ring[seq%w.sh.depth].sentNs
 	}
-	lat := now - start
+	latencyNs := now - startNs
 	sec := w.second(now)
-	if lat > w.sh.timeoutNs {
+	if latencyNs > w.sh.timeoutNs {
 		w.st.timedOut++
 		sec.failed++
 		return
@@ -643,35 +547,35 @@ func (w *worker) complete(c *conn, seq int64, now int64) {
 	if sec.lat == nil {
 		sec.lat = new(logHist) // once per second, not per message
 	}
-	sec.lat[logBucket(lat)]++
-	w.record(w.st.hist, lat)
+	sec.lat[logBucket(latencyNs)]++
+	w.record(w.st.hist, latencyNs)
 }
 
-func (w *worker) record(h *hdrhistogram.Histogram, v int64) {
-	if v < results.HistLowestNs {
-		v = results.HistLowestNs
+func (w *worker) record(h *hdrhistogram.Histogram, valueNs int64) {
+	if valueNs < results.HistLowestNs {
+		valueNs = results.HistLowestNs
 	}
-	if v > results.HistHighestNs {
+	if valueNs > results.HistHighestNs {
 		w.st.overflow++
-		v = results.HistHighestNs // at the top of the range, never dropped
+		valueNs = results.HistHighestNs // at the top of the range, never dropped
 	}
-	if h.RecordValue(v) != nil {
+	if h.RecordValue(valueNs) != nil {
 		w.st.recordErrs++
 	}
 }
 
-func (w *worker) recordLag(v int64) {
-	if v < 0 {
-		v = 0
+func (w *worker) recordLag(lagNs int64) {
+	if lagNs < 0 {
+		lagNs = 0
 	}
-	v = min(max(v, results.HistLowestNs), results.HistHighestNs)
-	if w.st.lag.RecordValue(v) != nil {
+	lagNs = min(max(lagNs, results.HistLowestNs), results.HistHighestNs)
+	if w.st.lag.RecordValue(lagNs) != nil {
 		w.st.recordErrs++
 	}
 }
 
 func (w *worker) second(now int64) *second {
-	i := (now - w.ws) / 1e9
+	i := (now - w.windowStartNs) / 1e9
 	i = min(max(i, 0), int64(len(w.st.secs)-1))
 	return &w.st.secs[i]
 }
@@ -694,7 +598,7 @@ func (w *worker) fail(c *conn, seq int64, class int, now int64) {
 
 // sentFrontier is the first message of c with no byte on the current socket.
 func (w *worker) sentFrontier(c *conn) int64 {
-	return c.baseSeq + (c.txBytes+w.sh.size-1)/w.sh.size
+	return c.baseSeq + (c.txBytes+w.sh.sizeBytes-1)/w.sh.sizeBytes
 }
 
 // fault ends c's socket after a failure: the oldest message on it, if it was
@@ -710,9 +614,9 @@ func (w *worker) fault(c *conn, class int, now int64) {
 	}
 	w.closeSocket(c)
 	c.state = stDown
-	c.timeNs = now
-	c.fails = 0
-	if w.started && now >= w.ws {
+	c.retryAtNs = now
+	c.connectFails = 0
+	if w.started && now >= w.windowStartNs {
 		w.st.reconnects++
 	}
 	w.pending = append(w.pending, c)
@@ -741,61 +645,23 @@ func (w *worker) reconnectPending() {
 }
 
 func (w *worker) startConnect(c *conn, now int64) {
-	c.timeNs = now
-	fd, err := unix.Socket(w.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		w.connectFailed(c, now)
-		return
-	}
-	if fd >= len(w.byFd) {
-		unix.Close(fd)
+	c.connectStartNs = now
+	fd, outcome := w.dialer.dial(c.id, poller.In)
+	if outcome == dialFailed {
 		w.connectFailed(c, now)
 		return
 	}
 	c.fd = int32(fd)
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		w.connectFailed(c, now)
-		return
-	}
-	if len(w.srcs) > 0 {
-		if w.family == unix.AF_INET {
-			// Defer the port choice to connect, so each source/destination
-			// pair gets the whole ephemeral range.
-			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-		}
-		if err := unix.Bind(fd, w.srcs[int(c.id)%len(w.srcs)]); err != nil {
-			w.connectFailed(c, now)
-			return
-		}
-	}
-	err = unix.Connect(fd, w.dst)
-	switch {
-	case err == nil:
-		if err := w.p.Add(fd, poller.In); err != nil {
-			w.connectFailed(c, now)
-			return
-		}
-		w.byFd[fd] = c
+	w.byFd[fd] = c
+	if outcome == dialConnected {
 		w.connected(c, now)
-	case err == unix.EINPROGRESS:
-		if err := w.p.Add(fd, poller.Out); err != nil {
-			w.connectFailed(c, now)
-			return
-		}
-		w.byFd[fd] = c
+	} else {
 		c.state = stConnecting
-	default:
-		w.connectFailed(c, now)
 	}
 }
 
 func (w *worker) finishConnect(c *conn, events uint32, now int64) {
-	soerr, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil || soerr != 0 || events&(poller.Err|poller.Hup) != 0 || events&poller.Out == 0 {
-		w.connectFailed(c, now)
-		return
-	}
-	if err := w.p.Mod(int(c.fd), poller.In); err != nil {
+	if !w.dialer.finish(int(c.fd), events, poller.In) {
 		w.connectFailed(c, now)
 		return
 	}
@@ -807,14 +673,14 @@ func (w *worker) finishConnect(c *conn, events uint32, now int64) {
 // zero of the new socket.
 func (w *worker) connected(c *conn, now int64) {
 	c.state = stUp
-	c.fails = 0
+	c.connectFails = 0
 	if w.started {
 		for {
 			var start int64
 			switch {
 			case c.doneSeq < c.nextSeq:
 				start, _ = w.startOf(c, c.doneSeq)
-			case w.open && c.doneSeq < w.pacer.CountBefore(int(c.id), w.we):
+			case w.open && c.doneSeq < w.pacer.CountBefore(int(c.id), w.windowEndNs):
 				start = w.pacer.Intended(int(c.id), c.doneSeq)
 			default:
 				start = now
@@ -837,15 +703,15 @@ func (w *worker) connected(c *conn, now int64) {
 func (w *worker) connectFailed(c *conn, now int64) {
 	w.closeSocket(c)
 	c.state = stDown
-	if !w.started || now >= w.ws {
+	if !w.started || now >= w.windowStartNs {
 		w.st.connFailed++
 	}
-	backoff := int64(minBackoffNs) << min(c.fails, 6)
-	c.timeNs = now + min(backoff, maxBackoffNs)
-	c.fails++
+	backoff := int64(minBackoffNs) << min(c.connectFails, 6)
+	c.retryAtNs = now + min(backoff, maxBackoffNs)
+	c.connectFails++
 }
 
-// scan is the slow path, every scanNs: time out stuck messages, give up on
+// scan is the slow path, every scanEveryNs: time out stuck messages, give up on
 // slow connects, retry failed ones. A message is timed out once its latency
 // exceeds the timeout, so a silent connection never holds up the others.
 func (w *worker) scan(now int64) {
@@ -855,15 +721,15 @@ func (w *worker) scan(now int64) {
 			// Stuck: the oldest message has been on the wire longer than the
 			// timeout. (One that merely started late, in open loop, is
 			// classed by its latency when it completes; the socket is fine.)
-			if c.doneSeq < w.sentFrontier(c) && now-c.ring[c.doneSeq%w.sh.depth].ns > w.sh.timeoutNs {
+			if c.doneSeq < w.sentFrontier(c) && now-c.ring[c.doneSeq%w.sh.depth].sentNs > w.sh.timeoutNs {
 				w.fault(c, classTimedOut, now)
 			}
 		case stConnecting:
-			if now-c.timeNs > w.sh.connTONs {
+			if now-c.connectStartNs > w.sh.connectTimeoutNs {
 				w.connectFailed(c, now)
 			}
 		case stDown:
-			if now >= c.timeNs && w.wantsConn(c, now) {
+			if now >= c.retryAtNs && w.wantsConn(c, now) {
 				w.startConnect(c, now)
 			}
 		}
@@ -873,7 +739,7 @@ func (w *worker) scan(now int64) {
 
 // wantsConn: after the window a slot reconnects only to finish its messages.
 func (w *worker) wantsConn(c *conn, now int64) bool {
-	if now < w.we {
+	if now < w.windowEndNs {
 		return true
 	}
 	return c.doneSeq < w.lastSeq(c)
@@ -882,7 +748,7 @@ func (w *worker) wantsConn(c *conn, now int64) bool {
 // lastSeq is the end of c's messages once the window is over.
 func (w *worker) lastSeq(c *conn) int64 {
 	if w.open {
-		return w.pacer.CountBefore(int(c.id), w.we)
+		return w.pacer.CountBefore(int(c.id), w.windowEndNs)
 	}
 	return c.nextSeq
 }
@@ -911,7 +777,7 @@ func (w *worker) finish(now int64) error {
 	if w.open {
 		w.st.intended = 0
 		for _, c := range w.conns {
-			w.st.intended += w.pacer.CountBefore(int(c.id), w.we) - w.pacer.CountBefore(int(c.id), w.ws)
+			w.st.intended += w.pacer.CountBefore(int(c.id), w.windowEndNs) - w.pacer.CountBefore(int(c.id), w.windowStartNs)
 		}
 	}
 	st := &w.st
@@ -920,12 +786,4 @@ func (w *worker) finish(now int64) error {
 			st.completed, st.timedOut, st.errored, st.corrupted, sum, st.intended)
 	}
 	return nil
-}
-
-// sockaddr converts an address for unix.Connect and unix.Bind.
-func sockaddr(ip netip.Addr, port uint16) (unix.Sockaddr, int) {
-	if ip.Is4() {
-		return &unix.SockaddrInet4{Port: int(port), Addr: ip.As4()}, unix.AF_INET
-	}
-	return &unix.SockaddrInet6{Port: int(port), Addr: ip.As16()}, unix.AF_INET6
 }
