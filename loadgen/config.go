@@ -199,6 +199,12 @@ func (c Config) Validate() error {
 			return configErrorf("source IP %v is not the same family as %v", ip, dst.Addr())
 		}
 	}
+	return c.checkConnectionBudget()
+}
+
+// checkConnectionBudget refuses more connections than the process may open
+// (RLIMIT_NOFILE) or than the ephemeral ports of its source addresses allow.
+func (c Config) checkConnectionBudget() error {
 	limit, err := OpenFileLimit()
 	if err != nil {
 		return err

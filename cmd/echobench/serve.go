@@ -50,13 +50,17 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nModels: %v\n", all.Models.Names())
 	}
-	model, rest, err := splitPositional(fs, args, "MODEL")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 0 {
-		return usagef("serve: unexpected arguments %q", rest)
+	switch {
+	case len(pos) == 0:
+		return usagef("serve: missing MODEL")
+	case len(pos) > 1:
+		return usagef("serve: unexpected arguments %q", pos[1:])
 	}
+	model := pos[0]
 	if err := servers.Flags.CheckPositive(fs, &cfg); err != nil {
 		return usagef("serve: %v", err)
 	}
@@ -97,26 +101,4 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	case <-time.After(shutdownGrace):
 		return errors.New("serve " + model + ": close did not finish within " + shutdownGrace.String())
 	}
-}
-
-// splitPositional parses flags that may come before or after one positional
-// argument, as in "serve MODEL --addr X" and "serve --addr X MODEL".
-func splitPositional(fs *flag.FlagSet, args []string, name string) (string, []string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", nil, err
-		}
-		return "", nil, usageError{err.Error()}
-	}
-	if fs.NArg() == 0 {
-		return "", nil, usagef("%s: missing %s", fs.Name(), name)
-	}
-	pos := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", nil, err
-		}
-		return "", nil, usageError{err.Error()}
-	}
-	return pos, fs.Args(), nil
 }
