@@ -1,0 +1,75 @@
+package argv
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+type cfg struct {
+	Name  string
+	N     int
+	Rate  float64
+	Every time.Duration
+}
+
+var table = Table[cfg]{
+	{Name: "name", Value: func(c *cfg) flag.Value { return (*String)(&c.Name) }},
+	{Name: "n", Positive: true, Value: func(c *cfg) flag.Value { return (*Int)(&c.N) }},
+	{Name: "rate", Value: func(c *cfg) flag.Value { return (*Float)(&c.Rate) }},
+	{Name: "every", Positive: true, Value: func(c *cfg) flag.Value { return (*Duration)(&c.Every) }},
+}
+
+func parse(t *testing.T, args []string) (cfg, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c cfg
+	table.Register(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, table.CheckPositive(fs, &c)
+}
+
+func TestArgsRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := cfg{Name: "x y", N: 3, Rate: 1.0 / 3, Every: 1500 * time.Microsecond}
+	got, err := parse(t, table.Args(c))
+	if err != nil || got != c {
+		t.Fatalf("round trip of %q = %+v, %v; want %+v", table.Args(c), got, err, c)
+	}
+	// Zero fields, and fields equal to an omitted configuration, stay out.
+	if a := table.Args(cfg{}); len(a) != 0 {
+		t.Errorf("zero config gave %q", a)
+	}
+	def := cfg{N: 3}
+	if a, want := table.Args(c, def), []string{"--name", "x y", "--rate", "0.3333333333333333", "--every", "1.5ms"}; !slices.Equal(a, want) {
+		t.Errorf("Args with defaults = %q, want %q", a, want)
+	}
+}
+
+func TestCheckPositive(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--n", "0"}, "--n must be positive"},
+		{[]string{"--every", "-1s"}, "--every must be positive"},
+		{[]string{"--n", "1.5"}, "want a whole number"},
+		{[]string{"--rate", "x"}, "want a number"},
+		{[]string{"--every", "3"}, "want a duration"},
+	} {
+		if _, err := parse(t, tt.args); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.msg)
+		}
+	}
+	// Zero is fine where it is not explicit: it means the default.
+	if _, err := parse(t, []string{"--name", "a"}); err != nil {
+		t.Error(err)
+	}
+}
