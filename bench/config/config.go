@@ -205,6 +205,9 @@ func Decode(raw []byte, ck Checker) (*Config, error) {
 	if len(raw) > MaxFileBytes {
 		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileBytes)
 	}
+	if err := checkNesting(raw); err != nil {
+		return nil, err
+	}
 	var c Config
 	md, err := toml.NewDecoder(bytes.NewReader(raw)).Decode(&c)
 	if err != nil {
@@ -320,7 +323,7 @@ func (c *Config) Validate(ck Checker) error {
 			return fmt.Errorf("scenarios[%d]: %w", i, err)
 		}
 	}
-	return nil
+	return c.checkBounds()
 }
 
 func (s ServerEntry) validate(ck Checker) error {
