@@ -136,4 +136,3 @@ func (c *Config) points() int {
 	}
 	return mul(mul(perRepeat, len(c.Servers)), c.Repeats)
 }
-
