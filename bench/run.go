@@ -153,8 +153,10 @@ func (o Options) check() error {
 		return &OptionError{"missing CONFIG"}
 	case o.SLOP99 < 0:
 		return &OptionError{"--slo-p99 must be positive"}
-	case o.SLOCompletion < 0 || o.SLOCompletion > 1:
-		return &OptionError{"--slo-completion must be in (0, 1]"}
+	case !(o.SLOCompletion >= 0 && o.SLOCompletion <= 1): // NaN too
+		return &OptionError{fmt.Sprintf("--slo-completion must be in (0, 1], got %v", o.SLOCompletion)}
+	case o.SLOP99 > config.MaxTimeout:
+		return &OptionError{fmt.Sprintf("--slo-p99 must be at most %v, got %v", config.MaxTimeout, o.SLOP99)}
 	}
 	return nil
 }

@@ -44,9 +44,6 @@ func checkNesting(raw []byte) error {
 			}
 		case ']', '}':
 			depth = max(depth-1, 0)
-		case '\n':
-			// A table header ([a] or [[a]]) closes on its line; an
-			// unbalanced line is the parser's error to report.
 		}
 	}
 	return nil

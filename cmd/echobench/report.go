@@ -63,7 +63,7 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	if *slo < 0 {
 		return usagef("report: --slo-p99 must be positive, got %v", *slo)
 	}
-	if *sloCompletion < 0 || *sloCompletion > 1 {
+	if !(*sloCompletion >= 0 && *sloCompletion <= 1) { // NaN too: it would never converge
 		return usagef("report: --slo-completion must be in (0, 1], got %v", *sloCompletion)
 	}
 	file, err := reports.ResolveRun(path, *latest)

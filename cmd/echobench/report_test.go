@@ -69,6 +69,7 @@ func TestReportAndCompareUsage(t *testing.T) {
 		{"report without a path", []string{"report"}, 2, "missing RESULTS"},
 		{"report of a missing path", []string{"report", filepath.Join(root, "nope")}, 1, "no such file"},
 		{"report with a bad SLO", []string{"report", dir, "--slo-completion", "2"}, 2, "slo-completion"},
+		{"report with a NaN SLO", []string{"report", dir, "--slo-completion", "NaN"}, 2, "slo-completion"},
 		{"compare with one run", []string{"compare", dir}, 2, "want OLD and NEW"},
 		{"compare a run with itself", []string{"compare", dir, dir}, 0, ""},
 	}

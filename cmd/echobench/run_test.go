@@ -613,6 +613,8 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--resume", "20200101-000000", "--results", dir}, false, "no such file"},
 		{[]string{good, "--server-cpus", "99"}, false, "server CPUs"},
 		{[]string{good, "--slo-completion", "2"}, true, "--slo-completion"},
+		{[]string{good, "--slo-completion", "NaN"}, true, "--slo-completion must be in (0, 1], got NaN"},
+		{[]string{good, "--slo-p99", "1h"}, true, "--slo-p99 must be at most"},
 	}
 	for _, tt := range tests {
 		err := runMatrix(io.Discard, io.Discard, tt.args, fakeDeps())
