@@ -251,6 +251,9 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 	if run.TornTail {
 		a.Warnings = append(a.Warnings, "the results file ends with a partial line (the run was interrupted); it was ignored")
 	}
+	if run.Duplicates > 0 {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("the results file repeats %d records line for line; each was counted once", run.Duplicates))
+	}
 	byKey, envDiffers := a.group(run.Records)
 	if w := disturbedWarning(run.Records); w != "" {
 		a.Warnings = append(a.Warnings, w)

@@ -23,6 +23,9 @@ type Run struct {
 	// TornTail is true when the file ended with a partial line (the writer
 	// died mid-record); the line is ignored and the report says so.
 	TornTail bool
+	// Duplicates counts lines that repeated an earlier record exactly:
+	// dropped, never counted as repeats, and reported.
+	Duplicates int
 }
 
 // ResolveRun finds the results file a user meant by path: a results file
@@ -98,5 +101,14 @@ func ReadRun(path string) (*Run, error) {
 	if len(res.Records) == 0 {
 		return nil, fmt.Errorf("read run: %s holds no records", p)
 	}
-	return &Run{Path: p, Records: res.Records, TornTail: res.TornTail}, nil
+	// One report is one run: records of several runs (files appended to
+	// each other) would pass for extra repeats of one, and repeats of
+	// different runs were not interleaved.
+	first := res.Records[0].RunID
+	for _, r := range res.Records {
+		if r.RunID != first {
+			return nil, fmt.Errorf("read run: %s holds records of run %q and of run %q; a report reads one run (compare two runs with echobench compare)", p, first, r.RunID)
+		}
+	}
+	return &Run{Path: p, Records: res.Records, TornTail: res.TornTail, Duplicates: res.Duplicates}, nil
 }

@@ -87,6 +87,9 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if run.Duplicates > 0 {
+		fmt.Fprintf(stderr, "report: %s repeats %d records line for line; each was counted once\n", run.Path, run.Duplicates)
+	}
 	if run.TornTail {
 		fmt.Fprintf(stderr, "report: %s ends with a partial line (interrupted run); it was ignored\n", run.Path)
 	}

@@ -131,3 +131,42 @@ func TestCompareFilesInOneFolder(t *testing.T) {
 		t.Errorf("compare of a.jsonl and b.jsonl (every throughput halved) printed:\n%s\nwhich does not show the halving; a against itself:\n%s", differ, same)
 	}
 }
+
+// A results file with every line written three times reports as the file
+// written once (issue #11 item 6), says so, and compares as equal to it; a
+// file holding two runs is refused.
+func TestReportDuplicatedLines(t *testing.T) {
+	t.Parallel()
+	dir := copyRun(t, t.TempDir(), "run")
+	src, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tripled := filepath.Join(dir, "tripled.jsonl")
+	if err := os.WriteFile(tripled, bytes.Repeat(src, 3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run2(&stdout, &stderr, "report", tripled, "--out", t.TempDir(), "--png=false"); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "repeats") || !strings.Contains(stderr.String(), "counted once") {
+		t.Errorf("the duplicates were not reported:\n%s", stderr.String())
+	}
+	stdout.Reset()
+	if err := run2(&stdout, &stderr, "compare", filepath.Join(dir, "results.jsonl"), tripled); err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); !strings.Contains(out, "n=6+6") || strings.Contains(out, "+18") {
+		t.Errorf("the tripled file's repeats were counted more than once:\n%s", out)
+	}
+	other := bytes.ReplaceAll(src, []byte(`"run_id":"`), []byte(`"run_id":"other-`))
+	mixed := filepath.Join(dir, "mixed.jsonl")
+	if err := os.WriteFile(mixed, append(append([]byte{}, src...), other...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = run2(&stdout, &stderr, "report", mixed, "--out", t.TempDir(), "--png=false")
+	if err == nil || !strings.Contains(err.Error(), "a report reads one run") {
+		t.Errorf("a file of two runs: %v", err)
+	}
+}

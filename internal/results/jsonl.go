@@ -63,14 +63,57 @@ type ReadResult struct {
 	// TornOffset is the byte offset where the torn line starts; a resumed
 	// writer truncates the file there.
 	TornOffset int64
+	// Duplicates counts lines dropped because they repeat an earlier line
+	// byte for byte (a file appended twice): a record counts once, never
+	// as another repeat.
+	Duplicates int
+}
+
+// recordKey identifies a record: a run records each point and repeat once.
+type recordKey struct {
+	runID, pointID string
+	repeat         int
+}
+
+// seenRecords maps each record's key to its line and its index in the
+// records read, to tell a duplicate (dropped) from a conflict (refused).
+type seenRecords map[recordKey]seenRecord
+
+type seenRecord struct{ line, index int }
+
+// add admits rec, read at line, into records: false for a duplicate of an
+// earlier record (equal once decoded, so a version-1 line and its version-2
+// rewrite are one record), an error for a second record of the same point
+// and repeat with other content.
+func (s seenRecords) add(records []Record, rec *Record, line int) (bool, error) {
+	k := recordKey{rec.RunID, rec.PointID, rec.Repeat}
+	if first, dup := s[k]; dup {
+		if sameRecord(&records[first.index], rec) {
+			return false, nil
+		}
+		return false, fmt.Errorf("point %s repeat %d is recorded again, with other content than line %d", rec.PointID, rec.Repeat, first.line)
+	}
+	s[k] = seenRecord{line, len(records)}
+	return true, nil
+}
+
+// sameRecord compares two records as they encode (nil and empty slices
+// alike), which is what a line means.
+func sameRecord(a, b *Record) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // Read decodes every record in r. A torn final line is reported in the
-// result, not as an error; any other malformed line, or a schema version this
-// code does not know, is an error naming the line. Records of an older
+// result, not as an error; an exact duplicate line is dropped and counted;
+// any other malformed line, a record that fails Check, a second record of
+// one point and repeat with other content, or a schema version this code
+// does not know, is an error naming the line. Records of an older
 // schema it knows come back in the current one (see toCurrent).
 func Read(r io.Reader) (ReadResult, error) {
 	var res ReadResult
+	seen := seenRecords{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var offset int64
 	for line := 1; ; line++ {
@@ -96,7 +139,17 @@ func Read(r io.Reader) (ReadResult, error) {
 			if err := toCurrent(trimmed, &rec); err != nil {
 				return res, fmt.Errorf("line %d: %w", line, err)
 			}
-			res.Records = append(res.Records, rec)
+			if err := rec.Check(); err != nil {
+				return res, fmt.Errorf("line %d: %w", line, err)
+			}
+			switch fresh, err := seen.add(res.Records, &rec, line); {
+			case err != nil:
+				return res, fmt.Errorf("line %d: %w", line, err)
+			case fresh:
+				res.Records = append(res.Records, rec)
+			default:
+				res.Duplicates++
+			}
 		}
 		offset += int64(len(b))
 		if !complete {

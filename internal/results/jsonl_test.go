@@ -40,7 +40,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 
 func TestReadTornTail(t *testing.T) {
 	t.Parallel()
-	good := `{"schema":1,"point_id":"a","status":"ok"}` + "\n"
+	good := `{"schema":1,"run_id":"r","point_id":"a","repeat":1,"status":"skipped"}` + "\n"
 	torn := `{"schema":1,"point_id":"b","sta`
 	res, err := Read(strings.NewReader(good + torn))
 	if err != nil {
@@ -72,7 +72,10 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"schema":1,"load":{"intended":3}}` + "\n{\"sch"))
 	f.Add([]byte(`{"schema":1,"scenario":{"size":64,"load":0.5,"rate":10,"capacity":20},"load":{"size":64,"rate":10,"timeline":[{"t_s":1}]}}` + "\n"))
 	f.Add([]byte(`{"schema":2,"scenario":{"size_bytes":64},"load":{"timeline":[{"elapsed_s":1}]}}` + "\n" + `{"schema":1,"load":{"timeline":[]}}`))
+	f.Add([]byte(`{"schema":2,"run_id":"r","point_id":"a","repeat":1,"status":"ok","load":{"intended":2,"completed":2,"completion_ratio":1}}` + "\n" +
+		`{"schema":2,"run_id":"r","point_id":"a","repeat":1,"status":"ok","load":{"intended":2,"completed":2,"completion_ratio":1}}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkReadInvariants(t, b)
 		res, err := Read(bytes.NewReader(b))
 		if err == nil && res.TornTail && (res.TornOffset < 0 || res.TornOffset > int64(len(b))) {
 			t.Fatalf("torn offset %d outside input of %d bytes", res.TornOffset, len(b))
