@@ -106,3 +106,13 @@ func checkReadInvariants(t *testing.T, b []byte) {
 		keys[k] = true
 	}
 }
+
+// A line past the limit is refused without reading it whole.
+func TestReadLongLine(t *testing.T) {
+	t.Parallel()
+	huge := strings.NewReader(encodeLines(t, goodRecord("a", 1)) + `{"schema":2,"run_id":"` + strings.Repeat("x", maxLineBytes) + "\"}\n")
+	_, err := Read(huge)
+	if err == nil || !strings.Contains(err.Error(), "line 2: longer than") {
+		t.Errorf("a line of %d bytes: %v", maxLineBytes+20, err)
+	}
+}

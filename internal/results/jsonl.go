@@ -117,9 +117,9 @@ func Read(r io.Reader) (ReadResult, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var offset int64
 	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(b) > maxLineBytes {
-			return res, fmt.Errorf("line %d: longer than %d bytes", line, maxLineBytes)
+		b, err := readLine(br)
+		if errors.Is(err, errLineTooLong) {
+			return res, fmt.Errorf("line %d: %w", line, err)
 		}
 		complete := err == nil
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -154,6 +154,24 @@ func Read(r io.Reader) (ReadResult, error) {
 		offset += int64(len(b))
 		if !complete {
 			return res, nil
+		}
+	}
+}
+
+var errLineTooLong = fmt.Errorf("longer than %d bytes", maxLineBytes)
+
+// readLine reads up to and including the next newline, refusing a line
+// longer than maxLineBytes before it is all in memory.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > maxLineBytes {
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
 		}
 	}
 }
