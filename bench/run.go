@@ -130,6 +130,7 @@ type Runner struct {
 	stopping       atomic.Bool
 	records        map[string]*results.Record
 	order          []string // PointIDs in the order recorded
+	lock           *runLock // held from New to the end of Run
 }
 
 // ErrInterrupted is returned when a stop request ended the run early.
@@ -424,13 +425,16 @@ func (r *Runner) create(raw []byte) error {
 		err := os.Mkdir(dir, 0o755)
 		if err == nil {
 			r.runID, r.runDir = id, dir
+			if r.lock, err = lockRun(dir); err != nil {
+				return err
+			}
 			break
 		}
 		if !errors.Is(err, os.ErrExist) || i > 100 {
 			return fmt.Errorf("run directory: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(r.runDir, "config.toml"), raw, 0o644); err != nil {
+	if err := writeFileSynced(filepath.Join(r.runDir, "config.toml"), raw); err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
 	meta := RunMeta{RunID: r.runID, Started: time.Now(), Seed: r.seed, Config: r.opts.ConfigPath, Env: r.env, Points: len(r.plan)}
@@ -446,8 +450,12 @@ func (r *Runner) create(raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("encode env.json: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(r.runDir, "env.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeFileSynced(filepath.Join(r.runDir, "env.json"), append(b, '\n')); err != nil {
 		return fmt.Errorf("save env.json: %w", err)
+	}
+	// The run directory's entries, and the run directory in its parent.
+	if err := errors.Join(syncDir(r.runDir), syncDir(r.opts.ResultsDir)); err != nil {
+		return fmt.Errorf("sync run directory: %w", err)
 	}
 	return nil
 }
@@ -468,6 +476,10 @@ func readMeta(dir string) (RunMeta, error) {
 // writer died mid-line) is cut off with a warning; the point it belonged to
 // runs again.
 func (r *Runner) reopen() error {
+	var err error
+	if r.lock, err = lockRun(r.runDir); err != nil {
+		return fmt.Errorf("resume %s: %w", r.runID, err)
+	}
 	path := filepath.Join(r.runDir, results.FileName)
 	res, err := results.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -536,6 +548,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer r.lock.release()
 	w, err := results.OpenWriter(filepath.Join(r.runDir, results.FileName))
 	if err != nil {
 		return err

@@ -21,6 +21,10 @@ const maxLineBytes = 16 << 20
 // after each so that a crash or Ctrl-C loses nothing that was written.
 type Writer struct {
 	f *os.File
+	// sizeBytes is the file's length after the last complete record: a
+	// failed write (a full disk) is cut back to it, so the file never
+	// keeps half a line.
+	sizeBytes int64
 }
 
 // OpenWriter opens path for appending, creating it if needed.
@@ -29,7 +33,12 @@ func OpenWriter(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open results: %w", err)
 	}
-	return &Writer{f: f}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open results: %w", err)
+	}
+	return &Writer{f: f, sizeBytes: st.Size()}, nil
 }
 
 // Append writes rec as one line and syncs it to disk.
@@ -43,11 +52,15 @@ func (w *Writer) Append(rec *Record) error {
 	}
 	b = append(b, '\n')
 	if _, err := w.f.Write(b); err != nil {
+		if terr := w.f.Truncate(w.sizeBytes); terr != nil {
+			err = errors.Join(err, fmt.Errorf("cut the partial line: %w", terr))
+		}
 		return fmt.Errorf("append record %s: %w", rec.PointID, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("sync results: %w", err)
 	}
+	w.sizeBytes += int64(len(b))
 	return nil
 }
 
