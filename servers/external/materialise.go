@@ -12,6 +12,8 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"echobench/servers/node"
 	"echobench/servers/python"
 )
@@ -104,12 +106,12 @@ func materialise(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := privateDir(root); err != nil {
+		return "", err
+	}
 	final := filepath.Join(root, "scripts-"+contentHash(files))
 	if _, err := os.Stat(final); err == nil {
 		return final, verify(final, files)
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", fmt.Errorf("create script cache %s: %w", root, err)
 	}
 	tmp, err := os.MkdirTemp(root, ".tmp-scripts-")
 	if err != nil {
@@ -125,11 +127,6 @@ func materialise(root string) (string, error) {
 			return "", fmt.Errorf("write script cache: %w", err)
 		}
 	}
-	// MkdirTemp makes the directory private (0700); the scripts are not
-	// secret, and a server may run as another user under sudo -u.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", fmt.Errorf("write script cache: %w", err)
-	}
 	if err := os.Rename(tmp, final); err != nil {
 		if _, statErr := os.Stat(final); statErr == nil {
 			return final, verify(final, files) // another process got there first
@@ -137,6 +134,41 @@ func materialise(root string) (string, error) {
 		return "", fmt.Errorf("install script cache %s: %w", final, err)
 	}
 	return final, nil
+}
+
+// privateDir makes root a directory that only this user can use: created
+// 0700 if missing, and refused when it is a symbolic link, belongs to another
+// user, or is open to others (a predictable path such as /tmp/echobench-0
+// could have been made by someone else, who could then swap the scripts the
+// servers run). The checks read the opened directory itself (fstat of an
+// O_NOFOLLOW descriptor), not its path again, so there is no gap between
+// check and use; a directory of ours left open by an older version is made
+// private.
+func privateDir(root string) error {
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return fmt.Errorf("create script cache %s: %w", root, err)
+	}
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create script cache %s: %w", root, err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("script cache %s: not a directory of its own (a symbolic link?): %w", root, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("script cache %s: %w", root, err)
+	}
+	if int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("script cache %s belongs to uid %d, not to this user (%d): refusing to run scripts from it; remove it or set XDG_CACHE_HOME", root, st.Uid, os.Getuid())
+	}
+	if st.Mode&0o077 != 0 {
+		if err := unix.Fchmod(fd, 0o700); err != nil {
+			return fmt.Errorf("script cache %s is open to other users and cannot be made private: %w", root, err)
+		}
+	}
+	return nil
 }
 
 // verify checks that dir holds files as embedded: a directory named by a
