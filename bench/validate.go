@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net"
 
 	"echobench/internal/results"
 )
@@ -16,13 +17,15 @@ func (r *Runner) checkLoads() error {
 	seen := map[string]bool{}
 	for _, p := range r.plan {
 		sc := p.Scenario
-		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%s", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, p.SourceIPs)
+		// The port is a placeholder (the server's comes at run time); the
+		// host is the server's, whose family the source IPs must share.
+		addr := placeholderAddr(p.Server.Addr)
+		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%s|%s", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, p.SourceIPs, addr)
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		// The address is a placeholder: the server's comes at run time.
-		cfg, err := r.loadConfig(p, sc, "127.0.0.1:9")
+		cfg, err := r.loadConfig(p, sc, addr)
 		if err == nil {
 			if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
 				// The rate derives from the capacity measured at run
@@ -39,4 +42,13 @@ func (r *Runner) checkLoads() error {
 		}
 	}
 	return nil
+}
+
+// placeholderAddr is the server's host with a port that validation accepts.
+func placeholderAddr(serverAddr string) string {
+	host, _, err := net.SplitHostPort(serverAddr)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "9")
 }

@@ -211,8 +211,8 @@ func (a *Analysis) latencyFigure() (*figure, string) {
 // sweepAggregates returns, per open-loop group, each model's sweep points (its
 // fixed load fractions) ordered by offered rate. The SLO search's points are
 // left out: step k of the bisection runs at a different rate in each repeat,
-// so a median across repeats mixes rates and zigzags the line; their result
-// is the SLO table.
+// so a median across repeats mixes rates and zigzags the line. They are not
+// drawn.
 func (a *Analysis) sweepAggregates(g Cell, model string) []*Aggregate {
 	var out []*Aggregate
 	for _, p := range a.Aggregates {
@@ -274,7 +274,7 @@ func (a *Analysis) sweepFigure() (*figure, string) {
 		rows = append(rows, []*plot.Plot{lat, comp})
 	}
 	return &figure{name: "sweep", title: "Open loop: latency and completion against offered load (where each model breaks)",
-		caption: fmt.Sprintf("Latency runs from each message's intended send time, so a stalled server cannot hide it. A model holds a load while p99 ≤ %s and ≥ %s of messages complete; × marks points that did not hold (rate not met or below the completion SLO). Each point is a load fraction of the model's own capacity, median over repeats; the SLO search's steps are in the SLO table, not here.",
+		caption: fmt.Sprintf("Latency runs from each message's intended send time, so a stalled server cannot hide it. A model holds a load while p99 ≤ %s and ≥ %s of messages complete; × marks points that did not hold (rate not met or below the completion SLO). Each point is a load fraction of the model's own capacity, median over repeats; the SLO search's steps, which run at a different rate per repeat, are not drawn.",
 			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
 		plots: rows}, ""
 }
@@ -369,7 +369,7 @@ func (a *Analysis) completionFigure() (*figure, string) {
 		panels = append(panels, p)
 	}
 	return &figure{name: "completion", title: "Outcome of every intended message by cause, per model (" + scope + ")",
-		caption: "Each intended message ends as exactly one of completed, timed out, errored (reset, refused, closed) or corrupted; counts are summed over " + scope + " and their repeats. Any corrupted message is a bug in the model.",
+		caption: "Each intended message ends as exactly one of completed, timed out, errored (its connection was reset or closed under it) or corrupted; counts are summed over " + scope + " and their repeats. Connects the server refused are not messages: they are counted apart, as conn_failed, and retried (messages that wait for the retry past their timeout are timed out). Any corrupted message is a bug in the model.",
 		plots:   grid(panels, 2), rowHeight: 2.8 * vg.Inch}, ""
 }
 

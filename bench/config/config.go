@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"echobench/loadgen"
 )
 
 // MaxFileBytes caps a matrix file. Real ones are a few KiB.
@@ -423,6 +425,17 @@ func (sc Family) validate(ck Checker) error {
 		return fmt.Errorf("slow_read_bytes_per_s: must be 1..%d, got %d", MaxSlowReadBytesPerSec, sc.SlowReadBytesPerSec)
 	}
 	maxIdle, maxSlow := maxOf(sc.IdleConns), maxOf(sc.SlowReaders)
+	// Each count alone first, so that their sum below cannot overflow.
+	for _, l := range []struct {
+		key string
+		ns  []int
+	}{{"conns", sc.Conns}, {"idle_conns", sc.IdleConns}, {"slow_readers", sc.SlowReaders}} {
+		for _, n := range l.ns {
+			if n > 1<<30 {
+				return fmt.Errorf("%s: %d is beyond any open-file limit", l.key, n)
+			}
+		}
+	}
 	for _, n := range sc.Conns {
 		if n < 1 {
 			return fmt.Errorf("conns: must be at least 1, got %d", n)
@@ -438,14 +451,17 @@ func (sc Family) validate(ck Checker) error {
 				what, total+FDHeadroom, ck.MaxFiles)
 		}
 	}
+	// The load generator's own limits, so that a point is refused here
+	// rather than after its server started (bench also runs the load
+	// generator's whole validation on every point before the run).
 	for _, n := range sc.Sizes {
-		if n < 1 || n > 64<<20 {
-			return fmt.Errorf("sizes: must be 1 byte to 64 MiB, got %d", n)
+		if n < 1 || n > loadgen.MaxSizeBytes {
+			return fmt.Errorf("sizes: must be 1 byte to %d MiB, got %d", loadgen.MaxSizeBytes>>20, n)
 		}
 	}
 	for _, n := range sc.Depth {
-		if n < 1 || n > 1<<16 {
-			return fmt.Errorf("depth: must be 1..65536, got %d", n)
+		if n < 1 || n > loadgen.MaxDepth {
+			return fmt.Errorf("depth: must be 1..%d, got %d", loadgen.MaxDepth, n)
 		}
 	}
 	for _, f := range sc.Load {
@@ -454,18 +470,10 @@ func (sc Family) validate(ck Checker) error {
 		}
 	}
 	if sc.SourceIPs != "" {
-		for _, elem := range strings.Split(sc.SourceIPs, ",") {
-			lo, hi, isRange := strings.Cut(elem, "-")
-			ends := []string{lo}
-			if isRange {
-				ends = append(ends, hi)
-			}
-			for _, ip := range ends {
-				p := net.ParseIP(strings.TrimSpace(ip))
-				if p == nil || !p.IsLoopback() {
-					return fmt.Errorf("source_ips: %q is not a loopback address", ip)
-				}
-			}
+		// Their family must match each server's address: bench checks
+		// that per point with the load generator's validation.
+		if _, err := loadgen.ParseSourceIPs(sc.SourceIPs); err != nil {
+			return fmt.Errorf("source_ips: %v", err)
 		}
 	}
 	return nil

@@ -63,3 +63,15 @@ func TestUpperBounds(t *testing.T) {
 		t.Errorf("a huge matrix: %v", err)
 	}
 }
+
+// Counts near MaxInt64 whose sum wraps below the file limit are refused
+// (issue #11 item 2).
+func TestCountsDoNotWrap(t *testing.T) {
+	t.Parallel()
+	body := "duration = \"1s\"\n[[servers]]\nmodel = \"epoll\"\n[[scenarios]]\nmode = \"closed\"\nsizes = [64]\n" +
+		"conns = [9223372036854775807]\nidle_conns = [9223372036854775807]\nslow_readers = [2]\n"
+	_, err := Decode([]byte(body), testChecker())
+	if err == nil || !strings.Contains(err.Error(), "beyond any open-file limit") {
+		t.Errorf("wrapping counts: %v", err)
+	}
+}

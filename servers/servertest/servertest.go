@@ -3,7 +3,7 @@
 // server), so a Python or Node server is checked by exactly the same code as a
 // Go model started through `echobench serve MODEL`.
 //
-// The contract it checks (DESIGN.md; docs/conformance.md explains each case):
+// The contract it checks (docs/architecture.md; docs/conformance.md explains each case):
 //   - started as `CMD... --addr 127.0.0.1:0 --max-pending BYTES`, the server
 //     prints exactly one stdout line, "LISTENING host:port", once it accepts
 //     connections, within 10 s; logs go to stderr;
