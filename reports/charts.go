@@ -61,7 +61,9 @@ func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err err
 		}
 		c, err := f.render(withPNG)
 		if err != nil {
-			return charts, notes, err
+			// One chart that cannot be drawn must not cost the report.
+			notes = append(notes, fmt.Sprintf("%s: %v", f.title, err))
+			continue
 		}
 		charts = append(charts, c)
 	}

@@ -173,6 +173,12 @@ func (f figure) draw(dc draw.Canvas, h vg.Length) (err error) {
 	for i, r := range f.plots {
 		grid[i] = make([]*plot.Plot, cols)
 		copy(grid[i], r)
+		for _, p := range r {
+			if p != nil {
+				padLogAxis(&p.X)
+				padLogAxis(&p.Y)
+			}
+		}
 	}
 	tiles := draw.Tiles{Rows: len(grid), Cols: cols, PadX: 0.3 * vg.Inch, PadY: 0.3 * vg.Inch,
 		PadTop: 0.05 * vg.Inch, PadBottom: 0.05 * vg.Inch, PadLeft: 0.1 * vg.Inch, PadRight: 0.2 * vg.Inch}
@@ -379,6 +385,15 @@ func valueTicks(vals []float64, format func(float64) string) plot.ConstantTicks 
 }
 
 func intLabel(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// padLogAxis widens a log axis whose data is one value (all repeats and
+// models equal): gonum would widen it by ±1, below zero for a value under 1,
+// and a log scale cannot draw that.
+func padLogAxis(a *plot.Axis) {
+	if _, ok := a.Scale.(plot.LogScale); ok && a.Min == a.Max && a.Min > 0 {
+		a.Min, a.Max = a.Min/2, a.Max*2
+	}
+}
 
 func setLogY(p *plot.Plot) {
 	p.Y.Scale = plot.LogScale{}
