@@ -205,7 +205,7 @@ details{margin:8px 0}
 <td class="n">{{sum .P50Us}}</td><td class="n">{{sum .P99Us}}</td><td class="n">{{sum .P999Us}}</td>
 <td class="n">{{if .CompletionRatio.N}}{{pct .CompletionRatio.Median}}{{else}}–{{end}}</td>
 <td class="n">{{sum .CPUPerMsgUs}}</td><td class="n">{{if .RSSBytesPerConn.N}}{{kib .RSSBytesPerConn.Median}}{{else}}–{{end}}</td>
-<td class="flag">{{.Unranked}}</td>
+<td class="flag">{{.Unranked}}{{with .Unstable}} {{.}}{{end}}</td>
 </tr>
 {{end}}</table>
 

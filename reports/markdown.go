@@ -49,6 +49,12 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 			fmt.Fprintf(&b, "- %s: %s\n", p.Key(), p.Unranked)
 		}
 	}
+	if n := a.unstableAggregates(); len(n) > 0 {
+		b.WriteString("\n## Unstable measurements\n\n")
+		for _, p := range n {
+			fmt.Fprintf(&b, "- %s: %s\n", p.Key(), p.Unstable())
+		}
+	}
 	if len(a.Failed) > 0 {
 		b.WriteString("\n## Failed points\n\n")
 		for _, r := range a.Failed {

@@ -44,6 +44,10 @@ type Summary struct {
 	// Min and Max so that charts still show the spread.
 	Lo, Hi float64
 	HasCI  bool
+	// CV is the coefficient of variation (sample standard deviation over
+	// mean) of two or more positive values, else 0: how much the repeats
+	// disagree, whatever the unit.
+	CV float64
 }
 
 // Summarize describes values. It returns the zero Summary for no values.
@@ -61,6 +65,10 @@ func Summarize(values []float64) Summary {
 	s.HasCI = !math.IsInf(sum.Lo, 0) && !math.IsInf(sum.Hi, 0)
 	if !s.HasCI {
 		s.Lo, s.Hi = s.Min, s.Max
+	}
+	if mean, _ := stats.Mean(v); len(v) >= 2 && mean > 0 {
+		sd, _ := stats.StandardDeviationSample(v)
+		s.CV = sd / mean
 	}
 	return s
 }
