@@ -5,7 +5,7 @@ BIN     := bin/echobench
 CONFIG  ?= configs/quick.toml
 RESULTS ?= results
 
-.PHONY: all build test fmt-check vet race bench-smoke bench deps clean
+.PHONY: all build test fmt-check vet race bench-smoke fuzz-smoke bench deps clean
 
 all: build
 
@@ -29,7 +29,20 @@ race:
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 200x -benchmem -count=1 ./...
 
-test: fmt-check vet race bench-smoke
+# Every fuzz target for a bounded time: the decoders of every input a user
+# hands us (matrix files, results files, histograms) and the report over
+# any results file. Each must give a clear error or a correct result.
+FUZZ_TIME ?= 5s
+FUZZ_TARGETS := ./bench/config:FuzzDecode ./internal/results:FuzzRead ./reports:FuzzDecodeHDR ./reports:FuzzReport
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZ_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg; \
+	done
+
+test: fmt-check vet race bench-smoke fuzz-smoke
 
 # Debian packages for the foreign stacks (Python, Node.js) and the browser
 # the report test uses. Idempotent.
