@@ -161,6 +161,12 @@ type Family struct {
 	// SlowReadBytesPerSec is how fast each slow reader reads its echo.
 	// Default DefaultSlowReadBytesPerSec.
 	SlowReadBytesPerSec int `toml:"slow_read_bytes_per_s"`
+	// Work is a matrix dimension: what the server's handler does per
+	// request (the server contract's --work SPEC: "none", "cpu:20us",
+	// "wait:10ms", "block:1ms:exp"), each the server's --request-size
+	// being the point's size. Default ["none"]; after Decode every spec
+	// is in its canonical form ("cpu:20µs").
+	Work []string `toml:"work"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -221,6 +227,7 @@ func Decode(raw []byte, ck Checker) (*Config, error) {
 	if err := c.Validate(ck); err != nil {
 		return nil, err
 	}
+	c.canonicalize()
 	return &c, nil
 }
 
@@ -259,6 +266,9 @@ func (c *Config) applyDefaults() {
 		}
 		if sc.SlowReadBytesPerSec == 0 {
 			sc.SlowReadBytesPerSec = DefaultSlowReadBytesPerSec
+		}
+		if len(sc.Work) == 0 {
+			sc.Work = []string{WorkNone}
 		}
 	}
 }
@@ -450,18 +460,28 @@ func (sc Family) validate(ck Checker) error {
 			return fmt.Errorf("load: fractions must be in (0, %g], got %v", MaxLoadFraction, f)
 		}
 	}
-	if sc.SourceIPs != "" {
-		for _, elem := range strings.Split(sc.SourceIPs, ",") {
-			lo, hi, isRange := strings.Cut(elem, "-")
-			ends := []string{lo}
-			if isRange {
-				ends = append(ends, hi)
-			}
-			for _, ip := range ends {
-				p := net.ParseIP(strings.TrimSpace(ip))
-				if p == nil || !p.IsLoopback() {
-					return fmt.Errorf("source_ips: %q is not a loopback address", ip)
-				}
+	if err := sc.checkWork(); err != nil {
+		return err
+	}
+	return checkSourceIPs(sc.SourceIPs)
+}
+
+// checkSourceIPs checks that every address of a source_ips value ("a-b" or
+// a comma list of them) is loopback.
+func checkSourceIPs(list string) error {
+	if list == "" {
+		return nil
+	}
+	for _, elem := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(elem, "-")
+		ends := []string{lo}
+		if isRange {
+			ends = append(ends, hi)
+		}
+		for _, ip := range ends {
+			p := net.ParseIP(strings.TrimSpace(ip))
+			if p == nil || !p.IsLoopback() {
+				return fmt.Errorf("source_ips: %q is not a loopback address", ip)
 			}
 		}
 	}
