@@ -8,6 +8,7 @@ import (
 
 	"echobench/internal/results"
 	"echobench/reports/stat"
+	"echobench/servers/work"
 )
 
 // workNone is the spec of plain echo; records leave it out.
@@ -24,29 +25,15 @@ type workSpec struct {
 	exp  bool // exponential service times, else fixed
 }
 
-// parseWork reads a canonical work spec ("cpu:20µs", "wait:10ms:exp");
-// ok is false for none or a spec this reader does not know (a newer
+// parseWork reads a work spec with the server contract's own parser
+// (servers/work); ok is false for none or a spec it refuses (a newer
 // writer's): such a point is shown, but no work class takes it.
 func parseWork(s string) (w workSpec, ok bool) {
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 || workKindOrder(parts[0]) < 0 {
+	sp, err := work.Parse(s)
+	if err != nil || sp.Kind == work.None {
 		return w, false
 	}
-	mean, err := time.ParseDuration(parts[1])
-	if err != nil || mean <= 0 {
-		return w, false
-	}
-	w = workSpec{kind: parts[0], mean: mean}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "exp":
-			w.exp = true
-		case "fixed":
-		default:
-			return w, false
-		}
-	}
-	return w, true
+	return workSpec{kind: sp.Kind.String(), mean: sp.Mean, exp: sp.Dist == work.Exp}, true
 }
 
 func workKindOrder(kind string) int {

@@ -1,61 +1,28 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"time"
+
+	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // WorkNone is the work spec of plain echo: the default of the work key.
 const WorkNone = "none"
 
-// Bounds of the work contract (docs/servers.md): a request is at most
-// maxRequestSizeBytes, a mean at most maxWorkMean.
-const (
-	maxRequestSizeBytes = 16 << 20
-	maxWorkMean         = 10 * time.Second
-)
-
-// workMean is the contract's duration grammar: digits, an optional
-// fraction, one unit; no sign, no compound.
-var workMean = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s)$`)
-
-// canonicalWork parses a work spec as the server contract does and returns
-// its canonical form (what the server's own String() prints), so that two
-// spellings of one workload are one point.
-//
-// A local parse until servers/work lands on this branch.
+// canonicalWork parses a work spec with the server contract's own parser
+// (servers/work, what `echobench serve --work` runs) and returns its
+// canonical form, so that two spellings of one workload are one point and
+// a spec the servers would refuse is refused before anything starts.
 func canonicalWork(spec string) (string, error) {
-	if spec == WorkNone {
-		return WorkNone, nil
+	w, err := work.Parse(spec)
+	if err != nil {
+		// The error names the flag; here the key is named by the caller.
+		return "", errors.New(strings.TrimPrefix(err.Error(), "--work "))
 	}
-	parts := strings.Split(spec, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return "", fmt.Errorf("%q: want none, KIND:MEAN or KIND:MEAN:DIST", spec)
-	}
-	kind := parts[0]
-	if kind != "cpu" && kind != "wait" && kind != "block" {
-		return "", fmt.Errorf("%q: unknown kind %q (cpu, wait or block)", spec, kind)
-	}
-	if !workMean.MatchString(parts[1]) {
-		return "", fmt.Errorf("%q: bad mean %q (a number and one unit of ns, us, µs, ms, s)", spec, parts[1])
-	}
-	mean, err := time.ParseDuration(parts[1])
-	if err != nil || mean <= 0 || mean > maxWorkMean {
-		return "", fmt.Errorf("%q: mean %q must be > 0 and <= %v", spec, parts[1], maxWorkMean)
-	}
-	out := kind + ":" + mean.String()
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "fixed":
-		case "exp":
-			out += ":exp"
-		default:
-			return "", fmt.Errorf("%q: unknown distribution %q (fixed or exp)", spec, parts[2])
-		}
-	}
-	return out, nil
+	return w.String(), nil
 }
 
 // checkWork checks a family's work specs and, when any is not none, its
@@ -73,8 +40,8 @@ func (sc Family) checkWork() error {
 		return nil
 	}
 	for _, n := range sc.Sizes {
-		if n > maxRequestSizeBytes {
-			return fmt.Errorf("sizes: with work, a size is the server's --request-size: at most %d bytes, got %d", maxRequestSizeBytes, n)
+		if n > servers.MaxRequestSizeBytes {
+			return fmt.Errorf("sizes: with work, a size is the server's --request-size: at most %d bytes, got %d", servers.MaxRequestSizeBytes, n)
 		}
 	}
 	return nil
