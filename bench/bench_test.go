@@ -214,6 +214,56 @@ slow_read_bytes_per_s = 1000
 	}
 }
 
+// Work is a matrix dimension: a point per spec, in its canonical form in
+// the PointID and the scenario; "none" keeps the IDs plain points always
+// had, and two spellings of one spec are one point.
+func TestPlanWork(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, `
+duration = "1s"
+repeats = 1
+slo_steps = 1
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+work = ["none", "cpu:20us", "cpu:20µs", "block:10ms:fixed"]
+[[scenarios]]
+mode = "open"
+conns = [8]
+sizes = [64]
+load = [0.5]
+work = ["wait:1ms:exp"]
+`)
+	plan := Plan(c, []*Target{{Name: "echo"}}, 1)
+	var ids []string
+	for _, p := range plan {
+		ids = append(ids, p.ID)
+	}
+	want := []string{
+		"r1/echo/closed/c64-s64-d1",
+		"r1/echo/closed/c64-s64-d1-work=cpu:20µs",
+		"r1/echo/closed/c64-s64-d1-work=block:10ms",
+		"r1/echo/capacity/c8-s64-d1-work=wait:1ms:exp",
+		"r1/echo/sweep/c8-s64-d1-work=wait:1ms:exp/l0.5",
+		"r1/echo/slo/c8-s64-d1-work=wait:1ms:exp/step1",
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("plan IDs\n%s\nwant\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+	if w := plan[0].Scenario.Work; w != "" {
+		t.Errorf("a none point records work %q, want none left out", w)
+	}
+	if w := plan[2].Scenario.Work; w != "block:10ms" {
+		t.Errorf("work = %q", w)
+	}
+	if sw := plan[4]; sw.Scenario.Work != "wait:1ms:exp" || capacityID(sw) != plan[3].ID {
+		t.Errorf("sweep work %q, capacity %s", sw.Scenario.Work, capacityID(sw))
+	}
+}
+
 func TestHeldConns(t *testing.T) {
 	t.Parallel()
 	sc := results.Scenario{Conns: 10, IdleConns: 100, SlowReaders: 2}

@@ -50,6 +50,10 @@ func (t template) key() string {
 	if t.sourceIPs != "" {
 		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
 	}
+	// Work last: a none point has none, so its ID is the one it always had.
+	if s.Work != "" {
+		k += "-work=" + s.Work
+	}
 	switch s.Kind {
 	case results.KindSweep:
 		k += "/l" + strconv.FormatFloat(s.LoadFraction, 'g', -1, 64)
@@ -71,20 +75,26 @@ func templates(c *config.Config) []template {
 			out = append(out, t)
 		}
 	}
-	win := c.Duration.Seconds()
-	warm := c.Warmup.Seconds()
 	for _, fam := range c.Families {
-		for _, conns := range fam.Conns {
-			for _, size := range fam.Sizes {
-				for _, depth := range fam.Depth {
-					for _, idle := range orZero(fam.IdleConns) {
-						for _, slow := range orZero(fam.SlowReaders) {
-							base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm,
-								IdleConns: idle, SlowReaders: slow}
-							if slow > 0 {
-								base.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
-							}
-							expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
+		for _, base := range familyScenarios(c, fam) {
+			expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
+		}
+	}
+	return out
+}
+
+// familyScenarios is the cross product of a family's dimensions, in file
+// order: the scenario of each of its matrix cells, before expand gives it
+// its kind (or kinds, for an open-loop family).
+func familyScenarios(c *config.Config, fam config.Family) []results.Scenario {
+	var out []results.Scenario
+	for _, conns := range fam.Conns {
+		for _, size := range fam.Sizes {
+			for _, depth := range fam.Depth {
+				for _, idle := range orZero(fam.IdleConns) {
+					for _, slow := range orZero(fam.SlowReaders) {
+						for _, work := range orNone(fam.Work) {
+							out = append(out, cellScenario(c, fam, conns, size, depth, idle, slow, work))
 						}
 					}
 				}
@@ -92,6 +102,28 @@ func templates(c *config.Config) []template {
 		}
 	}
 	return out
+}
+
+// cellScenario is one matrix cell's scenario. Work "none" is left empty,
+// as in records written before work existed.
+func cellScenario(c *config.Config, fam config.Family, conns, size, depth, idle, slow int, work string) results.Scenario {
+	sc := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth,
+		DurationS: c.Duration.Seconds(), WarmupS: c.Warmup.Seconds(), IdleConns: idle, SlowReaders: slow}
+	if slow > 0 {
+		sc.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
+	}
+	if work != config.WorkNone {
+		sc.Work = work
+	}
+	return sc
+}
+
+// orNone is works, or ["none"] when empty: an unset work is plain echo.
+func orNone(works []string) []string {
+	if len(works) == 0 {
+		return []string{config.WorkNone}
+	}
+	return works
 }
 
 // orZero is xs, or [0] when empty: an unset dimension is one point.

@@ -23,6 +23,7 @@ import (
 	"echobench/internal/results"
 	"echobench/loadgen"
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // Timing of a point beyond its warm-up and window.
@@ -155,7 +156,7 @@ func (r *Runner) sloSamples(p Point) []sloSample {
 // measure starts the server, runs the load against it while sampling the
 // server's /proc, and stops the server.
 func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *results.Record {
-	sp, err := r.startServer(p.Server)
+	sp, err := r.startServer(p)
 	if err != nil {
 		return fail(rec, "start server: %v", err)
 	}
@@ -199,17 +200,38 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 	return rec
 }
 
-// startServer starts srv pinned to the server CPUs, with the contract flags
-// built from one servers.Config by the contract's own flag table.
-func (r *Runner) startServer(srv *Target) (*supervise.Proc, error) {
-	cfg := servers.Config{Addr: srv.Addr, MaxPendingBytes: srv.MaxPending}
-	if srv.LoopsFlag {
-		cfg.Loops = srv.Loops
+// startServer starts p's server pinned to the server CPUs, with the
+// contract flags built from one servers.Config by the contract's own flag
+// table.
+func (r *Runner) startServer(p Point) (*supervise.Proc, error) {
+	srv := p.Server
+	cfg, err := serverConfig(srv, p.Scenario)
+	if err != nil {
+		return nil, err
 	}
 	argv := append(slices.Clone(srv.Argv), cfg.Args()...)
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(len(r.srvCPUs)))
 	env = append(env, srv.Env...)
 	return supervise.Start(supervise.Spec{Argv: argv, Env: env, CPUs: r.srvCPUs})
+}
+
+// serverConfig is the server contract's configuration for a point of srv.
+// With work, each message of the point is one request: --request-size is
+// the point's size. A point without work passes neither flag, so a command
+// that predates the work contract still runs every echo point.
+func serverConfig(srv *Target, sc results.Scenario) (servers.Config, error) {
+	cfg := servers.Config{Addr: srv.Addr, MaxPendingBytes: srv.MaxPending}
+	if srv.LoopsFlag {
+		cfg.Loops = srv.Loops
+	}
+	if sc.Work != "" {
+		w, err := work.Parse(sc.Work)
+		if err != nil {
+			return cfg, fmt.Errorf("work: %w", err)
+		}
+		cfg.Work, cfg.RequestSizeBytes = w, sc.SizeBytes
+	}
+	return cfg, nil
 }
 
 // serverRun is a started server process and the record it belongs to.

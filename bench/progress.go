@@ -58,6 +58,9 @@ func describe(pt Point) string {
 	if sc.SlowReaders > 0 {
 		s += fmt.Sprintf(" +%d slow@%dB/s", sc.SlowReaders, sc.SlowReadBytesPerSec)
 	}
+	if sc.Work != "" {
+		s += " work " + sc.Work
+	}
 	switch sc.Kind {
 	case results.KindSweep:
 		s += fmt.Sprintf(" load %g", sc.LoadFraction)

@@ -286,7 +286,10 @@ func (r *Runner) prepare(ctx context.Context, allowed []int) error {
 		return err
 	}
 	r.plan = Plan(r.cfg, r.targets, uint64(r.seed))
-	return r.checkLoads()
+	if err := r.checkLoads(); err != nil {
+		return err
+	}
+	return r.checkWork()
 }
 
 func (r *Runner) resolveCPUs(allowed []int) error {

@@ -52,3 +52,32 @@ func placeholderAddr(serverAddr string) string {
 	}
 	return net.JoinHostPort(host, "9")
 }
+
+// checkWork puts every distinct work and size of the plan through the
+// server contract's own validation (servers.Config.Validate, what `echobench
+// serve` runs), for the same reason as checkLoads: a work the matrix
+// decoder let through and every server refuses would fail each of its
+// points hours into a run. A model that cannot express a kind refuses it
+// when it starts; that is a failed point with the model's reason, not this.
+func (r *Runner) checkWork() error {
+	seen := map[string]bool{}
+	for _, p := range r.plan {
+		sc := p.Scenario
+		key := fmt.Sprintf("%s|%d", sc.Work, sc.SizeBytes)
+		if sc.Work == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		cfg, err := serverConfig(p.Server, sc)
+		if err == nil {
+			// Only the work is checked here: the address and the rest
+			// were checked with the matrix file.
+			cfg.Addr = "127.0.0.1:0"
+			err = cfg.WithDefaults().Validate(false)
+		}
+		if err != nil {
+			return fmt.Errorf("config: the servers refuse %s (work %s, size %d B): %v", p.ID, sc.Work, sc.SizeBytes, err)
+		}
+	}
+	return nil
+}

@@ -73,6 +73,9 @@ type Cell struct {
 	IdleConns, SlowReaders, SlowReadBytesPerSec int
 	SizeBytes                                   int
 	Depth                                       int
+	// Work is the server's work per request in its canonical form
+	// ("cpu:20µs", "wait:10ms:exp"); empty for none, plain echo.
+	Work string
 	// LoadFraction is the sweep's fraction of the measured capacity.
 	LoadFraction float64
 	// SLOStep is the bisection step of an SLO-search point: the repeats of
@@ -83,7 +86,10 @@ type Cell struct {
 // cellOf is the cell a record measured.
 func cellOf(r *results.Record) Cell {
 	s := Cell{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, SizeBytes: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
-		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders}
+		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders, Work: r.Scenario.Work}
+	if s.Work == workNone {
+		s.Work = "" // written by hand or by another tool: none is none
+	}
 	if s.SlowReaders > 0 {
 		s.SlowReadBytesPerSec = r.Scenario.SlowReadBytesPerSec
 	}
@@ -98,7 +104,7 @@ func cellOf(r *results.Record) Cell {
 
 // Label names the cell in tables and on the command line.
 func (s Cell) Label() string {
-	b := fmt.Sprintf("%s c=%d%s %s d=%d", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.SizeBytes), s.Depth)
+	b := fmt.Sprintf("%s c=%d%s %s d=%d%s", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.SizeBytes), s.Depth, s.workLabel())
 	switch {
 	case s.Kind == results.KindSweep && s.LoadFraction == 0:
 		b += " (sweep and SLO search)"
@@ -123,11 +129,21 @@ func (s Cell) extraLabel() string {
 	return b
 }
 
+// workLabel names the work: " work=cpu:20µs"; empty for none.
+func (s Cell) workLabel() string {
+	if s.Work == "" {
+		return ""
+	}
+	return " work=" + s.Work
+}
+
 // held is every connection the server held at the point.
 func (s Cell) held() int { return s.Conns + s.IdleConns + s.SlowReaders }
 
-// Plain reports whether the point has no idle connections or slow readers.
-func (s Cell) Plain() bool { return s.IdleConns == 0 && s.SlowReaders == 0 }
+// Plain reports whether the point is plain echo: no idle connections, no
+// slow readers, no work. The echo classes and charts look at plain points
+// only; the others have classes of their own.
+func (s Cell) Plain() bool { return s.IdleConns == 0 && s.SlowReaders == 0 && s.Work == "" }
 
 func kindOrder(k string) int {
 	switch k {
@@ -153,6 +169,7 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.IdleConns, b.IdleConns),
 		cmp.Compare(a.SlowReaders, b.SlowReaders),
 		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
+		compareWork(a.Work, b.Work),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
 		cmp.Compare(a.SLOStep, b.SLOStep),
 		cmp.Compare(a.Mode, b.Mode),

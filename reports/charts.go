@@ -45,7 +45,7 @@ const errBarNote = "Error bars: 95% CI of the median across repeats (min–max w
 // Notes say which charts were left out and why.
 func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
-		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.completionFigure,
+		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.workFigure, a.completionFigure,
 		a.cpuFigure, a.memoryFigure, a.spectrumFigure,
 	}
 	for _, b := range builders {
@@ -102,7 +102,12 @@ func (a *Analysis) closedBySize() (sizes []int, bySize map[int][]Cell) {
 
 // modelLine collects, over cells (ascending conns), one model's figure.
 func (a *Analysis) modelLine(model string, scs []Cell, pick func(*Aggregate) stat.Summary, withErr bool) (xys plotter.XYs, lo, hi []float64, flagged []bool) {
-	for _, sc := range scs {
+	return a.modelLineAt(model, scs, func(_ int, sc Cell) float64 { return float64(sc.held()) }, pick, withErr)
+}
+
+// modelLineAt collects, over cells, one model's figure at x(i, cell).
+func (a *Analysis) modelLineAt(model string, scs []Cell, x func(int, Cell) float64, pick func(*Aggregate) stat.Summary, withErr bool) (xys plotter.XYs, lo, hi []float64, flagged []bool) {
+	for i, sc := range scs {
 		p := a.AggregateAt(model, sc)
 		if p == nil {
 			continue
@@ -111,7 +116,7 @@ func (a *Analysis) modelLine(model string, scs []Cell, pick func(*Aggregate) sta
 		if s.N == 0 || s.Median <= 0 {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: float64(sc.held()), Y: s.Median})
+		xys = append(xys, plotter.XY{X: x(i, sc), Y: s.Median})
 		lo = append(lo, s.Lo)
 		hi = append(hi, s.Hi)
 		flagged = append(flagged, p.Unranked != "")
@@ -219,8 +224,7 @@ func (a *Analysis) sweepAggregates(g Cell, model string) []*Aggregate {
 	var out []*Aggregate
 	for _, p := range a.Aggregates {
 		s := p.Cell
-		if p.Server == model && s.Kind == results.KindSweep && s.Conns == g.Conns && s.SizeBytes == g.SizeBytes && s.Depth == g.Depth &&
-			s.IdleConns == g.IdleConns && s.SlowReaders == g.SlowReaders && s.SlowReadBytesPerSec == g.SlowReadBytesPerSec && p.RateMsgsPerSec.N > 0 {
+		if p.Server == model && s.Kind == results.KindSweep && sameGroup(s, g) && p.RateMsgsPerSec.N > 0 {
 			out = append(out, p)
 		}
 	}
@@ -235,7 +239,7 @@ func (a *Analysis) sweepFigure() (*figure, string) {
 	}
 	var rows [][]*plot.Plot
 	for _, g := range groups {
-		lat := newPlot(fmt.Sprintf("latency, c=%d%s %s d=%d: p99 solid, p50 dashed", g.Conns, g.extraLabel(), sizeLabel(g.SizeBytes), g.Depth), "offered load (msgs/s)", "latency (µs, log scale)")
+		lat := newPlot(fmt.Sprintf("latency, c=%d%s %s d=%d%s: p99 solid, p50 dashed", g.Conns, g.extraLabel(), sizeLabel(g.SizeBytes), g.Depth, g.workLabel()), "offered load (msgs/s)", "latency (µs, log scale)")
 		setLogY(lat)
 		comp := newPlot("completion ratio (completed / intended)", "offered load (msgs/s)", "completed (%)")
 		for _, m := range a.Models {
@@ -564,4 +568,121 @@ func (a *Analysis) spectrumFigure() (*figure, string) {
 		caption: "The whole latency distribution at one point: the histograms of every repeat merged bucket by bucket, not averaged percentiles. Read right for the tail. Dashed: the point is not ranked. " +
 			"Pick another point with --spectrum '" + strings.ReplaceAll(sc.Label(), "'", "") + "'.",
 		plots: [][]*plot.Plot{{p}}, rowHeight: 4.2 * vg.Inch, legend: []string{}}, ""
+}
+
+// workGroups groups the closed-loop cells with work (and no idle
+// connections or slow readers) by connections, size and depth: a row of
+// the work chart each. A group starts with its plain cell, work none, when
+// the run has it: the baseline the work is set against.
+func (a *Analysis) workGroups() [][]Cell {
+	var groups [][]Cell
+	index := map[Cell]int{}
+	for _, s := range a.Cells(func(s Cell) bool {
+		return s.Kind == results.KindClosed && s.IdleConns == 0 && s.SlowReaders == 0 && s.Work != ""
+	}) {
+		plain := s
+		plain.Work = ""
+		i, ok := index[plain]
+		if !ok {
+			i = len(groups)
+			index[plain] = i
+			groups = append(groups, nil)
+			if len(a.Cells(func(c Cell) bool { return c == plain })) > 0 {
+				groups[i] = append(groups[i], plain)
+			}
+		}
+		groups[i] = append(groups[i], s)
+	}
+	return groups
+}
+
+// setWorkX makes p's X axis the work specs of cells, one category each.
+func setWorkX(p *plot.Plot, cells []Cell) {
+	var idx []float64
+	for i := range cells {
+		idx = append(idx, float64(i))
+	}
+	p.X.Tick.Marker = valueTicks(idx, func(x float64) string {
+		if w := cells[int(x)].Work; w != "" {
+			return w
+		}
+		return workNone
+	})
+	p.X.Min, p.X.Max = -0.5, float64(len(cells))-0.5
+}
+
+// dodge shifts model i of n sideways within its category, so that the
+// models' points and error bars at one work do not hide each other.
+func dodge(i, n int) float64 {
+	if n < 2 {
+		return 0
+	}
+	return 0.36 * (float64(i)/float64(n-1) - 0.5)
+}
+
+// idealMarks draws, at each category with fixed work, a grey dash at the
+// ideal throughput (see idealMsgsPerSec).
+func (a *Analysis) idealMarks(p *plot.Plot, cells []Cell) error {
+	var fn *plotter.Line
+	for i, sc := range cells {
+		w, ok := parseWork(sc.Work)
+		if !ok || w.exp {
+			continue
+		}
+		y := idealMsgsPerSec(sc, w, a.Env.ServerGOMAXPROCS)
+		l, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.3, Y: y}, {X: float64(i) + 0.3, Y: y}})
+		if err != nil {
+			return err
+		}
+		l.Color = color.Gray{0x66}
+		l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
+		l.Width = vg.Points(1.4)
+		p.Add(l)
+		fn = l
+	}
+	if fn != nil {
+		p.Legend.Add("ideal: conns / mean (cpu: server CPUs / mean)", fn)
+		p.Legend.Top = true // the bottom right is where a blocked loop's points fall
+	}
+	return nil
+}
+
+func (a *Analysis) workFigure() (*figure, string) {
+	groups := a.workGroups()
+	if len(groups) == 0 {
+		return nil, "Work: the run has no closed-loop point with work."
+	}
+	var rows [][]*plot.Plot
+	for _, g := range groups {
+		at := fmt.Sprintf("c=%d %s d=%d", g[0].Conns, sizeLabel(g[0].SizeBytes), g[0].Depth)
+		tp := newPlot("throughput, "+at, "work per request", "throughput (msgs/s, log scale)")
+		lat := newPlot("p99 latency, "+at, "work per request", "p99 latency (µs, log scale)")
+		for _, p := range []*plot.Plot{tp, lat} {
+			setWorkX(p, g)
+			setLogY(p)
+		}
+		for i, m := range a.Models {
+			x := func(j int, _ Cell) float64 { return float64(j) + dodge(i, len(a.Models)) }
+			xys, lo, hi, fl := a.modelLineAt(m, g, x, func(p *Aggregate) stat.Summary { return p.ThroughputMsgsPerSec }, true)
+			for k := range lo {
+				lo[k] = math.Max(lo[k], xys[k].Y/100) // a log axis cannot reach 0
+			}
+			if err := a.series(tp, m, xys, lo, hi, fl, false); err != nil {
+				return nil, err.Error()
+			}
+			xys, _, _, fl = a.modelLineAt(m, g, x, func(p *Aggregate) stat.Summary { return p.P99Us }, false)
+			if err := a.series(lat, m, xys, nil, nil, fl, false); err != nil {
+				return nil, err.Error()
+			}
+		}
+		if err := a.idealMarks(tp, g); err != nil {
+			return nil, err.Error()
+		}
+		rows = append(rows, []*plot.Plot{tp, lat})
+	}
+	return &figure{name: "work", title: "Work per request: closed-loop throughput (msgs/s) and p99 latency (µs) per model",
+		caption: "What the handler does per request: none is plain echo at the same point; cpu burns CPU on the serving thread, wait waits without blocking it, block sleeps inline (a blocking call); :exp draws exponential service times with that mean. " +
+			"Higher throughput and lower p99 are better; both axes are logarithmic, since a blocked event loop loses orders of magnitude. Grey dashes: the ideal throughput of fixed work. " +
+			"Each model is shifted sideways a little so its points stay visible. " + errBarNote,
+		plots: rows, rowHeight: 3.2 * vg.Inch}, ""
 }

@@ -24,6 +24,7 @@ var csvHeader = []string{
 	// Appended last so existing column positions hold.
 	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
 	"noise_server_cpus_other", "noise_client_cpus_other", "noise_steal", "disturbed",
+	"work",
 }
 
 // WriteCSV writes one row per record of the run.
@@ -72,6 +73,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 		} else {
 			row = append(row, make([]string, 4)...)
 		}
+		row = append(row, workOrNone(sc.Work))
 		if len(row) != len(csvHeader) {
 			return fmt.Errorf("csv: row %s has %d columns, header %d", r.PointID, len(row), len(csvHeader))
 		}
@@ -84,6 +86,15 @@ func WriteCSV(w io.Writer, run *Run) error {
 		return fmt.Errorf("csv: %w", err)
 	}
 	return nil
+}
+
+// workOrNone is a record's work, "none" when it has none (records written
+// before work existed included).
+func workOrNone(w string) string {
+	if w == "" {
+		return workNone
+	}
+	return w
 }
 
 // statusOf is used by the writers for a record that is not ok.

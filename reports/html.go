@@ -151,7 +151,7 @@ details{margin:8px 0}
 <td><b>{{.Name}}</b></td>
 <td class="choice">{{if isPick .Status}}{{range $i, $m := .Pick}}{{if $i}}, {{end}}<span class="sw" style="background:{{color $.A $m}}"></span>{{$m}}{{end}}{{else}}{{.Headline}}{{end}}
 {{if eq .Status "pick"}}<span class="badge b-pick">significant</span>{{else if eq .Status "tie"}}<span class="badge b-tie">tie</span>{{else if eq .Status "too few repeats"}}<span class="badge b-too">too few repeats</span>{{else if eq .Status "mixed"}}<span class="badge b-mixed">depends on point</span>{{else if eq .Status "undecided"}}<span class="badge b-undecided">undecided</span>{{else}}<span class="badge b-nodata">no data</span>{{end}}</td>
-<td class="why">{{.Why}}</td>
+<td class="why">{{if .Advice}}<i>{{.Advice}}</i> {{end}}{{.Why}}</td>
 </tr>
 {{end}}</table>
 <p class="why">A model is named only where it is significantly better than every other (Mann–Whitney U test over repeats, α={{.Alpha}}); models not significantly different from the best are a tie. A difference needs ≥{{.MinDiff}} repeats per model and a 95% CI ≥{{.MinCI}}: with fewer, the report claims nothing. Client-limited repeats (the load generator saturated while the server had CPU to spare) are left out of the figures; failed, wholly client-limited and rate-not-met points are shown but never ranked. <a href="#classes">Which points fed each workload</a>.</p>
@@ -221,7 +221,7 @@ details{margin:8px 0}
 </table>
 
 <h2 id="method">Method</h2>
-<p class="why">Repeats of a point (model × kind × mode × connections × size × depth × load) are aggregated: median, min–max and the 95% confidence interval of the median (golang.org/x/perf/benchmath, AssumeNothing, as benchstat). Comparisons use the Mann–Whitney U test at α={{.Alpha}}. Latency distributions merge the HDR histograms of every repeat exactly. Open-loop latency runs from each message's intended send time (no coordinated omission). An open-loop point holds its load when the rate was met, p99 ≤ {{us .A.Options.SLOP99Us}} and ≥ {{pct .A.Options.SLOCompletion}} of messages completed.</p>
+<p class="why">Repeats of a point (model × kind × mode × connections × size × depth × work × load) are aggregated: median, min–max and the 95% confidence interval of the median (golang.org/x/perf/benchmath, AssumeNothing, as benchstat). Comparisons use the Mann–Whitney U test at α={{.Alpha}}. Latency distributions merge the HDR histograms of every repeat exactly. Open-loop latency runs from each message's intended send time (no coordinated omission). An open-loop point holds its load when the rate was met, p99 ≤ {{us .A.Options.SLOP99Us}} and ≥ {{pct .A.Options.SLOCompletion}} of messages completed.</p>
 </main>
 </body>
 </html>

@@ -19,7 +19,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	b.WriteString("## Recommendation\n\n")
 	b.WriteString("| Workload | Pick | Why |\n|---|---|---|\n")
 	for _, c := range a.Classes {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, mdPick(c), mdEscape(c.Why))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, mdPick(c), mdEscape(mdWhy(c)))
 	}
 	fmt.Fprintf(&b, "\nA model is named only where it is significantly better (Mann–Whitney U, α=%.2f, over repeats); models not significantly different from the best tie. "+
 		"A difference needs ≥%d repeats per model, a 95%% CI ≥%d. Client-limited repeats (load generator saturated, server not) are left out; failed, wholly client-limited and rate-not-met points are never ranked.\n\n",
@@ -99,6 +99,15 @@ func mdPick(c ClassResult) string {
 		return "tie: **" + strings.Join(c.Pick, "**, **") + "**"
 	}
 	return c.Headline
+}
+
+// mdWhy is the class's evidence, after its advice (in italics) when it has
+// one.
+func mdWhy(c ClassResult) string {
+	if c.Advice == "" {
+		return c.Why
+	}
+	return "*" + c.Advice + "* " + c.Why
 }
 
 func cellMD(p *Aggregate) string {

@@ -72,6 +72,9 @@ type Class struct {
 	Unit   string
 	// HigherIsBetter orders the metric.
 	HigherIsBetter bool
+	// Advice is what a user does with the verdict, in a sentence, for the
+	// classes where the choice depends on what the handlers do.
+	Advice string
 }
 
 // ClassResult is the recommendation for one class.
@@ -101,8 +104,11 @@ func recommend(a *Analysis) []ClassResult {
 	out := make([]ClassResult, 0, len(defs))
 	for _, d := range defs {
 		cr := d.evaluate(a)
-		if d.ID == "slow" {
+		switch d.ID {
+		case "slow":
 			cr.Why += slowBehaviour(a, d.cells)
+		case "cpu", "wait", "block":
+			cr.Why += workBehaviour(a, d.ID, d.cells)
 		}
 		out = append(out, cr)
 	}
@@ -132,19 +138,22 @@ func classDefs(a *Analysis) []classDef {
 	// and slow readers have classes of their own.
 	closed := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Plain() })
 	defs := throughputClassDefs(closed)
-	defs = append(defs, classDef{Class{"latency", "Latency under a fixed load",
-		fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
+	defs = append(defs, classDef{Class{ID: "latency", Name: "Latency under a fixed load",
+		Rule: fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
 			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
-		"sustained rate", "msgs/s", true},
-		sweepGroups(a), sustainedSample})
+		Metric: "sustained rate", Unit: "msgs/s", HigherIsBetter: true},
+		filterCells(sweepGroups(a), func(s Cell) bool { return s.Work == "" }), sustainedSample})
 	memCells, memRule := memoryCells(a, closed)
-	defs = append(defs, classDef{Class{"memory", "Memory per connection", memRule, "RSS per connection", "bytes", false},
+	defs = append(defs, classDef{Class{ID: "memory", Name: "Memory per connection", Rule: memRule, Metric: "RSS per connection", Unit: "bytes"},
 		memCells, rssSample})
-	slow := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 })
-	defs = append(defs, classDef{Class{"slow", "Slow readers",
-		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", "throughput", "msgs/s", true},
+	slow := a.Cells(func(s Cell) bool {
+		return s.Kind == results.KindClosed && s.SlowReaders > 0 && s.IdleConns == 0 && s.Work == ""
+	})
+	defs = append(defs, classDef{Class{ID: "slow", Name: "Slow readers",
+		Rule:   "closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them",
+		Metric: "throughput", Unit: "msgs/s", HigherIsBetter: true},
 		slow, throughputSample})
-	return defs
+	return append(defs, workClassDefs(a)...)
 }
 
 // throughputClassDefs are the closed-loop throughput classes (few, many,
@@ -160,19 +169,20 @@ func throughputClassDefs(closed []Cell) []classDef {
 	if maxSize < LargeMinBytes && maxSize > SmallMaxBytes {
 		largeMin, largeNote = maxSize, fmt.Sprintf(" (adapted: this run's largest is %s)", sizeLabel(maxSize))
 	}
-	tp := "throughput"
+	tput := func(id, name, rule string) Class {
+		return Class{ID: id, Name: name, Rule: rule, Metric: "throughput", Unit: "msgs/s", HigherIsBetter: true}
+	}
 	return []classDef{
-		{Class{"few", "Few connections, small messages",
-			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes)), tp, "msgs/s", true},
+		{tput("few", "Few connections, small messages",
+			fmt.Sprintf("closed loop, depth 1, connections ≤ %d, size ≤ %s", FewMaxConns, sizeLabel(SmallMaxBytes))),
 			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns <= FewMaxConns && s.SizeBytes <= SmallMaxBytes }), throughputSample},
-		{Class{"many", "Many connections",
-			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin)), tp, "msgs/s", true},
+		{tput("many", "Many connections",
+			fmt.Sprintf("closed loop, depth 1, connections ≥ %d%s, size < %s", manyMin, manyNote, sizeLabel(largeMin))),
 			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.Conns >= manyMin && s.SizeBytes < largeMin }), throughputSample},
-		{Class{"large", "Large messages",
-			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote), tp, "msgs/s", true},
+		{tput("large", "Large messages",
+			fmt.Sprintf("closed loop, depth 1, size ≥ %s%s, any connections", sizeLabel(largeMin), largeNote)),
 			filterCells(closed, func(s Cell) bool { return s.Depth == 1 && s.SizeBytes >= largeMin }), throughputSample},
-		{Class{"pipelined", "Pipelined requests",
-			"closed loop, depth > 1, any connections and size", tp, "msgs/s", true},
+		{tput("pipelined", "Pipelined requests", "closed loop, depth > 1, any connections and size"),
 			filterCells(closed, func(s Cell) bool { return s.Depth > 1 }), throughputSample},
 	}
 }
@@ -195,7 +205,7 @@ func closedExtremes(closed []Cell) (maxConns, maxSizeBytes int) {
 // limit) and the smallest size.
 func memoryCells(a *Analysis, closed []Cell) ([]Cell, string) {
 	idle := a.Cells(func(s Cell) bool {
-		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0
+		return s.Kind == results.KindClosed && s.Depth == 1 && s.IdleConns > 0 && s.SlowReaders == 0 && s.Work == ""
 	})
 	maxIdle := 0
 	for _, s := range idle {
@@ -271,7 +281,7 @@ func sweepGroups(a *Analysis) []Cell {
 			return Cell{}, false
 		}
 		return Cell{Kind: results.KindSweep, Mode: s.Mode, Conns: s.Conns, SizeBytes: s.SizeBytes, Depth: s.Depth,
-			IdleConns: s.IdleConns, SlowReaders: s.SlowReaders, SlowReadBytesPerSec: s.SlowReadBytesPerSec}, true
+			IdleConns: s.IdleConns, SlowReaders: s.SlowReaders, SlowReadBytesPerSec: s.SlowReadBytesPerSec, Work: s.Work}, true
 	})
 }
 
@@ -300,8 +310,7 @@ func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, b
 			continue
 		}
 		sc := cellOf(r)
-		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || sc.Conns != g.Conns || sc.SizeBytes != g.SizeBytes || sc.Depth != g.Depth || sc.Mode != g.Mode ||
-			sc.IdleConns != g.IdleConns || sc.SlowReaders != g.SlowReaders || sc.SlowReadBytesPerSec != g.SlowReadBytesPerSec {
+		if (sc.Kind != results.KindSweep && sc.Kind != results.KindSLO) || !sameGroup(sc, g) {
 			continue
 		}
 		if clientLimited(r) {
@@ -325,6 +334,13 @@ func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, b
 		why = fmt.Sprintf("client-limited in %d open-loop records", clientBound)
 	}
 	return stat.Summarize(vals), why, true
+}
+
+// sameGroup reports whether an open-loop cell belongs to the sweep group g
+// (see sweepGroups): everything but the kind, load and SLO step matches.
+func sameGroup(sc, g Cell) bool {
+	return sc.Conns == g.Conns && sc.SizeBytes == g.SizeBytes && sc.Depth == g.Depth && sc.Mode == g.Mode &&
+		sc.IdleConns == g.IdleConns && sc.SlowReaders == g.SlowReaders && sc.SlowReadBytesPerSec == g.SlowReadBytesPerSec && sc.Work == g.Work
 }
 
 func offered(r *results.Record) float64 {

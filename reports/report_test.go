@@ -138,7 +138,7 @@ func TestGoldenHTML(t *testing.T) {
 	t.Parallel()
 	a := analyzeTestRun(t)
 	var charts []Chart
-	for _, n := range []string{"throughput", "latency", "sweep", "completion", "cpu", "memory", "spectrum"} {
+	for _, n := range []string{"throughput", "latency", "sweep", "work", "completion", "cpu", "memory", "spectrum"} {
 		charts = append(charts, Chart{Name: n, Title: n + " title", Caption: n + " caption"})
 	}
 	var b bytes.Buffer
@@ -167,7 +167,7 @@ func TestChartsRender(t *testing.T) {
 			t.Errorf("%s: SVG %d bytes, PNG %d bytes; want an SVG only", c.Name, len(c.SVG), len(c.PNG))
 		}
 	}
-	if got := strings.Join(names, ","); got != "throughput,latency,sweep,completion,cpu,memory,spectrum" {
+	if got := strings.Join(names, ","); got != "throughput,latency,sweep,work,completion,cpu,memory,spectrum" {
 		t.Errorf("charts = %s", got)
 	}
 	f, _ := a.spectrumFigure()

@@ -163,6 +163,12 @@ type Family struct {
 	// SlowReadBytesPerSec is how fast each slow reader reads its echo.
 	// Default DefaultSlowReadBytesPerSec.
 	SlowReadBytesPerSec int `toml:"slow_read_bytes_per_s"`
+	// Work is a matrix dimension: what the server's handler does per
+	// request (the server contract's --work SPEC: "none", "cpu:20us",
+	// "wait:10ms", "block:1ms:exp"), each the server's --request-size
+	// being the point's size. Default ["none"]; after Decode every spec
+	// is in its canonical form ("cpu:20µs").
+	Work []string `toml:"work"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -226,6 +232,7 @@ func Decode(raw []byte, ck Checker) (*Config, error) {
 	if err := c.Validate(ck); err != nil {
 		return nil, err
 	}
+	c.canonicalize()
 	return &c, nil
 }
 
@@ -264,6 +271,9 @@ func (c *Config) applyDefaults() {
 		}
 		if sc.SlowReadBytesPerSec == 0 {
 			sc.SlowReadBytesPerSec = DefaultSlowReadBytesPerSec
+		}
+		if len(sc.Work) == 0 {
+			sc.Work = []string{WorkNone}
 		}
 	}
 }
@@ -469,12 +479,21 @@ func (sc Family) validate(ck Checker) error {
 			return fmt.Errorf("load: fractions must be in (0, %g], got %v", MaxLoadFraction, f)
 		}
 	}
-	if sc.SourceIPs != "" {
-		// Their family must match each server's address: bench checks
-		// that per point with the load generator's validation.
-		if _, err := loadgen.ParseSourceIPs(sc.SourceIPs); err != nil {
-			return fmt.Errorf("source_ips: %v", err)
-		}
+	if err := sc.checkWork(); err != nil {
+		return err
+	}
+	return checkSourceIPs(sc.SourceIPs)
+}
+
+// checkSourceIPs parses a source_ips value with the load generator's own
+// parser. Their family must match each server's address: bench checks that
+// per point with the load generator's validation.
+func checkSourceIPs(list string) error {
+	if list == "" {
+		return nil
+	}
+	if _, err := loadgen.ParseSourceIPs(list); err != nil {
+		return fmt.Errorf("source_ips: %v", err)
 	}
 	return nil
 }

@@ -62,6 +62,11 @@ sizes = [64]
 idle_conns = [0, 10000]
 slow_readers = [4]
 slow_read_bytes_per_s = 1024
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+work = ["none", "cpu:20us", "wait:10ms", "block:1.5ms:fixed", "wait:0.5s:exp"]
 `
 
 func TestDecodeGood(t *testing.T) {
@@ -96,6 +101,13 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if sc := c.Families[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
 		t.Errorf("idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
+	}
+	if got := c.Families[0].Work; !reflect.DeepEqual(got, []string{"none"}) {
+		t.Errorf("default work = %q", got)
+	}
+	// Canonical forms, as the server's own String() prints them.
+	if got, want := c.Families[3].Work, []string{"none", "cpu:20µs", "wait:10ms", "block:1.5ms", "wait:500ms:exp"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("work = %q, want %q", got, want)
 	}
 }
 
@@ -146,6 +158,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative slow", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_readers = [0, -3]\n", "scenarios[0]: slow_readers:"},
 		{"negative slow rate", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_read_bytes_per_s = -1\n", "scenarios[0]: slow_read_bytes_per_s:"},
 		{"idle past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64, 10000]\nsizes = [1]\nidle_conns = [9950]\nslow_readers = [10]\n", "scenarios[0]: conns: 10000 connections + 9950 idle + 10 slow readers need 20024 open files"},
+		{"unknown work kind", base + servers + closed + "work = [\"none\", \"sleep:1ms\"]\n", `scenarios[0]: work: "sleep:1ms": unknown kind`},
+		{"negative work", base + servers + closed + "work = [\"cpu:-1ms\"]\n", `scenarios[0]: work: "cpu:-1ms": bad mean`},
+		{"zero work", base + servers + closed + "work = [\"wait:0s\"]\n", `scenarios[0]: work: "wait:0s": mean`},
+		{"absurd work", base + servers + closed + "work = [\"block:11s\"]\n", `scenarios[0]: work: "block:11s": mean`},
+		{"compound work", base + servers + closed + "work = [\"cpu:1ms500us\"]\n", `scenarios[0]: work: "cpu:1ms500us": bad mean`},
+		{"work distribution", base + servers + closed + "work = [\"cpu:1ms:normal\"]\n", `scenarios[0]: work: "cpu:1ms:normal": unknown distribution`},
+		{"work without mean", base + servers + closed + "work = [\"cpu\"]\n", `scenarios[0]: work: "cpu": want none`},
+		{"work past request size", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64, 16777217]\nwork = [\"cpu:1ms\"]\n", "scenarios[0]: sizes: must be 1 byte to 16 MiB"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
 	}
 	for _, tt := range tests {

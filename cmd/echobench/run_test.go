@@ -402,6 +402,44 @@ slow_read_bytes_per_s = 4096
 	assertNoSurvivors(t, piddir)
 }
 
+// Work reaches the server as --work and --request-size = the point's size
+// (needwork refuses to start without them), only for points with work, and
+// every record carries it, in its canonical form.
+func TestRunWork(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+duration = "150ms"
+warmup = "20ms"
+repeats = 1
+[[servers]]
+model = "needwork"
+[[scenarios]]
+mode = "closed"
+conns = [2]
+sizes = [100]
+work = ["none", "wait:1000us"]
+`)
+	res := filepath.Join(dir, "results")
+	r, run := runToEnd(t, piddir, nil, cfg, res, "--seed", "1")
+	rr := readRecords(t, run)
+	if len(rr.Records) != 2 {
+		t.Fatalf("%d records, want 2", len(rr.Records))
+	}
+	plain, withWork := rr.Records[0], rr.Records[1]
+	if !strings.HasSuffix(plain.PointID, "closed/c2-s100-d1") || plain.Scenario.Work != "" || plain.Status != results.StatusFailed ||
+		!strings.Contains(plain.StderrTail, "needwork got --work none --request-size 0") {
+		t.Errorf("the point without work: %s work %q, %s, stderr %q; want no --work and no --request-size", plain.PointID, plain.Scenario.Work, plain.Status, plain.StderrTail)
+	}
+	if !strings.HasSuffix(withWork.PointID, "closed/c2-s100-d1-work=wait:1ms") || withWork.Scenario.Work != "wait:1ms" || withWork.Status != results.StatusOK {
+		t.Errorf("the point with work: %s work %q, %s (%s %s)", withWork.PointID, withWork.Scenario.Work, withWork.Status, withWork.Error, withWork.StderrTail)
+	}
+	if out := r.stdout.String(); !strings.Contains(out, "work wait:1ms") {
+		t.Errorf("summary does not show the work:\n%s", out)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
 func TestSLOSearch(t *testing.T) {
 	t.Parallel()
 	dir, piddir := t.TempDir(), t.TempDir()

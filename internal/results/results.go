@@ -130,6 +130,11 @@ type Scenario struct {
 	IdleConns           int `json:"idle_conns,omitempty"`
 	SlowReaders         int `json:"slow_readers,omitempty"`
 	SlowReadBytesPerSec int `json:"slow_read_bytes_per_s,omitempty"`
+	// Work is what the server's handler did per request of SizeBytes (the
+	// server contract's --work, in its canonical form: "cpu:20µs",
+	// "wait:10ms:exp"). Empty means none, plain echo: records written
+	// before work existed have none.
+	Work string `json:"work,omitempty"`
 	// LoadFraction is the offered rate as a fraction of the measured capacity
 	// (open-loop sweep only).
 	LoadFraction   float64 `json:"load_fraction,omitempty"`

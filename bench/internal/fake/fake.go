@@ -6,7 +6,9 @@
 // (exits 3 at start with a message on stderr), never (never prints
 // LISTENING), ignoreterm (echoes, ignores SIGTERM), anyaddr (binds 0.0.0.0
 // but announces 127.0.0.1), diemid (exits 5 once a connection arrives), busy
-// (echoes and keeps one CPU busy, so its CPU time is sure to be measured).
+// (echoes and keeps one CPU busy, so its CPU time is sure to be measured),
+// needwork (echoes, but refuses to start, exit 2, unless it got --work and
+// a --request-size the server contract accepts: what reaches a server).
 //
 // Load connects and echoes for real and prints a results.Load. Environment:
 // FAKEBENCH_CAPACITY fixes the closed-loop throughput it reports;
@@ -34,10 +36,11 @@ import (
 	"echobench/internal/results"
 	"echobench/loadgen"
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // Modes are the server behaviours Serve knows.
-var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid", "busy"}
+var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid", "busy", "needwork"}
 
 // lifetime bounds every fake process: nothing may linger if a test fails.
 const lifetime = 60 * time.Second
@@ -84,6 +87,12 @@ func Serve(args []string) int {
 				_ = x
 			}
 		}()
+	case "needwork":
+		if err := cfg.WithDefaults().Validate(false); err != nil || cfg.Work.Kind == work.None {
+			fmt.Fprintf(os.Stderr, "fake serve: needwork got --work %s --request-size %d (%v)\n", cfg.Work, cfg.RequestSizeBytes, err)
+			return 2
+		}
+		fmt.Fprintf(os.Stderr, "fake serve: --work %s --request-size %d\n", cfg.Work, cfg.RequestSizeBytes)
 	case "echo", "diemid":
 	default:
 		fmt.Fprintf(os.Stderr, "fake serve: unknown model %q\n", mode)

@@ -1,7 +1,9 @@
 // Package synth builds a deterministic, realistic results file for the report
 // tests: several models with known differences, ties, too few repeats,
 // client-bound and failed points, an open-loop sweep that breaks each model
-// at a different rate, and a skipped foreign stack. The figures are invented
+// at a different rate, idle connections and slow readers, a work family
+// (CPU, waiting, blocking and heavy-tailed handlers, where the event loops
+// serialise blocking calls), and a skipped foreign stack. The figures are invented
 // from a simple queueing model; they are test input, not measurements.
 package synth
 
@@ -56,14 +58,21 @@ type profile struct {
 	idleRSS    float64
 	slowFactor float64
 	closesSlow bool
+	// loop: one event loop serves every connection, so a handler that
+	// blocks stops them all (netconn has a goroutine per connection).
+	// timerUs is how late a wait wakes (runtime timers fire on a ~1 ms
+	// grid); expTail scales the p99 of exponential service times.
+	loop    bool
+	timerUs float64
+	expTail float64
 }
 
 var profiles = []profile{
-	{name: "epoll", model: "epoll", peak: 152e3, one: 15.8e3, manyFactor: 0.90, largeFactor: 0.78, pipeFactor: 2.1, serviceUs: 22, tail: 3, baseRSS: 7 << 20, rssPerConn: 900, idleRSS: 420, slowFactor: 0.99},
-	{name: "gnet", model: "gnet", peak: 150e3, one: 15.6e3, manyFactor: 0.89, largeFactor: 0.77, pipeFactor: 1.9, serviceUs: 23, tail: 3, baseRSS: 9 << 20, rssPerConn: 1400, idleRSS: 700, slowFactor: 0.99, closesSlow: true},
-	{name: "evio", model: "evio", peak: 104e3, one: 11.9e3, manyFactor: 0.80, largeFactor: 0.60, pipeFactor: 1.5, serviceUs: 35, tail: 4, baseRSS: 8 << 20, rssPerConn: 2100, idleRSS: 650, slowFactor: 0.93},
-	{name: "netconn", model: "netconn", peak: 128e3, one: 17.4e3, manyFactor: 0.78, largeFactor: 0.80, pipeFactor: 1.4, serviceUs: 27, tail: 5, baseRSS: 8 << 20, rssPerConn: 9800, idleRSS: 8600, slowFactor: 0.97},
-	{name: "node", command: []string{"node", "servers/node/echo.js"}, peak: 71e3, one: 9.1e3, manyFactor: 0.85, largeFactor: 0.55, pipeFactor: 1.6, serviceUs: 60, tail: 8, baseRSS: 44 << 20, rssPerConn: 3300, idleRSS: 2400, slowFactor: 0.88},
+	{name: "epoll", model: "epoll", peak: 152e3, one: 15.8e3, manyFactor: 0.90, largeFactor: 0.78, pipeFactor: 2.1, serviceUs: 22, tail: 3, baseRSS: 7 << 20, rssPerConn: 900, idleRSS: 420, slowFactor: 0.99, loop: true, timerUs: 1050, expTail: 1},
+	{name: "gnet", model: "gnet", peak: 150e3, one: 15.6e3, manyFactor: 0.89, largeFactor: 0.77, pipeFactor: 1.9, serviceUs: 23, tail: 3, baseRSS: 9 << 20, rssPerConn: 1400, idleRSS: 700, slowFactor: 0.99, closesSlow: true, loop: true, timerUs: 1080, expTail: 1},
+	{name: "evio", model: "evio", peak: 104e3, one: 11.9e3, manyFactor: 0.80, largeFactor: 0.60, pipeFactor: 1.5, serviceUs: 35, tail: 4, baseRSS: 8 << 20, rssPerConn: 2100, idleRSS: 650, slowFactor: 0.93, loop: true, timerUs: 1100, expTail: 1.05},
+	{name: "netconn", model: "netconn", peak: 128e3, one: 17.4e3, manyFactor: 0.78, largeFactor: 0.80, pipeFactor: 1.4, serviceUs: 27, tail: 5, baseRSS: 8 << 20, rssPerConn: 9800, idleRSS: 8600, slowFactor: 0.97, timerUs: 1050, expTail: 1},
+	{name: "node", command: []string{"node", "servers/node/echo.js"}, peak: 71e3, one: 9.1e3, manyFactor: 0.85, largeFactor: 0.55, pipeFactor: 1.6, serviceUs: 60, tail: 8, baseRSS: 44 << 20, rssPerConn: 3300, idleRSS: 2400, slowFactor: 0.88, loop: true, timerUs: 1000, expTail: 1.4},
 }
 
 // closedPoint is one closed-loop matrix point.
@@ -172,6 +181,16 @@ func Records() []results.Record {
 		Status:   results.StatusSkipped,
 		Error:    "python3-trio is not installed (run make deps)",
 	})
+	// The work family, after the rest so the records before it keep
+	// their times.
+	for _, p := range profiles {
+		for _, w := range workSpecs {
+			for r := 1; r <= extraRepeats; r++ {
+				s, e := next()
+				out = append(out, workRecord(p, w, r, s, e))
+			}
+		}
+	}
 	return out
 }
 
@@ -411,5 +430,63 @@ func slowRecord(p profile, repeat int, s, e time.Time) results.Record {
 	} else {
 		l.SlowReadBytes = int64(extraSlow * extraSlowRate * durationS * (0.97 + 0.02*r.Float64()))
 	}
+	return rec
+}
+
+// workSpec is one work of the work family: 64 connections of 64 B, closed
+// loop, each message a request that gets the work before its echo.
+type workSpec struct {
+	spec string // canonical, as the record carries it
+	kind string
+	mean float64 // µs
+	exp  bool
+}
+
+var workSpecs = []workSpec{
+	{"cpu:20µs", "cpu", 20, false},
+	{"wait:10ms", "wait", 10e3, false},
+	{"block:10ms", "block", 10e3, false},
+	{"wait:5ms:exp", "wait", 5e3, true},
+}
+
+// workFigures is the invented behaviour of p under work w at conns
+// connections: throughput, median latency and p99/p50, and the server's
+// CPU use. A core burns cpu work one request at a time; waits overlap,
+// each late by the model's timer; a block serialises a loop's connections.
+func workFigures(p profile, w workSpec, conns int) (tput, medUs, tail, util float64) {
+	perReqUs := 1e6 / p.peak // the echo's own cost at saturation
+	switch {
+	case w.kind == "cpu":
+		tput = 1e6 / (w.mean + perReqUs)
+		return tput, float64(conns) / tput * 1e6, p.tail, 0.97
+	case w.kind == "block" && p.loop:
+		tput = 1e6 / (w.mean + perReqUs)
+		return tput, float64(conns) * w.mean, 1.02, 0.01
+	}
+	cycleUs := w.mean + p.timerUs
+	tput = float64(conns) * 1e6 / cycleUs
+	medUs, tail = cycleUs, 1.15*p.expTail
+	if w.exp {
+		// Exponential: median mean·ln 2, p99 mean·ln 100, plus the timer.
+		medUs = w.mean*math.Ln2 + p.timerUs
+		tail = (w.mean*math.Log(100) + p.timerUs) / medUs * p.expTail
+	}
+	return tput, medUs, tail, math.Min(0.97, tput*perReqUs/1e6+0.01)
+}
+
+func workRecord(p profile, w workSpec, repeat int, s, e time.Time) results.Record {
+	const conns = 64
+	rec := closedRecord(p, closedPoint{conns, 64, 1, extraRepeats}, repeat, s, e)
+	r := rng(p.name, "work", w.spec, repeat)
+	rec.PointID = fmt.Sprintf("%s/closed/c%d/s64/d1/work=%s/r%d", p.name, conns, w.spec, repeat)
+	rec.Scenario.Work = w.spec
+	rec.Noise, rec.Warnings = &results.Noise{ServerCPUsOther: 0.01, ClientCPUsOther: 0.02}, nil
+	tput, medUs, tail, util := workFigures(p, w, conns)
+	tput *= 1 + 0.03*(r.Float64()-0.5)
+	completed := int64(tput * durationS)
+	l := loadFor("closed", conns, 64, 1, 0, completed, completed, medUs, tail, r)
+	l.ClientCPUUtil, l.RateMet = 0.6+0.3*tput/300e3, true
+	rec.Load = l
+	rec.ServerStats = serverStats(p, conns, 64, completed, util, r)
 	return rec
 }
