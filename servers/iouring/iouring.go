@@ -119,6 +119,12 @@ type Server struct {
 // Start probes the kernel, binds cfg.Addr and starts cfg.Loops loops. It
 // returns once every ring is set up and every listener accepts.
 func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
+	return start(ctx, cfg, bufCount)
+}
+
+// start is Start with the buffer ring's size given, so that a test can run
+// the loops short of buffers.
+func start(ctx context.Context, cfg servers.Config, nbufs int) (servers.Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -141,7 +147,7 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("iouring: eventfd: %w", err)
 		}
-		l := &loop{s: s, idx: i, lfd: lfd, efd: efd, maxPending: cfg.MaxPendingBytes, log: cfg.Log}
+		l := &loop{s: s, idx: i, lfd: lfd, efd: efd, maxPending: cfg.MaxPendingBytes, log: cfg.Log, nbufs: nbufs}
 		s.loops = append(s.loops, l)
 		s.wg.Add(1)
 		go l.run(ready)
@@ -218,6 +224,7 @@ type loop struct {
 	efd        int // Close writes here; closed by Close after the loop ends
 	maxPending int
 	log        io.Writer
+	nbufs      int // buffers in the ring: bufCount but in tests
 
 	r       *ring
 	bufs    *bufRing
@@ -274,7 +281,7 @@ func (l *loop) init() error {
 		return err
 	}
 	l.r = r
-	if l.bufs, err = newBufRing(r, bufCount, bufSize, bufGroup); err != nil {
+	if l.bufs, err = newBufRing(r, l.nbufs, bufSize, bufGroup); err != nil {
 		return err
 	}
 	s := l.sqe()

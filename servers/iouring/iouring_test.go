@@ -3,6 +3,7 @@
 package iouring
 
 import (
+	"os"
 	"testing"
 
 	"echobench/servers"
@@ -10,10 +11,14 @@ import (
 )
 
 // requireIOURing skips where the kernel cannot run the model, with the
-// probe's reason; TestProbeHere says whether this host should.
+// probe's reason, unless ECHOBENCH_REQUIRE_IOURING=1 (CI on a host that
+// offers io_uring), where that is a failure.
 func requireIOURing(tb testing.TB) {
 	tb.Helper()
 	if err := Probe(); err != nil {
+		if os.Getenv("ECHOBENCH_REQUIRE_IOURING") == "1" {
+			tb.Fatalf("ECHOBENCH_REQUIRE_IOURING=1 and the model cannot run: %v", err)
+		}
 		tb.Skip(err)
 	}
 }
