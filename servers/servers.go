@@ -107,6 +107,20 @@ type Model struct {
 	Library string
 	// Start starts the model in this process.
 	Start StartFunc
+	// Probe, when set, says whether the model can run on this host: nil,
+	// or what is missing (a kernel feature it needs, absent or disabled
+	// here). Such a model is listed as unavailable with that reason and
+	// skipped by the conformance suite and by a run, rather than started
+	// to fail. Nil means always available.
+	Probe func() error
+}
+
+// Available is nil when m can run here, else Probe's reason.
+func (m Model) Available() error {
+	if m.Probe == nil {
+		return nil
+	}
+	return m.Probe()
 }
 
 // Registry maps model names to models.

@@ -22,8 +22,9 @@ func init() {
 
 const modelsUsage = `Usage: echobench models [--json] [--argv MODEL]
 
-Lists every server model: the Go models (built into this binary, always
-available) and the foreign stacks (Python and Node.js servers run as their own
+Lists every server model: the Go models (built into this binary; one that
+needs a kernel feature this host lacks, as iouring may, is listed unavailable
+with the reason) and the foreign stacks (Python and Node.js servers run as their own
 processes), with the version that would run and, for a stack that cannot run
 here, why not. Install the foreign stacks with 'make deps'.
 
@@ -135,7 +136,11 @@ func listModels(ctx context.Context) []modelInfo {
 	var infos []modelInfo
 	for _, name := range all.Models.Names() {
 		m := all.Models[name]
-		infos = append(infos, modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: modelVersion(name)})
+		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: modelVersion(name)}
+		if err := m.Available(); err != nil {
+			info.Available, info.Reason = false, err.Error()
+		}
+		infos = append(infos, info)
 	}
 	stacks := external.Stacks()
 	foreign := make([]modelInfo, len(stacks))

@@ -6,6 +6,7 @@ import (
 	"echobench/servers/epoll"
 	"echobench/servers/evio"
 	"echobench/servers/gnet"
+	"echobench/servers/iouring"
 	"echobench/servers/netconn"
 )
 
@@ -14,5 +15,6 @@ var Models = servers.Registry{
 	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
 	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start},
+	"iouring": {Name: "iouring", Doc: "raw io_uring loops on x/sys/unix: multishot accept and recv into a provided buffer ring, send from the buffer", Start: iouring.Start, Probe: iouring.Probe},
 	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start},
 }

@@ -32,6 +32,9 @@ func TestGoModels(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			if err := all.Models[name].Available(); err != nil {
+				t.Skipf("%s cannot run here: %v", name, err)
+			}
 			Run(t, Target{
 				Name:        name,
 				Command:     []string{bin, "serve", name},
