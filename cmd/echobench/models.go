@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"echobench/servers"
 	"echobench/servers/all"
 	"echobench/servers/external"
 )
@@ -133,15 +134,7 @@ func modelArgv(name string) ([]string, error) {
 // listModels gathers every Go model, then every foreign stack, checking the
 // stacks in parallel.
 func listModels(ctx context.Context) []modelInfo {
-	var infos []modelInfo
-	for _, name := range all.Models.Names() {
-		m := all.Models[name]
-		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: modelVersion(name)}
-		if err := m.Available(); err != nil {
-			info.Available, info.Reason = false, err.Error()
-		}
-		infos = append(infos, info)
-	}
+	infos := goModelInfos(all.Models)
 	stacks := external.Stacks()
 	foreign := make([]modelInfo, len(stacks))
 	var wg sync.WaitGroup
@@ -162,6 +155,21 @@ func listModels(ctx context.Context) []modelInfo {
 	}
 	wg.Wait()
 	return append(infos, foreign...)
+}
+
+// goModelInfos lists the Go models of reg; one whose probe fails is
+// unavailable, with the probe's reason.
+func goModelInfos(reg servers.Registry) []modelInfo {
+	var infos []modelInfo
+	for _, name := range reg.Names() {
+		m := reg[name]
+		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: m.Version()}
+		if err := m.Available(); err != nil {
+			info.Available, info.Reason, info.Version = false, err.Error(), ""
+		}
+		infos = append(infos, info)
+	}
+	return infos
 }
 
 func writeModelsTable(w io.Writer, infos []modelInfo) error {
