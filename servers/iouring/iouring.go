@@ -38,6 +38,14 @@
 // touches a ring); the loop then cancels everything in flight, waits for
 // the cancellations (at most 1 s) and closes its sockets and ring.
 //
+// Ownership: a buffer of the ring belongs to the kernel from the moment it
+// is provided until a recv completion names it; then to the loop, which
+// either sends from it (the kernel reads it until the send completes) or
+// copies it into the pending queue, and gives it back by writing a ring
+// entry. Pending chunks belong to their connection until sent. Each loop
+// goroutine owns its ring, buffers, listener and connections; Close only
+// writes to the loop's eventfd.
+//
 // Start first probes the kernel (Probe): io_uring enabled, the setup flags,
 // the features and operations above, buffer rings and multishot recv. What
 // is missing is named in the error, so the model is reported unavailable
@@ -67,17 +75,17 @@ const (
 	// cqEntries leaves room for the completions multishot requests post
 	// without a new submission (the kernel buffers any overflow).
 	cqEntries = 8192
-	// bufSize and bufCount make the buffer ring: one buffer per recv
+	// bufSizeBytes and bufCount make the buffer ring: one buffer per recv
 	// completion. 16 KiB holds a 16 KiB message whole; 1024 of them cover
 	// the connections that receive between two waits at our connection
 	// counts. Memory is touched only as far as data reaches into each
 	// buffer. A recv that finds the ring empty ends (ENOBUFS) and is
 	// re-armed when a buffer comes back.
-	bufSize  = 16 << 10
-	bufCount = 1024
-	bufGroup = 0
-	// chunkSize is the unit of pending output, as in the epoll model.
-	chunkSize = 64 << 10
+	bufSizeBytes = 16 << 10
+	bufCount     = 1024
+	bufGroup     = 0
+	// chunkSizeBytes is the unit of pending output, as in the epoll model.
+	chunkSizeBytes = 64 << 10
 	// maxFreeChunks bounds the chunks a loop keeps for reuse (4 MiB).
 	maxFreeChunks = 64
 	// listenBacklog is capped by net.core.somaxconn.
@@ -281,7 +289,7 @@ func (l *loop) init() error {
 		return err
 	}
 	l.r = r
-	if l.bufs, err = newBufRing(r, l.nbufs, bufSize, bufGroup); err != nil {
+	if l.bufs, err = newBufRing(r, l.nbufs, bufSizeBytes, bufGroup); err != nil {
 		return err
 	}
 	s := l.sqe()
@@ -595,11 +603,11 @@ func (l *loop) rearmStarved() {
 // queue appends data to c's pending output.
 func (l *loop) queue(c *conn, data []byte) {
 	for len(data) > 0 {
-		if n := len(c.out); n == 0 || len(c.out[n-1]) == chunkSize {
+		if n := len(c.out); n == 0 || len(c.out[n-1]) == chunkSizeBytes {
 			c.out = append(c.out, l.chunk())
 		}
 		last := &c.out[len(c.out)-1]
-		k := copy((*last)[len(*last):chunkSize], data)
+		k := copy((*last)[len(*last):chunkSizeBytes], data)
 		*last = (*last)[:len(*last)+k]
 		data = data[k:]
 	}
@@ -627,7 +635,7 @@ func (l *loop) chunk() []byte {
 		l.free = l.free[:n-1]
 		return b[:0]
 	}
-	return make([]byte, 0, chunkSize)
+	return make([]byte, 0, chunkSizeBytes)
 }
 
 func (l *loop) recycle(b []byte) {

@@ -253,27 +253,27 @@ func (r *ring) register(op uintptr, arg unsafe.Pointer, n uintptr) error {
 // the ring and the buffers are anonymous mappings, outside the Go heap, so
 // the garbage collector never sees memory the kernel writes.
 type bufRing struct {
-	ring    []byte // entries × struct io_uring_buf
-	pool    []byte // entries × size
-	size    int
-	mask    uint16
-	tail    uint16 // local tail: entries written
-	bid0    uint16 // buffer id last written to entry 0 (see publish)
-	pubTail uint16 // tail last published
+	ring      []byte // entries × struct io_uring_buf
+	pool      []byte // entries × size
+	sizeBytes int
+	mask      uint16
+	tail      uint16 // local tail: entries written
+	bid0      uint16 // buffer id last written to entry 0 (see publish)
+	pubTail   uint16 // tail last published
 }
 
 // bufEntrySize is sizeof(struct io_uring_buf).
 const bufEntrySize = 16
 
-// newBufRing maps entries buffers of size bytes, registers them as buffer
+// newBufRing maps entries buffers of sizeBytes, registers them as buffer
 // group gid of r, and provides them all. entries is a power of two.
-func newBufRing(r *ring, entries, size int, gid uint16) (*bufRing, error) {
-	b := &bufRing{size: size, mask: uint16(entries - 1)}
+func newBufRing(r *ring, entries, sizeBytes int, gid uint16) (*bufRing, error) {
+	b := &bufRing{sizeBytes: sizeBytes, mask: uint16(entries - 1)}
 	var err error
 	if b.ring, err = mmapAnon(entries * bufEntrySize); err != nil {
 		return nil, err
 	}
-	if b.pool, err = mmapAnon(entries * size); err != nil {
+	if b.pool, err = mmapAnon(entries * sizeBytes); err != nil {
 		b.free()
 		return nil, err
 	}
@@ -304,16 +304,16 @@ func mmapAnon(n int) ([]byte, error) {
 
 // buf is buffer bid's first n bytes.
 func (b *bufRing) buf(bid uint16, n int) []byte {
-	off := int(bid) * b.size
-	return b.pool[off : off+n : off+b.size]
+	off := int(bid) * b.sizeBytes
+	return b.pool[off : off+n : off+b.sizeBytes]
 }
 
 // put queues buffer bid for the kernel; publish makes it visible.
 func (b *bufRing) put(bid uint16) {
 	i := int(b.tail & b.mask)
 	e := b.ring[i*bufEntrySize : (i+1)*bufEntrySize]
-	*(*uint64)(unsafe.Pointer(&e[0])) = uint64(uintptr(unsafe.Pointer(&b.pool[int(bid)*b.size])))
-	*(*uint32)(unsafe.Pointer(&e[8])) = uint32(b.size)
+	*(*uint64)(unsafe.Pointer(&e[0])) = uint64(uintptr(unsafe.Pointer(&b.pool[int(bid)*b.sizeBytes])))
+	*(*uint32)(unsafe.Pointer(&e[8])) = uint32(b.sizeBytes)
 	// Entry 0's last two bytes are the ring's tail: never written here.
 	*(*uint16)(unsafe.Pointer(&e[12])) = bid
 	if i == 0 {
