@@ -26,7 +26,7 @@
 // a client that stops reading meets TCP backpressure.
 //
 // Half-close: a recv of 0 bytes is the client's FIN; the loop sends what is
-// pending, then shuts the socket down and closes it. A connection that
+// pending, then closes the socket. A connection that
 // fails is shut down (SHUT_RDWR), which ends its pending recv and send, and
 // closed once both have completed: an io_uring request holds the socket
 // open, so closing first would leave them armed.
