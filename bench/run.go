@@ -51,6 +51,9 @@ type Deps struct {
 	ModelVersion func(model string) string
 	// Stacks looks up a foreign stack by name; nil means none.
 	Stacks func(name string) (Stack, bool)
+	// ModelProbe says why a Go model cannot run here (a kernel feature
+	// it needs is missing), or nil; nil ModelProbe means every one can.
+	ModelProbe func(model string) error
 }
 
 // Options are the command-line choices of one run.
@@ -377,6 +380,7 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 		if r.deps.ModelVersion != nil {
 			srv.Info.Version = r.deps.ModelVersion(s.Model)
 		}
+		r.probeModel(srv, s.Model)
 	default:
 		if err := r.resolveStack(ctx, srv, s); err != nil {
 			return nil, err
@@ -386,6 +390,19 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 	srv.Info.Loops = max(srv.Loops, 1)
 	srv.Info.MaxPendingBytes = srv.MaxPending
 	return srv, nil
+}
+
+// probeModel marks srv skipped when its Go model cannot run here, as a
+// missing foreign stack is: its points become skipped records with the
+// reason, instead of servers that fail to start.
+func (r *Runner) probeModel(srv *Target, model string) {
+	if r.deps.ModelProbe == nil {
+		return
+	}
+	if err := r.deps.ModelProbe(model); err != nil {
+		srv.Skip = err.Error()
+		fmt.Fprintf(r.stderr, "SKIPPED %s: %s\n", srv.Name, srv.Skip)
+	}
 }
 
 // resolveStack fills srv from the foreign stack s names. A stack that

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"echobench/servers/work"
@@ -137,6 +138,33 @@ type Model struct {
 	Library string
 	// Start starts the model in this process.
 	Start StartFunc
+	// Probe, when set, says whether the model can run on this host: nil,
+	// or what is missing (a kernel feature it needs, absent or disabled
+	// here). Such a model is listed as unavailable with that reason and
+	// skipped by the conformance suite and by a run, rather than started
+	// to fail. Nil means always available.
+	Probe func() error
+	// WorkKinds are the --work kinds the model implements; nil means it
+	// echoes only. `echobench serve` refuses any other kind as a usage
+	// error (never fakes it), and the conformance suite runs the work
+	// cases of exactly these kinds.
+	WorkKinds []work.Kind
+}
+
+// CheckWork refuses a --work kind the model does not implement.
+func (m Model) CheckWork(s work.Spec) error {
+	if s.Kind == work.None || slices.Contains(m.WorkKinds, s.Kind) {
+		return nil
+	}
+	return fmt.Errorf("--work %s: model %s does not implement %s work (it implements %v)", s, m.Name, s.Kind, m.WorkKinds)
+}
+
+// Available is nil when m can run here, else Probe's reason.
+func (m Model) Available() error {
+	if m.Probe == nil {
+		return nil
+	}
+	return m.Probe()
 }
 
 // Registry maps model names to models.

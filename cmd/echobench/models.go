@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"echobench/servers"
 	"echobench/servers/all"
 	"echobench/servers/external"
 )
@@ -22,8 +23,9 @@ func init() {
 
 const modelsUsage = `Usage: echobench models [--json] [--argv MODEL]
 
-Lists every server model: the Go models (built into this binary, always
-available) and the foreign stacks (Python and Node.js servers run as their own
+Lists every server model: the Go models (built into this binary; one that
+needs a kernel feature this host lacks, as iouring may, is listed unavailable
+with the reason) and the foreign stacks (Python and Node.js servers run as their own
 processes), with the version that would run and, for a stack that cannot run
 here, why not. Install the foreign stacks with 'make deps'.
 
@@ -132,11 +134,7 @@ func modelArgv(name string) ([]string, error) {
 // listModels gathers every Go model, then every foreign stack, checking the
 // stacks in parallel.
 func listModels(ctx context.Context) []modelInfo {
-	var infos []modelInfo
-	for _, name := range all.Models.Names() {
-		m := all.Models[name]
-		infos = append(infos, modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: modelVersion(name)})
-	}
+	infos := goModelInfos(all.Models)
 	stacks := external.Stacks()
 	foreign := make([]modelInfo, len(stacks))
 	var wg sync.WaitGroup
@@ -157,6 +155,21 @@ func listModels(ctx context.Context) []modelInfo {
 	}
 	wg.Wait()
 	return append(infos, foreign...)
+}
+
+// goModelInfos lists the Go models of reg; one whose probe fails is
+// unavailable, with the probe's reason.
+func goModelInfos(reg servers.Registry) []modelInfo {
+	var infos []modelInfo
+	for _, name := range reg.Names() {
+		m := reg[name]
+		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: m.Version()}
+		if err := m.Available(); err != nil {
+			info.Available, info.Reason, info.Version = false, err.Error(), ""
+		}
+		infos = append(infos, info)
+	}
+	return infos
 }
 
 func writeModelsTable(w io.Writer, infos []modelInfo) error {

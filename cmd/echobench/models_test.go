@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"echobench/servers"
 	"echobench/servers/all"
 	"echobench/servers/external"
 )
@@ -38,8 +39,9 @@ func TestModelsJSON(t *testing.T) {
 	}
 	for _, name := range all.Models.Names() {
 		m, ok := byName[name]
-		if !ok || m.Kind != "go" || !m.Available {
-			t.Errorf("Go model %s: listed=%v %+v, want kind go and available", name, ok, m)
+		probe := all.Models[name].Available()
+		if !ok || m.Kind != "go" || m.Available != (probe == nil) {
+			t.Errorf("Go model %s: listed=%v %+v, want kind go and available unless its probe fails (%v)", name, ok, m, probe)
 		}
 	}
 	for _, s := range external.Stacks() {
@@ -54,6 +56,29 @@ func TestModelsJSON(t *testing.T) {
 	}
 	if len(infos) != len(all.Models)+len(external.Stacks()) {
 		t.Errorf("%d models listed, want %d", len(infos), len(all.Models)+len(external.Stacks()))
+	}
+}
+
+// A Go model whose probe fails (iouring without io_uring) is listed as
+// unavailable with the probe's reason; one without a probe is available.
+func TestGoModelProbe(t *testing.T) {
+	t.Parallel()
+	reg := servers.Registry{
+		"plain":  {Name: "plain", Doc: "no probe"},
+		"uring":  {Name: "uring", Doc: "probed", Probe: func() error { return errors.New("io_uring is disabled") }},
+		"probed": {Name: "probed", Doc: "probe passes", Probe: func() error { return nil }},
+	}
+	got := map[string]modelInfo{}
+	for _, m := range goModelInfos(reg) {
+		got[m.Name] = m
+	}
+	if m := got["uring"]; m.Available || m.Reason != "io_uring is disabled" || m.Version != "" {
+		t.Errorf("failing probe: %+v, want unavailable with the reason", m)
+	}
+	for _, n := range []string{"plain", "probed"} {
+		if m := got[n]; !m.Available || m.Reason != "" || m.Version == "" {
+			t.Errorf("%s: %+v, want available with a version", n, m)
+		}
 	}
 }
 

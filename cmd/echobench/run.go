@@ -57,6 +57,7 @@ func runRun(stdout, stderr io.Writer, args []string) error {
 		GoModels:     all.Models.Names(),
 		ModelVersion: modelVersion,
 		Stacks:       lookupStack,
+		ModelProbe:   func(name string) error { return all.Models[name].Available() },
 	})
 }
 

@@ -82,6 +82,9 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if err := m.CheckWork(cfg.Work); err != nil {
+		return usagef("serve: %v", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -45,3 +45,14 @@ func TestServeUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// A model refuses the work it does not implement, as a usage error naming
+// --work, instead of faking it.
+func TestServeRefusesUnimplementedWork(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := run(&stdout, &stderr, []string{"serve", "iouring", "--work", "wait:1ms", "--request-size", "64"})
+	if code := exitCode(err, &stderr); code != 2 || !strings.Contains(err.Error(), "--work wait:1ms: model iouring does not implement") {
+		t.Errorf("exit %d, %v", code, err)
+	}
+}

@@ -6,13 +6,19 @@ import (
 	"echobench/servers/epoll"
 	"echobench/servers/evio"
 	"echobench/servers/gnet"
+	"echobench/servers/iouring"
 	"echobench/servers/netconn"
+	"echobench/servers/work"
 )
+
+// every is the work the models that implement it implement: all of it.
+var every = []work.Kind{work.CPU, work.Wait, work.Block}
 
 // Models is every Go model that `echobench serve` can start.
 var Models = servers.Registry{
-	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start},
-	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
-	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start},
-	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start},
+	"epoll":   {Name: "epoll", Doc: "raw level-triggered epoll event loops on x/sys/unix, one read and one write per message", Start: epoll.Start, WorkKinds: every},
+	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start, WorkKinds: every},
+	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start, WorkKinds: every},
+	"iouring": {Name: "iouring", Doc: "raw io_uring loops on x/sys/unix: multishot accept and recv into a provided buffer ring, send from the buffer", Start: iouring.Start, Probe: iouring.Probe},
+	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start, WorkKinds: every},
 }

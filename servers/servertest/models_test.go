@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"echobench/servers/all"
-	"echobench/servers/work"
 )
 
 // modelLimitations lists, per Go model, the cases it cannot pass and why.
@@ -33,13 +32,17 @@ func TestGoModels(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			if err := all.Models[name].Available(); err != nil {
+				t.Skipf("%s cannot run here: %v", name, err)
+			}
 			Run(t, Target{
 				Name:        name,
 				Command:     []string{bin, "serve", name},
 				Limitations: modelLimitations[name],
-				// Every Go model implements every kind; all but netconn
-				// (a goroutine per connection) serve on one event loop.
-				WorkKinds:       []work.Kind{work.CPU, work.Wait, work.Block},
+				// The kinds the model's registration says it implements;
+				// all but netconn (a goroutine per connection) serve on
+				// one event loop.
+				WorkKinds:       all.Models[name].WorkKinds,
 				BlockSerializes: name != "netconn",
 			})
 		})
