@@ -6,7 +6,9 @@ import (
 	"echobench/servers/epoll"
 	"echobench/servers/evio"
 	"echobench/servers/gnet"
+	"echobench/servers/nbio"
 	"echobench/servers/netconn"
+	"echobench/servers/netpoll"
 )
 
 // Models is every Go model that `echobench serve` can start.
@@ -15,4 +17,6 @@ var Models = servers.Registry{
 	"netconn": {Name: "netconn", Doc: "goroutine per connection on net, blocking read then full write", Start: netconn.Start},
 	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start},
 	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start},
+	"netpoll": {Name: "netpoll", Doc: "cloudwego/netpoll pollers (one per loop), OnRequest on its goroutine pool with zero-copy Next/Malloc/Flush; closes a connection past max-pending", Library: "github.com/cloudwego/netpoll", Start: netpoll.Start},
+	"nbio":    {Name: "nbio", Doc: "lesismal/nbio Engine pollers (one per loop), echo written in OnData from the poller's read buffer; closes a connection past max-pending", Library: "github.com/lesismal/nbio", Start: nbio.Start},
 }
