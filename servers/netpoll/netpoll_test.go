@@ -100,7 +100,7 @@ func (f *fakeConn) Writer() netpoll.Writer { return f.out }
 // library's; see docs/servers.md.
 func TestHandlerNoAllocs(t *testing.T) {
 	// Not parallel: AllocsPerRun counts every goroutine's allocations.
-	s := &Server{maxPending: servers.DefaultMaxPendingBytes}
+	s := &Server{maxPending: servers.DefaultMaxPendingBytes, echoMax: maxEchoBytes}
 	for _, size := range []int{64, 16 << 10} {
 		fc := &fakeConn{in: netpoll.NewLinkBuffer(), out: netpoll.NewLinkBuffer()}
 		st := &connState{c: fc}
