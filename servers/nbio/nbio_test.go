@@ -90,3 +90,6 @@ func TestSmallMaxPending(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func BenchmarkEcho64B(b *testing.B)  { modeltest.BenchEcho(b, Start, 64) }
+func BenchmarkEcho16KB(b *testing.B) { modeltest.BenchEcho(b, Start, 16<<10) }

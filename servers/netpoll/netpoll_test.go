@@ -134,3 +134,6 @@ func TestHandlerNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkEcho64B(b *testing.B)  { modeltest.BenchEcho(b, Start, 64) }
+func BenchmarkEcho16KB(b *testing.B) { modeltest.BenchEcho(b, Start, 16<<10) }
