@@ -9,11 +9,12 @@
 //   - netpoll.Configure(PollerNum: Config.Loops): netpoll's default is
 //     GOMAXPROCS/20+1 pollers, which halved echo throughput in
 //     netpoll-examples#9; the model sets the count explicitly. The pollers
-//     are process-wide (netpoll keeps one set for every EventLoop), so a
-//     second server in the same process never shrinks them: the count is
-//     the largest any server asked for, and a server that asked for fewer
-//     says so in its log. `echobench serve` runs one server per process, so
-//     there the count is exactly --loops.
+//     are process-wide (netpoll keeps one set for every EventLoop) and the
+//     first Start in a process sets their count: changing it while another
+//     server accepts races inside netpoll, and shrinking it closes pollers
+//     in use. A later server that asked for another count says so in its
+//     log. `echobench serve` runs one server per process, so there the
+//     count is exactly --loops.
 //   - Buffers: netpoll's defaults. Each connection's input LinkBuffer starts
 //     at 8 KiB and doubles its read size while reads fill it, up to 8 MiB;
 //     the output buffer grows per Malloc. Nothing is set per connection.
@@ -422,23 +423,25 @@ func (s *Server) closeConns(deadline time.Time) error {
 	}
 }
 
-// Pollers are netpoll's, process-wide: configured under pollMu, never
-// shrunk (shrinking closes pollers that other servers' connections use).
+// Pollers are netpoll's, process-wide: the first Start sets their count and
+// later ones keep it. Changing it while connections are being accepted races
+// inside netpoll (manager.Run rebalances the pollers that Pick is reading),
+// and shrinking closes pollers other servers' connections are registered on.
 var (
 	pollMu  sync.Mutex
-	pollers int
+	pollers int // 0 until the first Start
 	logOut  atomic.Pointer[io.Writer]
 )
 
-// configure sets netpoll's poller count to at least loops and sends its
-// logs to log.
+// configure sets netpoll's poller count to loops, unless an earlier server
+// in this process has set it, and sends netpoll's logs to log.
 func configure(loops int, log io.Writer) error {
 	logOut.Store(&log)
 	pollMu.Lock()
 	defer pollMu.Unlock()
-	if pollers >= loops {
-		if pollers > loops {
-			fmt.Fprintf(log, "netpoll: %d pollers, not %d: netpoll's pollers are process-wide and another server here asked for more\n", pollers, loops)
+	if pollers > 0 {
+		if pollers != loops {
+			fmt.Fprintf(log, "netpoll: %d pollers, not %d: netpoll's pollers are process-wide and the first server here set them\n", pollers, loops)
 		}
 		return nil
 	}
