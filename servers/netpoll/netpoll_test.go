@@ -84,6 +84,38 @@ func TestPollersSetOnce(t *testing.T) {
 	}
 }
 
+// TestAllocsPerMessageAreDispatch keeps docs/servers.md true: over a real
+// connection a request/reply costs 2 allocations, both in netpoll's
+// dispatch of OnRequest (the task closure of connection.onProcess and the
+// goroutine pool's worker); TestHandlerNoAllocs shows the handler adds none.
+func TestAllocsPerMessageAreDispatch(t *testing.T) {
+	// Not parallel: AllocsPerRun counts every goroutine's allocations.
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race: its sync.Pool drops buffers netpoll would reuse")
+	}
+	const dispatchAllocs = 2
+	srv := modeltest.Start(t, Start, servers.Config{})
+	for _, size := range []int{64, 16 << 10} {
+		c := modeltest.Dial(t, srv)
+		msg, reply := make([]byte, size), make([]byte, size)
+		modeltest.Pattern(msg, 0)
+		var failure error
+		roundTrip := func() {
+			if err := modeltest.RoundTrip(c, msg, reply); err != nil && failure == nil {
+				failure = err
+			}
+		}
+		roundTrip() // grow the buffers
+		allocs := testing.AllocsPerRun(500, roundTrip)
+		if failure != nil {
+			t.Fatal(failure)
+		}
+		if allocs > dispatchAllocs {
+			t.Errorf("%d-byte echo: %v allocations per round trip, want at most netpoll's %d", size, allocs, dispatchAllocs)
+		}
+	}
+}
+
 // fakeConn drives onRequest without sockets: Reader and Writer are
 // netpoll's own LinkBuffers, so the handler runs the same Next, Malloc,
 // Release and Flush code as on a connection, minus the system call.
