@@ -3,7 +3,8 @@
 // OnRequest handler on a goroutine pool, where the echo uses netpoll's
 // zero-copy Reader/Writer API as its own echo example does: Next takes the
 // input without copying, Malloc reserves output in the connection's write
-// buffer, Release frees the input, and Flush sends.
+// buffer, one copy moves the bytes, Release frees the input, and Flush
+// sends, at most maxEchoBytes per Flush.
 //
 // Options, and why:
 //   - netpoll.Configure(PollerNum: Config.Loops): netpoll's default is
@@ -21,9 +22,9 @@
 //   - Runner: netpoll's default, bytedance/gopkg's goroutine pool, which
 //     runs a connection's OnRequest calls one after another.
 //   - TCP_NODELAY: netpoll sets it on every accepted connection.
-//   - Logging: netpoll logs to stderr by default; it is process-wide, so
-//     the first Start points it at the Log of the most recently started
-//     server.
+//   - Logging: netpoll's logger is process-wide; the first Start points it
+//     at a writer that forwards to the Log of the most recently started
+//     server (stderr under `echobench serve`).
 //
 // Limitations of netpoll v0.7.2 and what this model does about them:
 //
