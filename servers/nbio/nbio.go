@@ -19,7 +19,8 @@
 //   - TCP_NODELAY: Go's accept sets it and the dup'd descriptor keeps it.
 //   - Logging: nbio's logger writes to stdout, which must carry only the
 //     LISTENING line; it is process-wide, so the first Start installs a
-//     logger that writes to the Log of the most recently started server.
+//     logger that writes to the Log of the most recently started server
+//     still open (stderr under `echobench serve`).
 //
 // The echo writes the slice OnData gets, which aliases the poller's read
 // buffer. That is safe: Conn.Write (conn_unix.go write/newToWriteBuf in
@@ -52,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,8 +86,8 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	useLog(cfg.Log)
 	s := &Server{log: cfg.Log, maxPending: cfg.MaxPendingBytes}
+	addLogSink(s)
 	s.eng = nbio.NewEngine(nbio.Config{
 		Name:               "echobench",
 		Network:            "tcp",
@@ -96,6 +98,7 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	})
 	s.eng.OnData(s.onData)
 	if err := s.eng.Start(); err != nil {
+		removeLogSink(s)
 		return nil, fmt.Errorf("nbio: start on %s: %w", cfg.Addr, err)
 	}
 	// Start rewrote Addrs with the bound addresses, so port 0 works.
@@ -129,6 +132,7 @@ func (s *Server) Close() error {
 		if err := s.eng.Shutdown(ctx); err != nil {
 			s.err = fmt.Errorf("nbio: stop: %w", err)
 		}
+		removeLogSink(s)
 		if n := s.overCap.Load(); n > 0 {
 			fmt.Fprintf(s.log, "nbio: %d connections closed for exceeding %d pending bytes\n", n, s.maxPending)
 		}
@@ -136,27 +140,48 @@ func (s *Server) Close() error {
 	return s.err
 }
 
-// logOut is where nbio's process-wide logger writes: the Log of the most
-// recently started server.
+// nbio's logger is process-wide. It writes to the Log of the most recently
+// started server that is still open (stderr when none is), under logMu, and
+// Close takes its server off the list under logMu too, so no line is
+// written to a Log after its server's Close has returned.
 var (
-	logOut  atomic.Pointer[io.Writer]
-	logOnce sync.Once
+	logMu    sync.Mutex
+	logSinks []*Server // open servers, most recent last
+	logOnce  sync.Once
 )
 
-func useLog(w io.Writer) {
-	logOut.Store(&w)
+// addLogSink makes s's Log the destination of nbio's logs.
+func addLogSink(s *Server) {
 	logOnce.Do(func() { logging.SetLogger(logger{}) })
+	logMu.Lock()
+	logSinks = append(logSinks, s)
+	logMu.Unlock()
 }
 
-// logger sends nbio's logs to logOut, one line each, debug dropped.
-type logger struct{}
+// removeLogSink stops sending nbio's logs to s's Log.
+func removeLogSink(s *Server) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	for i, o := range logSinks {
+		if o == s {
+			logSinks = append(logSinks[:i], logSinks[i+1:]...)
+			return
+		}
+	}
+}
 
-var logMu sync.Mutex
+// logger sends nbio's logs to the current sink, one line each, debug
+// dropped.
+type logger struct{}
 
 func (logger) printf(level, format string, args []any) {
 	logMu.Lock()
 	defer logMu.Unlock()
-	fmt.Fprintf(*logOut.Load(), "nbio: %s: %s\n", level, fmt.Sprintf(format, args...))
+	var w io.Writer = os.Stderr
+	if n := len(logSinks); n > 0 {
+		w = logSinks[n-1].log
+	}
+	fmt.Fprintf(w, "nbio: %s: %s\n", level, fmt.Sprintf(format, args...))
 }
 
 func (logger) Debug(string, ...any)               {}

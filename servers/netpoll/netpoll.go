@@ -24,7 +24,7 @@
 //   - TCP_NODELAY: netpoll sets it on every accepted connection.
 //   - Logging: netpoll's logger is process-wide; the first Start points it
 //     at a writer that forwards to the Log of the most recently started
-//     server (stderr under `echobench serve`).
+//     server still open (stderr under `echobench serve`).
 //
 // Limitations of netpoll v0.7.2 and what this model does about them:
 //
@@ -67,6 +67,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,8 +158,10 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 		stop:       make(chan struct{}),
 		guarded:    make(chan struct{}),
 	}
+	addLogSink(s)
 	s.loop, err = netpoll.NewEventLoop(s.onRequest, netpoll.WithOnPrepare(s.onPrepare))
 	if err != nil {
+		removeLogSink(s)
 		ln.Close()
 		return nil, fmt.Errorf("netpoll: event loop: %w", err)
 	}
@@ -367,6 +370,7 @@ func (s *Server) Close() error {
 		if err := s.closeConns(deadline); err != nil {
 			s.err = errors.Join(s.err, err)
 		}
+		removeLogSink(s)
 		if n := s.overCap.Load(); n > 0 {
 			fmt.Fprintf(s.log, "netpoll: %d connections closed for exceeding %d pending bytes\n", n, s.maxPending)
 		}
@@ -431,13 +435,11 @@ func (s *Server) closeConns(deadline time.Time) error {
 var (
 	pollMu  sync.Mutex
 	pollers int // 0 until the first Start
-	logOut  atomic.Pointer[io.Writer]
 )
 
 // configure sets netpoll's poller count to loops, unless an earlier server
 // in this process has set it, and sends netpoll's logs to log.
 func configure(loops int, log io.Writer) error {
-	logOut.Store(&log)
 	pollMu.Lock()
 	defer pollMu.Unlock()
 	if pollers > 0 {
@@ -457,9 +459,42 @@ func configure(loops int, log io.Writer) error {
 	return nil
 }
 
-// logWriter forwards netpoll's log lines to the latest server's Log.
+// netpoll's logger is process-wide. It writes to the Log of the most
+// recently started server that is still open (stderr when none is), under
+// logMu, and Close takes its server off the list under logMu too, so no line
+// is written to a Log after its server's Close has returned.
+var (
+	logMu    sync.Mutex
+	logSinks []*Server // open servers, most recent last
+)
+
+// addLogSink makes s's Log the destination of netpoll's logs.
+func addLogSink(s *Server) {
+	logMu.Lock()
+	logSinks = append(logSinks, s)
+	logMu.Unlock()
+}
+
+// removeLogSink stops sending netpoll's logs to s's Log.
+func removeLogSink(s *Server) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	for i, o := range logSinks {
+		if o == s {
+			logSinks = append(logSinks[:i], logSinks[i+1:]...)
+			return
+		}
+	}
+}
+
+// logWriter is netpoll's logger output: the current sink.
 type logWriter struct{}
 
 func (logWriter) Write(p []byte) (int, error) {
-	return (*logOut.Load()).Write(p)
+	logMu.Lock()
+	defer logMu.Unlock()
+	if n := len(logSinks); n > 0 {
+		return logSinks[n-1].log.Write(p)
+	}
+	return os.Stderr.Write(p)
 }
