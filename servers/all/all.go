@@ -7,7 +7,9 @@ import (
 	"echobench/servers/evio"
 	"echobench/servers/gnet"
 	"echobench/servers/iouring"
+	"echobench/servers/nbio"
 	"echobench/servers/netconn"
+	"echobench/servers/netpoll"
 	"echobench/servers/work"
 )
 
@@ -21,4 +23,6 @@ var Models = servers.Registry{
 	"gnet":    {Name: "gnet", Doc: "gnet v2 event loops (SO_REUSEPORT per loop), echo in OnTraffic; closes a connection past max-pending", Library: "github.com/panjf2000/gnet/v2", Start: gnet.Start, WorkKinds: every},
 	"iouring": {Name: "iouring", Doc: "raw io_uring loops on x/sys/unix: multishot accept and recv into a provided buffer ring, send from the buffer", Start: iouring.Start, Probe: iouring.Probe},
 	"evio":    {Name: "evio", Doc: "evio event loops sharing one listener, echo returned from Data (written on the next writable event)", Library: "github.com/tidwall/evio", Start: evio.Start, WorkKinds: every},
+	"netpoll": {Name: "netpoll", Doc: "cloudwego/netpoll pollers (one per loop), OnRequest on its goroutine pool with zero-copy Next/Malloc/Flush; closes a connection past max-pending", Library: "github.com/cloudwego/netpoll", Start: netpoll.Start},
+	"nbio":    {Name: "nbio", Doc: "lesismal/nbio Engine pollers (one per loop), echo written in OnData from the poller's read buffer; closes a connection past max-pending", Library: "github.com/lesismal/nbio", Start: nbio.Start},
 }

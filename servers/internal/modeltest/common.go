@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ import (
 // runs it. Each case starts its own server.
 var commonCases = []struct {
 	name string
-	run  func(t *testing.T, start servers.StartFunc)
+	run  func(t *testing.T, start servers.StartFunc, lim limits)
 }{
 	{"EchoSizes", echoSizes},
 	{"EchoFragments", echoFragments},
@@ -41,27 +43,89 @@ var commonCases = []struct {
 // the caller may itself be parallel.
 func RunCommon(t *testing.T, start servers.StartFunc) {
 	t.Helper()
+	RunCommonExcept(t, start, nil)
+}
+
+// RunCommonExcept is RunCommon for a model whose library cannot pass some
+// cases. limitations maps a case name ("HalfCloseStream") or a case and
+// subtest ("EchoSizes/1 MiB in one write") to the reason, the one the
+// model's package doc gives; that case is skipped with the reason. A key
+// that names no case, or a limitation without a reason, fails the test, so
+// a renamed case cannot silently stop being checked. This mirrors
+// servertest's Target.Limitations: the suite stays whole, and what a model
+// skips is stated where it is skipped.
+func RunCommonExcept(t *testing.T, start servers.StartFunc, limitations map[string]string) {
+	t.Helper()
+	if err := checkLimitations(limitations); err != nil {
+		t.Error(err)
+	}
+	lim := limits(limitations)
 	for _, c := range commonCases {
 		t.Run(c.name, func(t *testing.T) {
+			lim.skip(t, c.name)
 			t.Parallel()
-			c.run(t, start)
+			c.run(t, start, lim)
 		})
 	}
 }
 
-func echoSizes(t *testing.T, start servers.StartFunc) {
-	srv := Start(t, start, servers.Config{})
-	tests := []struct {
-		name         string
-		total, chunk int
-	}{
-		{"1 byte", 1, 1},
-		{"64 B", 64, 64},
-		{"16 KiB", 16 << 10, 16 << 10},
-		{"1 MiB in one write", 1 << 20, 1 << 20},
+// limits is RunCommonExcept's limitations: a case or "case/subtest" name to
+// the documented reason it is skipped.
+type limits map[string]string
+
+// skip skips t if name is a documented limitation.
+func (l limits) skip(t *testing.T, name string) {
+	t.Helper()
+	if reason, ok := l[name]; ok {
+		t.Skipf("documented limitation: %s", reason)
 	}
-	for _, tt := range tests {
+}
+
+// caseNames is every name a limitation may use: each common case and each
+// subtest of EchoSizes.
+func caseNames() []string {
+	var names []string
+	for _, c := range commonCases {
+		names = append(names, c.name)
+	}
+	for _, e := range echoSizeCases {
+		names = append(names, "EchoSizes/"+e.name)
+	}
+	return names
+}
+
+// checkLimitations rejects a limitation for a case that does not exist and
+// one without a reason.
+func checkLimitations(limitations map[string]string) error {
+	known := caseNames()
+	var errs []error
+	for name, reason := range limitations {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("modeltest: limitation for unknown case %q (cases: %q)", name, known))
+		} else if strings.TrimSpace(reason) == "" {
+			errs = append(errs, fmt.Errorf("modeltest: limitation for case %q has no reason; give the documented one", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// echoSizeCases are echoSizes' subtests: each streams total bytes in
+// writes of chunk, reading concurrently, then half-closes.
+var echoSizeCases = []struct {
+	name         string
+	total, chunk int
+}{
+	{"1 byte", 1, 1},
+	{"64 B", 64, 64},
+	{"16 KiB", 16 << 10, 16 << 10},
+	{"1 MiB in one write", 1 << 20, 1 << 20},
+}
+
+func echoSizes(t *testing.T, start servers.StartFunc, lim limits) {
+	srv := Start(t, start, servers.Config{})
+	for _, tt := range echoSizeCases {
 		t.Run(tt.name, func(t *testing.T) {
+			lim.skip(t, "EchoSizes/"+tt.name)
 			t.Parallel()
 			got, err := StreamEcho(Dial(t, srv), tt.total, tt.chunk)
 			if err != nil {
@@ -75,7 +139,7 @@ func echoSizes(t *testing.T, start servers.StartFunc) {
 }
 
 // echoFragments writes 64 KiB in random pieces of 1 to 7 bytes.
-func echoFragments(t *testing.T, start servers.StartFunc) {
+func echoFragments(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	c := Dial(t, srv)
 	const total = 64 << 10
@@ -103,7 +167,7 @@ func echoFragments(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func pipelined(t *testing.T, start servers.StartFunc) {
+func pipelined(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	c := Dial(t, srv)
 	const msgs, size = 1000, 64
@@ -123,7 +187,7 @@ func pipelined(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func manyConnections(t *testing.T, start servers.StartFunc) {
+func manyConnections(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	const conns, msgs, size = 200, 20, 128
 	var wg sync.WaitGroup
@@ -153,7 +217,7 @@ func manyConnections(t *testing.T, start servers.StartFunc) {
 // halfCloseWithPending sends more than the socket buffers hold without
 // reading, half-closes, and only then reads: the server must deliver every
 // byte it had pending when it saw EOF.
-func halfCloseWithPending(t *testing.T, start servers.StartFunc) {
+func halfCloseWithPending(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	c := Dial(t, srv)
 	const total = 1 << 20
@@ -171,7 +235,7 @@ func halfCloseWithPending(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func halfCloseStream(t *testing.T, start servers.StartFunc) {
+func halfCloseStream(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	const total = 8 << 20
 	got, err := StreamEcho(Dial(t, srv), total, 256<<10)
@@ -180,7 +244,7 @@ func halfCloseStream(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func resetMidEcho(t *testing.T, start servers.StartFunc) {
+func resetMidEcho(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	for i := 0; i < 20; i++ {
 		c := Dial(t, srv)
@@ -199,7 +263,7 @@ func resetMidEcho(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func writeAndCloseAtOnce(t *testing.T, start servers.StartFunc) {
+func writeAndCloseAtOnce(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{})
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
@@ -218,7 +282,7 @@ func writeAndCloseAtOnce(t *testing.T, start servers.StartFunc) {
 	}
 }
 
-func loopsAndPortZero(t *testing.T, start servers.StartFunc) {
+func loopsAndPortZero(t *testing.T, start servers.StartFunc, _ limits) {
 	srv := Start(t, start, servers.Config{Loops: 3})
 	if srv.Addr().(*net.TCPAddr).Port == 0 {
 		t.Fatalf("Addr %v has port 0", srv.Addr())
@@ -234,7 +298,7 @@ func loopsAndPortZero(t *testing.T, start servers.StartFunc) {
 // closeWithLiveConnections starts the server itself, not through Start,
 // because it checks Close's result and timing rather than leaving Close to
 // the cleanup.
-func closeWithLiveConnections(t *testing.T, start servers.StartFunc) {
+func closeWithLiveConnections(t *testing.T, start servers.StartFunc, _ limits) {
 	srv, err := start(t.Context(), servers.Config{Log: LogWriter{t}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,11 @@
 // Package modeltest holds the in-process tests and helpers every Go server
-// model (netconn, epoll, gnet, evio) shares. It is an ordinary package so the
+// model (netconn, epoll, gnet, evio, netpoll, nbio) shares. It is an ordinary package so the
 // models' _test files can import it, but only tests import it: nothing in the
 // echobench binary depends on it.
 //
 // Each helper takes the model's servers.StartFunc, so one copy of a check
-// runs against every model. A model's test file calls RunCommon for the
+// runs against every model. A model's test file calls RunCommon (or
+// RunCommonExcept, naming the cases its library cannot pass and why) for the
 // behaviour all models share, Backpressure, NoAllocsPerMessage and
 // AcceptEMFILE where the model supports them, and BenchEcho for its
 // benchmarks; tests of what only one model does stay in that model's

@@ -125,3 +125,32 @@ func TestRequireSequentialRejectsParallel(t *testing.T) {
 		requireSequential(t)
 	})
 }
+
+// A limitation must name a real case and give a reason, so a typo or a
+// renamed case cannot silently skip nothing or stop a case being checked.
+func TestCheckLimitations(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		limits map[string]string
+		want   string // "" means accepted
+	}{
+		{"none", nil, ""},
+		{"case", map[string]string{"HalfCloseStream": "the library drops output at EOF"}, ""},
+		{"subtest", map[string]string{"EchoSizes/1 MiB in one write": "half-closes with output pending"}, ""},
+		{"unknown case", map[string]string{"HalfClose": "x"}, `unknown case "HalfClose"`},
+		{"unknown subtest", map[string]string{"EchoSizes/2 MiB": "x"}, `unknown case "EchoSizes/2 MiB"`},
+		{"no reason", map[string]string{"Pipelined": " "}, `case "Pipelined" has no reason`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkLimitations(tt.limits)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
