@@ -47,6 +47,12 @@ func (t template) key() string {
 	if s.SlowReaders > 0 {
 		k += fmt.Sprintf("-slow%d-%dBps", s.SlowReaders, s.SlowReadBytesPerSec)
 	}
+	if s.ConnLifetime > 0 {
+		k += fmt.Sprintf("-life%d", s.ConnLifetime)
+	}
+	if s.ConnectBurst > 0 {
+		k += fmt.Sprintf("-burst%d", s.ConnectBurst)
+	}
 	if t.sourceIPs != "" {
 		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
 	}
@@ -77,16 +83,35 @@ func templates(c *config.Config) []template {
 		for _, conns := range fam.Conns {
 			for _, size := range fam.Sizes {
 				for _, depth := range fam.Depth {
-					for _, idle := range orZero(fam.IdleConns) {
-						for _, slow := range orZero(fam.SlowReaders) {
-							base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm,
-								IdleConns: idle, SlowReaders: slow}
-							if slow > 0 {
-								base.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
-							}
-							expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
+					for _, x := range familyExtras(fam) {
+						base := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth, DurationS: win, WarmupS: warm,
+							IdleConns: x.idle, SlowReaders: x.slow, ConnLifetime: x.lifetime, ConnectBurst: x.burst}
+						if x.slow > 0 {
+							base.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
 						}
+						expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
 					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// extras is one combination of a family's extra dimensions: idle
+// connections, slow readers, connection lifetime and connect burst.
+type extras struct{ idle, slow, lifetime, burst int }
+
+// familyExtras is every combination of fam's extra dimensions, in file
+// order (idle outermost, as before the churn keys, so existing plans keep
+// their order).
+func familyExtras(fam config.Family) []extras {
+	var out []extras
+	for _, idle := range orZero(fam.IdleConns) {
+		for _, slow := range orZero(fam.SlowReaders) {
+			for _, life := range orZero(fam.ConnLifetime) {
+				for _, burst := range orZero(fam.ConnectBurst) {
+					out = append(out, extras{idle, slow, life, burst})
 				}
 			}
 		}

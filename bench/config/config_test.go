@@ -62,6 +62,12 @@ sizes = [64]
 idle_conns = [0, 10000]
 slow_readers = [4]
 slow_read_bytes_per_s = 1024
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+conn_lifetime = [1, 10, 100]
+connect_burst = [2000]
 `
 
 func TestDecodeGood(t *testing.T) {
@@ -93,6 +99,12 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if sc := c.Families[1]; !reflect.DeepEqual(sc.IdleConns, []int{0}) || !reflect.DeepEqual(sc.SlowReaders, []int{0}) || sc.SlowReadBytesPerSec != DefaultSlowReadBytesPerSec {
 		t.Errorf("default idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
+	}
+	if sc := c.Families[1]; !reflect.DeepEqual(sc.ConnLifetime, []int{0}) || !reflect.DeepEqual(sc.ConnectBurst, []int{0}) {
+		t.Errorf("default conn_lifetime %v, connect_burst %v", sc.ConnLifetime, sc.ConnectBurst)
+	}
+	if sc := c.Families[3]; !reflect.DeepEqual(sc.ConnLifetime, []int{1, 10, 100}) || !reflect.DeepEqual(sc.ConnectBurst, []int{2000}) {
+		t.Errorf("conn_lifetime %v, connect_burst %v", sc.ConnLifetime, sc.ConnectBurst)
 	}
 	if sc := c.Families[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
 		t.Errorf("idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
@@ -146,6 +158,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative slow", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_readers = [0, -3]\n", "scenarios[0]: slow_readers:"},
 		{"negative slow rate", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nslow_read_bytes_per_s = -1\n", "scenarios[0]: slow_read_bytes_per_s:"},
 		{"idle past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64, 10000]\nsizes = [1]\nidle_conns = [9950]\nslow_readers = [10]\n", "scenarios[0]: conns: 10000 connections + 9950 idle + 10 slow readers need 20024 open files"},
+		{"negative lifetime", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconn_lifetime = [1, -1]\n", "scenarios[0]: conn_lifetime: must not be negative"},
+		{"negative burst", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconnect_burst = [-2]\n", "scenarios[0]: connect_burst: must not be negative"},
+		{"burst past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64]\nsizes = [1]\nconnect_burst = [19900]\n", "scenarios[0]: connect_burst: 19900 burst connections beside 64 others need 20028 open files"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
 	}
 	for _, tt := range tests {
