@@ -57,6 +57,7 @@ var cases = []testCase{
 	{"client-reset", caseClientReset},
 	{"slow-reader-64mib", caseSlowReader},
 	{"abrupt-close-100", caseAbruptClose},
+	{"churn-20000", caseChurn},
 	{"sigterm-100-conns", caseSigterm},
 }
 
