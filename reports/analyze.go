@@ -78,12 +78,16 @@ type Cell struct {
 	// SLOStep is the bisection step of an SLO-search point: the repeats of
 	// one step are grouped, though their rates differ.
 	SLOStep int
+	// ConnLifetime (messages per connection, 0: the whole window) and
+	// ConnectBurst make a churn point a cell of its own (see churn.go).
+	ConnLifetime, ConnectBurst int
 }
 
 // cellOf is the cell a record measured.
 func cellOf(r *results.Record) Cell {
 	s := Cell{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, SizeBytes: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
-		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders}
+		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders,
+		ConnLifetime: r.Scenario.ConnLifetime, ConnectBurst: r.Scenario.ConnectBurst}
 	if s.SlowReaders > 0 {
 		s.SlowReadBytesPerSec = r.Scenario.SlowReadBytesPerSec
 	}
@@ -120,14 +124,17 @@ func (s Cell) extraLabel() string {
 	if s.SlowReaders > 0 {
 		b += fmt.Sprintf("+%d slow@%s/s", s.SlowReaders, sizeLabel(s.SlowReadBytesPerSec))
 	}
-	return b
+	return b + s.churnLabel()
 }
 
 // held is every connection the server held at the point.
 func (s Cell) held() int { return s.Conns + s.IdleConns + s.SlowReaders }
 
-// Plain reports whether the point has no idle connections or slow readers.
-func (s Cell) Plain() bool { return s.IdleConns == 0 && s.SlowReaders == 0 }
+// Plain reports whether the point has no idle connections or slow readers,
+// and no connection churn (lifetime or burst).
+func (s Cell) Plain() bool {
+	return s.IdleConns == 0 && s.SlowReaders == 0 && s.ConnLifetime == 0 && s.ConnectBurst == 0
+}
 
 func kindOrder(k string) int {
 	switch k {
@@ -153,6 +160,8 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.IdleConns, b.IdleConns),
 		cmp.Compare(a.SlowReaders, b.SlowReaders),
 		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
+		cmp.Compare(a.ConnLifetime, b.ConnLifetime),
+		cmp.Compare(a.ConnectBurst, b.ConnectBurst),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
 		cmp.Compare(a.SLOStep, b.SLOStep),
 		cmp.Compare(a.Mode, b.Mode),
@@ -192,6 +201,10 @@ type Aggregate struct {
 	RSSBytesPerConn  stat.Summary
 	MsgsPerCPUSecond stat.Summary
 	CPUPerMsgUs      stat.Summary
+	// Connects (churn points only, see churn.go): connects per second and
+	// the p99 of connect latency, to established and to the first echoed
+	// byte, over the same repeats as the performance summaries.
+	ConnectsPerSec, ConnectP99Us, FirstByteP99Us stat.Summary
 
 	// Counts summed over the ok repeats.
 	Completed, TimedOut, Errored, Corrupted int64
@@ -440,6 +453,7 @@ func (p *Aggregate) summarizeFigures() {
 	if len(valid.tput) == 0 {
 		perf = limited
 	}
+	p.summarizeConnects(len(valid.tput) == 0)
 	p.ThroughputMsgsPerSec = stat.Summarize(perf.tput)
 	p.P50Us = stat.Summarize(perf.p50)
 	p.P99Us = stat.Summarize(perf.p99)

@@ -104,6 +104,9 @@ func recommend(a *Analysis) []ClassResult {
 		if d.ID == "slow" {
 			cr.Why += slowBehaviour(a, d.cells)
 		}
+		if d.ID == "churn" {
+			cr.Why += burstNote(a)
+		}
 		out = append(out, cr)
 	}
 	return out
@@ -144,7 +147,7 @@ func classDefs(a *Analysis) []classDef {
 	defs = append(defs, classDef{Class{"slow", "Slow readers",
 		"closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them", "throughput", "msgs/s", true},
 		slow, throughputSample})
-	return defs
+	return append(defs, churnClassDefs(a)...)
 }
 
 // throughputClassDefs are the closed-loop throughput classes (few, many,
