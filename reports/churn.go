@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -222,4 +223,39 @@ func burstNote(a *Analysis) string {
 		s += p
 	}
 	return s + "."
+}
+
+// churnCSVHeader are results.csv's churn columns, appended after the
+// others so existing column positions hold: the scenario's lifetime and
+// burst, the active connections' connects (load.connects) and the burst
+// (load.burst). Empty where a record has none.
+var churnCSVHeader = []string{
+	"conn_lifetime", "connect_burst",
+	"connects", "connects_per_s", "connect_p50_us", "connect_p99_us", "first_byte_p50_us", "first_byte_p99_us",
+	"connect_refused", "connect_reset", "connect_timed_out", "connect_ports_exhausted", "connect_other_failed",
+	"burst_echoed", "burst_duration_s", "burst_connect_p99_us", "burst_first_byte_p99_us", "burst_connect_failed", "burst_echo_failed",
+}
+
+// churnCSVRow is r's churn columns.
+func churnCSVRow(r *results.Record) []string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+	row := []string{strconv.Itoa(r.Scenario.ConnLifetime), strconv.Itoa(r.Scenario.ConnectBurst)}
+	var c *results.Connects
+	var b *results.Burst
+	if r.Load != nil {
+		c, b = r.Load.Connects, r.Load.Burst
+	}
+	if c != nil {
+		row = append(row, i64(c.Established), f(c.ConnectsPerSec), f(c.ConnectUs.P50), f(c.ConnectUs.P99), f(c.FirstByteUs.P50), f(c.FirstByteUs.P99),
+			i64(c.Failed.Refused), i64(c.Failed.Reset), i64(c.Failed.TimedOut), i64(c.Failed.PortsExhausted), i64(c.Failed.Other))
+	} else {
+		row = append(row, make([]string, 11)...)
+	}
+	if b != nil {
+		row = append(row, i64(b.Echoed), f(b.DurationS), f(b.ConnectUs.P99), f(b.FirstByteUs.P99), i64(b.Failed.Total()), i64(b.EchoFailed))
+	} else {
+		row = append(row, make([]string, 6)...)
+	}
+	return row
 }
