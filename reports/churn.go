@@ -148,9 +148,9 @@ func (a *Analysis) churnFigure() (*figure, string) {
 		pick          func(*Aggregate) stat.Summary
 		logY          bool
 	}{
-		{"connects per second", "connects/s", func(p *Aggregate) stat.Summary { return p.ConnectsPerSec }, false},
-		{"connect p99, to established", "µs (log scale)", func(p *Aggregate) stat.Summary { return p.ConnectP99Us }, true},
-		{"connect p99, to the first echoed byte", "µs (log scale)", func(p *Aggregate) stat.Summary { return p.FirstByteP99Us }, true},
+		{"connects/s", "connects/s", func(p *Aggregate) stat.Summary { return p.ConnectsPerSec }, false},
+		{"connect p99 to established", "µs (log scale)", func(p *Aggregate) stat.Summary { return p.ConnectP99Us }, true},
+		{"connect p99 to first byte", "µs (log scale)", func(p *Aggregate) stat.Summary { return p.FirstByteP99Us }, true},
 	}
 	var rows [][]*plot.Plot
 	for _, g := range a.churnGroups() {
