@@ -65,6 +65,9 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	}()
 	if !out.json {
 		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
+		if cfg.ConnectBurst > 0 {
+			fmt.Fprintf(stderr, "echobench load: %d more connect at once when the window starts (connect burst)\n", cfg.ConnectBurst)
+		}
 	}
 	res, runErr := loadgen.Run(ctx, cfg)
 	if res == nil {
