@@ -400,3 +400,53 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	}
 	return p
 }
+
+// Connection lifetime and connect burst are dimensions too: their points
+// carry them in the PointID only when set, in the scenario, and on to the
+// load generator through loadgen.Config.
+func TestPlanChurn(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, `
+duration = "1s"
+repeats = 1
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+conn_lifetime = [0, 1, 10]
+connect_burst = [0, 500]
+`)
+	plan := Plan(c, []*Target{{Name: "echo"}}, 1)
+	var ids []string
+	for _, p := range plan {
+		ids = append(ids, p.ID)
+	}
+	want := []string{
+		"r1/echo/closed/c64-s64-d1",
+		"r1/echo/closed/c64-s64-d1-burst500",
+		"r1/echo/closed/c64-s64-d1-life1",
+		"r1/echo/closed/c64-s64-d1-life1-burst500",
+		"r1/echo/closed/c64-s64-d1-life10",
+		"r1/echo/closed/c64-s64-d1-life10-burst500",
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("plan IDs\n%s\nwant\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+	p := plan[5]
+	if sc := p.Scenario; sc.ConnLifetime != 10 || sc.ConnectBurst != 500 {
+		t.Errorf("scenario %+v", sc)
+	}
+	r := &Runner{cfg: c}
+	cfg, err := r.loadConfig(p, p.Scenario, "127.0.0.1:9")
+	if err != nil || cfg.ConnLifetime != 10 || cfg.ConnectBurst != 500 {
+		t.Errorf("load config %+v, %v", cfg, err)
+	}
+	if args := strings.Join(cfg.Args(), " "); !strings.Contains(args, "--conn-lifetime 10") || !strings.Contains(args, "--connect-burst 500") {
+		t.Errorf("load argv %q", args)
+	}
+	if plain, _ := r.loadConfig(plan[0], plan[0].Scenario, "127.0.0.1:9"); strings.Contains(strings.Join(plain.Args(), " "), "conn-lifetime") {
+		t.Errorf("a plain point passes a lifetime: %q", plain.Args())
+	}
+}

@@ -47,6 +47,12 @@ func (t template) key() string {
 	if s.SlowReaders > 0 {
 		k += fmt.Sprintf("-slow%d-%dBps", s.SlowReaders, s.SlowReadBytesPerSec)
 	}
+	if s.ConnLifetime > 0 {
+		k += fmt.Sprintf("-life%d", s.ConnLifetime)
+	}
+	if s.ConnectBurst > 0 {
+		k += fmt.Sprintf("-burst%d", s.ConnectBurst)
+	}
 	if t.sourceIPs != "" {
 		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
 	}
@@ -91,11 +97,9 @@ func familyScenarios(c *config.Config, fam config.Family) []results.Scenario {
 	for _, conns := range fam.Conns {
 		for _, size := range fam.Sizes {
 			for _, depth := range fam.Depth {
-				for _, idle := range orZero(fam.IdleConns) {
-					for _, slow := range orZero(fam.SlowReaders) {
-						for _, work := range orNone(fam.Work) {
-							out = append(out, cellScenario(c, fam, conns, size, depth, idle, slow, work))
-						}
+				for _, x := range familyExtras(fam) {
+					for _, work := range orNone(fam.Work) {
+						out = append(out, cellScenario(c, fam, conns, size, depth, x, work))
 					}
 				}
 			}
@@ -106,10 +110,11 @@ func familyScenarios(c *config.Config, fam config.Family) []results.Scenario {
 
 // cellScenario is one matrix cell's scenario. Work "none" is left empty,
 // as in records written before work existed.
-func cellScenario(c *config.Config, fam config.Family, conns, size, depth, idle, slow int, work string) results.Scenario {
+func cellScenario(c *config.Config, fam config.Family, conns, size, depth int, x extras, work string) results.Scenario {
 	sc := results.Scenario{Conns: conns, SizeBytes: size, Depth: depth,
-		DurationS: c.Duration.Seconds(), WarmupS: c.Warmup.Seconds(), IdleConns: idle, SlowReaders: slow}
-	if slow > 0 {
+		DurationS: c.Duration.Seconds(), WarmupS: c.Warmup.Seconds(), IdleConns: x.idle, SlowReaders: x.slow,
+		ConnLifetime: x.lifetime, ConnectBurst: x.burst}
+	if x.slow > 0 {
 		sc.SlowReadBytesPerSec = fam.SlowReadBytesPerSec
 	}
 	if work != config.WorkNone {
@@ -124,6 +129,27 @@ func orNone(works []string) []string {
 		return []string{config.WorkNone}
 	}
 	return works
+}
+
+// extras is one combination of a family's extra dimensions: idle
+// connections, slow readers, connection lifetime and connect burst.
+type extras struct{ idle, slow, lifetime, burst int }
+
+// familyExtras is every combination of fam's extra dimensions, in file
+// order (idle outermost, as before the churn keys, so existing plans keep
+// their order).
+func familyExtras(fam config.Family) []extras {
+	var out []extras
+	for _, idle := range orZero(fam.IdleConns) {
+		for _, slow := range orZero(fam.SlowReaders) {
+			for _, life := range orZero(fam.ConnLifetime) {
+				for _, burst := range orZero(fam.ConnectBurst) {
+					out = append(out, extras{idle, slow, life, burst})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // orZero is xs, or [0] when empty: an unset dimension is one point.

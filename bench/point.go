@@ -386,6 +386,7 @@ func (r *Runner) loadConfig(p Point, sc results.Scenario, addr string) (loadgen.
 		Duration: r.cfg.Duration.Duration, Warmup: r.cfg.Warmup.Duration,
 		Mode: loadgen.Closed, Timeout: r.cfg.MsgTimeout.Duration,
 		IdleConns: sc.IdleConns, SlowReaders: sc.SlowReaders,
+		ConnLifetime: sc.ConnLifetime, ConnectBurst: sc.ConnectBurst,
 	}
 	if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
 		cfg.Mode, cfg.RateMsgsPerSec = loadgen.Open, sc.RateMsgsPerSec
@@ -404,13 +405,17 @@ func (r *Runner) loadConfig(p Point, sc results.Scenario, addr string) (loadgen.
 }
 
 // loadLimit bounds the load generator's run: warm-up and window, plus
-// connecting (up to ~2 ms per connection on a loaded machine) and the idle
-// connections' final echo (up to one message timeout).
+// connecting (up to ~2 ms per connection on a loaded machine), the idle
+// connections' final echo (up to one message timeout) and a connect burst
+// (its connect timeout and one message timeout at most).
 func loadLimit(cfg loadgen.Config) time.Duration {
 	limit := cfg.Warmup + cfg.Duration + loadSlack +
 		time.Duration(cfg.Conns+cfg.IdleConns+cfg.SlowReaders)*2*time.Millisecond
 	if cfg.IdleConns > 0 {
 		limit += max(cfg.Timeout, 2*time.Second)
+	}
+	if cfg.ConnectBurst > 0 {
+		limit += max(cfg.ConnectTimeout, loadgen.DefaultConnectTimeout) + max(cfg.Timeout, loadgen.DefaultTimeout)
 	}
 	return limit
 }

@@ -58,6 +58,12 @@ func describe(pt Point) string {
 	if sc.SlowReaders > 0 {
 		s += fmt.Sprintf(" +%d slow@%dB/s", sc.SlowReaders, sc.SlowReadBytesPerSec)
 	}
+	if sc.ConnLifetime > 0 {
+		s += fmt.Sprintf(" life %d", sc.ConnLifetime)
+	}
+	if sc.ConnectBurst > 0 {
+		s += fmt.Sprintf(" +%d burst", sc.ConnectBurst)
+	}
 	if sc.Work != "" {
 		s += " work " + sc.Work
 	}

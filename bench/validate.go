@@ -20,7 +20,7 @@ func (r *Runner) checkLoads() error {
 		// The port is a placeholder (the server's comes at run time); the
 		// host is the server's, whose family the source IPs must share.
 		addr := placeholderAddr(p.Server.Addr)
-		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%s|%s", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, p.SourceIPs, addr)
+		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%d|%d|%s|%s", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, sc.ConnLifetime, sc.ConnectBurst, p.SourceIPs, addr)
 		if seen[key] {
 			continue
 		}
@@ -37,8 +37,8 @@ func (r *Runner) checkLoads() error {
 			err = cfg.WithDefaults().Validate()
 		}
 		if err != nil {
-			return fmt.Errorf("config: the load generator refuses %s (conns %d, size %d B, depth %d, idle_conns %d, slow_readers %d, duration %v, warmup %v, msg_timeout %v): %v",
-				p.ID, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, cfg.Duration, cfg.Warmup, cfg.Timeout, err)
+			return fmt.Errorf("config: the load generator refuses %s (conns %d, size %d B, depth %d, idle_conns %d, slow_readers %d, conn_lifetime %d, connect_burst %d, duration %v, warmup %v, msg_timeout %v): %v",
+				p.ID, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.ConnLifetime, sc.ConnectBurst, cfg.Duration, cfg.Warmup, cfg.Timeout, err)
 		}
 	}
 	return nil

@@ -140,7 +140,7 @@ func (c *auxConn) connectingSince() (startNs int64, connecting bool) {
 
 func (a *aux) startConnect(c *auxConn, now int64) {
 	c.connectStartNs = now
-	fd, outcome := a.dialer.dial(c.id, a.events(c))
+	fd, outcome, _ := a.dialer.dial(c.id, a.events(c))
 	if outcome == dialFailed {
 		a.connectFailed(c)
 		return
@@ -155,7 +155,7 @@ func (a *aux) startConnect(c *auxConn, now int64) {
 }
 
 func (a *aux) finishConnect(c *auxConn, events uint32) {
-	if !a.dialer.finish(int(c.fd), events, a.events(c)) {
+	if a.dialer.finish(int(c.fd), events, a.events(c)) != nil {
 		a.connectFailed(c)
 		return
 	}

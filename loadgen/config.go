@@ -51,8 +51,11 @@ const (
 )
 
 // auxFds is what the idle/slow event loop holds besides its sockets: an
-// epoll and an eventfd.
-const auxFds = 2
+// epoll and an eventfd. The burst loop holds the same.
+const (
+	auxFds   = 2
+	burstFds = 2
+)
 
 // Config describes one load run. Zero values mean the documented default.
 type Config struct {
@@ -102,6 +105,20 @@ type Config struct {
 	// server's buffering and test its fairness to the active connections.
 	SlowReaders         int
 	SlowReadBytesPerSec int
+
+	// ConnLifetime is how many messages a connection carries before it is
+	// closed and replaced by a new one (0: it lives through the window).
+	// The replacement connects like a reconnect, at most one attempt per
+	// slot at a time, so Conns stays the concurrency and no SYN flood
+	// arises unless asked for. Closed and open loop alike; in open loop a
+	// message due while its slot reconnects waits, and the wait is part of
+	// its latency.
+	ConnLifetime int
+	// ConnectBurst extra connections all start connecting at the start of
+	// the window (no pacing: a storm, as when a fleet restarts), each
+	// echoes one small message and closes. They live in a loop of their
+	// own and never touch the active accounting.
+	ConnectBurst int
 
 	// measureFromSend is a test-only knob: in open loop, measure latency from
 	// the actual send instead of the intended time. It exists to show that the
@@ -175,6 +192,10 @@ func (c Config) Validate() error {
 		return configErrorf("slow-readers must not be negative, got %d", c.SlowReaders)
 	case c.SlowReadBytesPerSec < 0 || c.SlowReadBytesPerSec > MaxSlowReadBytesPerSec:
 		return configErrorf("slow-read-bytes-per-s must be 1..%d, got %d", MaxSlowReadBytesPerSec, c.SlowReadBytesPerSec)
+	case c.ConnLifetime < 0:
+		return configErrorf("conn-lifetime must not be negative (0: the whole window), got %d", c.ConnLifetime)
+	case c.ConnectBurst < 0:
+		return configErrorf("connect-burst must not be negative, got %d", c.ConnectBurst)
 	}
 	switch c.Mode {
 	case Closed:
@@ -213,19 +234,22 @@ func (c Config) checkConnectionBudget() error {
 	for _, n := range []struct {
 		name  string
 		count int
-	}{{"conns", c.Conns}, {"idle-conns", c.IdleConns}, {"slow-readers", c.SlowReaders}} {
+	}{{"conns", c.Conns}, {"idle-conns", c.IdleConns}, {"slow-readers", c.SlowReaders}, {"connect-burst", c.ConnectBurst}} {
 		if uint64(n.count) > limit {
 			return configErrorf("%s %d is above this process's limit of %d open files (RLIMIT_NOFILE); use fewer connections", n.name, n.count, limit)
 		}
 	}
-	total := c.Conns + c.IdleConns + c.SlowReaders
+	total := c.Conns + c.IdleConns + c.SlowReaders + c.ConnectBurst
 	need := total + 3*c.Workers + fdReserve
 	if c.IdleConns+c.SlowReaders > 0 {
 		need += auxFds
 	}
+	if c.ConnectBurst > 0 {
+		need += burstFds
+	}
 	if uint64(need) > limit {
-		return configErrorf("conns %d + idle-conns %d + slow-readers %d need about %d open files, above this process's limit of %d (RLIMIT_NOFILE); use fewer connections",
-			c.Conns, c.IdleConns, c.SlowReaders, need, limit)
+		return configErrorf("conns %d + idle-conns %d + slow-readers %d + connect-burst %d need about %d open files, above this process's limit of %d (RLIMIT_NOFILE); use fewer connections",
+			c.Conns, c.IdleConns, c.SlowReaders, c.ConnectBurst, need, limit)
 	}
 	ports := EphemeralPorts()
 	sources := max(len(c.SourceIPs), 1)

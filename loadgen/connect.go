@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echobench/internal/poller"
+	"echobench/internal/results"
 )
 
 // dialer opens the client sockets of one event loop. The workers and the
@@ -44,23 +45,25 @@ const (
 
 // dial starts a non-blocking connect for connection id and adds the socket
 // to the poller: for upEvents when it connected at once, for Out while the
-// connect is in progress. On dialFailed it has closed whatever it opened
-// and fd is -1; otherwise the caller owns fd.
-func (d *dialer) dial(id int32, upEvents uint32) (fd int, outcome dialOutcome) {
-	fd, err := unix.Socket(d.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+// connect is in progress. On dialFailed it has closed whatever it opened,
+// fd is -1 and err says why (EADDRNOTAVAIL: the client's ephemeral ports ran
+// out); otherwise the caller owns fd. Allocation-free: it runs once per
+// connection cycle.
+func (d *dialer) dial(id int32, upEvents uint32) (fd int, outcome dialOutcome, err error) {
+	fd, err = unix.Socket(d.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, dialFailed
+		return -1, dialFailed, err
 	}
 	if fd >= d.fdLimit {
 		unix.Close(fd)
-		return -1, dialFailed
+		return -1, dialFailed, unix.EMFILE
 	}
 	outcome, err = d.connect(fd, id, upEvents)
 	if err != nil {
 		unix.Close(fd) // closing also removes it from the epoll set
-		return -1, dialFailed
+		return -1, dialFailed, err
 	}
-	return fd, outcome
+	return fd, outcome, nil
 }
 
 // connect sets fd up, binds it to its source address and connects it.
@@ -89,14 +92,40 @@ func (d *dialer) connect(fd int, id int32, upEvents uint32) (dialOutcome, error)
 }
 
 // finish ends an attempt dial left in progress, once the poller reported
-// events for fd, and reports whether the connection is up (then polled for
-// upEvents). On false the caller still owns fd and must close it.
-func (d *dialer) finish(fd int, events, upEvents uint32) bool {
+// events for fd: nil when the connection is up (then polled for upEvents),
+// else why not (the socket's error, e.g. ECONNREFUSED). On an error the
+// caller still owns fd and must close it.
+func (d *dialer) finish(fd int, events, upEvents uint32) error {
 	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil || soerr != 0 || events&(poller.Err|poller.Hup) != 0 || events&poller.Out == 0 {
-		return false
+	switch {
+	case err != nil:
+		return err
+	case soerr != 0:
+		return unix.Errno(soerr)
+	case events&(poller.Err|poller.Hup) != 0 || events&poller.Out == 0:
+		return unix.ECONNRESET // hung up without a socket error
 	}
-	return d.p.Mod(fd, upEvents) == nil
+	return d.p.Mod(fd, upEvents)
+}
+
+// errConnectTimeout is the cause of an attempt given up after the connect
+// timeout.
+var errConnectTimeout error = unix.ETIMEDOUT
+
+// addConnectFailure counts a failed attempt under its cause.
+func addConnectFailure(f *results.ConnectFailures, err error) {
+	switch err {
+	case unix.ECONNREFUSED:
+		f.Refused++
+	case unix.ECONNRESET, unix.EPIPE:
+		f.Reset++
+	case unix.ETIMEDOUT:
+		f.TimedOut++
+	case unix.EADDRNOTAVAIL:
+		f.PortsExhausted++
+	default:
+		f.Other++
+	}
 }
 
 // setupConn is a connection of the workers (*conn) or of the idle/slow loop

@@ -66,6 +66,10 @@ var Flags = argv.Table[Config]{
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.SlowReaders) }},
 	{Name: "slow-read-bytes-per-s", Usage: fmt.Sprintf("most `bytes/s` each slow reader reads (default %d with --slow-readers)", DefaultSlowReadBytesPerSec), Positive: true,
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.SlowReadBytesPerSec) }},
+	{Name: "conn-lifetime", Usage: "`messages` per connection, then it closes and a new one takes its place (0: the whole window)",
+		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.ConnLifetime) }},
+	{Name: "connect-burst", Usage: "extra connections that all connect at the start of the window, echo one message and close",
+		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.ConnectBurst) }},
 }
 
 // Args returns the flags (without the command) that make `echobench load`

@@ -31,6 +31,8 @@ var setConfig = map[string]func(c *Config){
 	"IdleConns":           func(c *Config) { c.IdleConns = 5000 },
 	"SlowReaders":         func(c *Config) { c.SlowReaders = 4 },
 	"SlowReadBytesPerSec": func(c *Config) { c.SlowReadBytesPerSec = 1000 },
+	"ConnLifetime":        func(c *Config) { c.ConnLifetime = 10 },
+	"ConnectBurst":        func(c *Config) { c.ConnectBurst = 500 },
 }
 
 // Every exported field of Config crosses the process boundary: a field added

@@ -188,3 +188,108 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// rawListener is a blocking loopback listener driven by raw syscalls, so
+// that the test's server side allocates nothing either (AllocsPerRun counts
+// the whole process).
+func rawListener(tb testing.TB) (fd int, addr string) {
+	tb.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Listen(fd, 128); err != nil {
+		tb.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fd, "127.0.0.1:" + itoa(sa.(*unix.SockaddrInet4).Port)
+}
+
+// acceptRaw accepts without asking for the peer's address (unix.Accept
+// would allocate one).
+func acceptRaw(tb testing.TB, lfd int) int {
+	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		tb.Fatalf("accept: %v", errno)
+	}
+	return int(nfd)
+}
+
+// A whole connection cycle at --conn-lifetime 1 (connect, send, echo,
+// verify, record, close, connect again) allocates nothing on the
+// generator's side.
+func TestConnectionCycleAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"closed", Config{SizeBytes: 64}},
+		{"open", Config{SizeBytes: 64, Mode: Open, RateMsgsPerSec: 1e6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lfd, addr := rawListener(t)
+			cfg := tc.cfg
+			cfg.Addr, cfg.Conns, cfg.Workers, cfg.Duration, cfg.ConnLifetime = addr, 1, 1, time.Hour, 1
+			cfg = cfg.WithDefaults()
+			sh, err := newShared(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := newWorker(sh, []int32{0}, 1<<16, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.close)
+			now := nanotime()
+			sh.endNs.Store(now + int64(cfg.Duration))
+			w.begin(timing{warmStartNs: now, windowStartNs: now})
+			c := w.conns[0]
+			w.pending = append(w.pending, c)
+			buf := make([]byte, 4096)
+			cycle := func() { connectionCycle(t, w, c, lfd, buf) }
+			cycle()
+			if allocs := testing.AllocsPerRun(300, cycle); allocs != 0 {
+				t.Errorf("%.2f allocations per connection cycle, want 0", allocs)
+			}
+			if w.cs.established < 300 || w.st.completed < 300 || w.st.errored+w.st.timedOut+w.st.corrupted+w.st.connFailed != 0 {
+				t.Errorf("established %d, completed %d, failed %d/%d/%d, connect failures %d: the cycle did not run cleanly",
+					w.cs.established, w.st.completed, w.st.timedOut, w.st.errored, w.st.corrupted, w.st.connFailed)
+			}
+		})
+	}
+}
+
+// connectionCycle connects the worker's pending slot, plays the server for
+// one echo on the accepted socket and runs the worker until the message
+// completed and the slot was queued to connect again.
+func connectionCycle(tb testing.TB, w *worker, c *conn, lfd int, buf []byte) {
+	w.reconnectPending()
+	sfd := acceptRaw(tb, lfd)
+	defer unix.Close(sfd)
+	before := w.st.completed
+	for i := 0; w.st.completed == before || len(w.pending) == 0; i++ {
+		if i == 1000 {
+			tb.Fatalf("no cycle (state %d, tx %d, rx %d)", c.state, c.txBytes, c.rxBytes)
+		}
+		if w.open {
+			w.pace(nanotime())
+		}
+		evs, _, err := w.p.Wait(w.evs, 0)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, ev := range evs {
+			w.dispatch(ev)
+		}
+		if c.state == stUp && c.txBytes > c.rxBytes {
+			echoOnce(tb, sfd, buf)
+		}
+	}
+}

@@ -32,6 +32,10 @@ type loops struct {
 	auxStart chan timing   // the idle/slow loop's schedule; closed to abandon it
 	auxCheck chan struct{} // closed once the workers have drained: the idle check may run
 	auxDone  chan error    // the idle/slow loop's outcome, always sent once
+
+	bu         *burst      // nil without a connect burst
+	burstStart chan timing // the burst's schedule; closed to abandon it
+	burstDone  chan error  // the burst's outcome, always sent once
 }
 
 // newLoops creates the workers, each with its share of the connections
@@ -65,6 +69,14 @@ func newLoops(sh *shared, fdLimit, seconds int) (*loops, error) {
 		}
 		l.ax = ax
 	}
+	if cfg.ConnectBurst > 0 {
+		bu, err := newBurst(sh, fdLimit)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("start connect burst loop: %w", err)
+		}
+		l.bu = bu
+	}
 	return l, nil
 }
 
@@ -87,6 +99,25 @@ func (l *loops) start() {
 	} else {
 		l.auxDone <- nil
 	}
+	l.burstStart = make(chan timing, 1)
+	l.burstDone = make(chan error, 1)
+	if l.bu != nil {
+		go l.runBurst()
+	} else {
+		l.burstDone <- nil
+	}
+}
+
+// runBurst is the connect burst's goroutine: it waits for the schedule and
+// fires the burst at the start of the window. It takes no part in the
+// set-up: a burst connected before the window would be no burst.
+func (l *loops) runBurst() {
+	t, ok := <-l.burstStart
+	if !ok {
+		l.burstDone <- nil
+		return
+	}
+	l.burstDone <- l.bu.run(t)
 }
 
 // runWorker is worker i's goroutine: connect, report, wait for the
@@ -153,6 +184,9 @@ func (l *loops) wakeAll() {
 	if l.ax != nil {
 		l.ax.p.Wake()
 	}
+	if l.bu != nil {
+		l.bu.p.Wake()
+	}
 }
 
 // awaitSetup waits until every loop has attempted its connections. Ctrl-C
@@ -193,6 +227,7 @@ func (l *loops) begin(t timing) {
 		s <- t
 	}
 	l.auxStart <- t
+	l.burstStart <- t
 }
 
 // abandon ends the loops after the set-up, before any schedule began, and
@@ -203,8 +238,10 @@ func (l *loops) abandon() {
 	}
 	close(l.auxStart)
 	close(l.auxCheck)
+	close(l.burstStart)
 	l.workersDone.Wait()
 	<-l.auxDone
+	<-l.burstDone
 	l.close()
 }
 
@@ -215,8 +252,9 @@ func (l *loops) wait() error {
 	l.workersDone.Wait()
 	close(l.auxCheck)
 	auxErr := <-l.auxDone
+	burstErr := <-l.burstDone
 	l.close()
-	return errors.Join(append(l.workerErrs, auxErr)...)
+	return errors.Join(append(l.workerErrs, auxErr, burstErr)...)
 }
 
 func (l *loops) close() {
@@ -225,6 +263,9 @@ func (l *loops) close() {
 	}
 	if l.ax != nil {
 		l.ax.close()
+	}
+	if l.bu != nil {
+		l.bu.close()
 	}
 }
 

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if up == 0 {
 		lp.abandon()
 		res := assemble(cfg, lp.workers, lp.ax, 0, 0, 0)
+		addChurnFigures(&res.Load, cfg, lp)
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
 		return res, ErrNoConnections
 	}
@@ -113,11 +114,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
 	res := assemble(cfg, lp.workers, lp.ax, win.startNs, win.endNs, win.cpuSeconds)
+	addChurnFigures(&res.Load, cfg, lp)
 	res.ConnectedAtStart = up
 	if win.interrupted {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
 	}
 	return res, nil
+}
+
+// addChurnFigures puts the connect figures and the burst into l, with
+// their warnings; nothing when the run measures no connects.
+func addChurnFigures(l *results.Load, cfg Config, lp *loops) {
+	var ws []string
+	l.Connects, ws = connectsFigures(cfg, lp.workers, l.DurationS)
+	l.Warnings = append(l.Warnings, ws...)
+	if lp.bu != nil && lp.bu.st.startNs != 0 { // the burst ran
+		l.Burst, ws = lp.bu.figures()
+		l.Warnings = append(l.Warnings, ws...)
+	}
 }
 
 // newShared builds the read-only run description from a validated cfg.
@@ -402,6 +416,7 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "  slow       %d readers at most %d B/s each  read %d B verified (%.0f B/s each)  closed by server %d  corrupted %d\n",
 			l.SlowReaders, l.SlowReadBytesPerSec, l.SlowReadBytes, rate, l.SlowClosed, l.SlowCorrupted)
 	}
+	writeChurnSummary(&b, l)
 	fmt.Fprintf(&b, "  client CPU %.0f%% of usable CPUs", 100*l.ClientCPUUtil)
 	if l.Mode == string(Open) && l.DurationS > 0 {
 		fmt.Fprintf(&b, " (+%.0f%% polling for due sends, not counted)", 100*r.PollSeconds/(l.DurationS*float64(UsableCPUs())))

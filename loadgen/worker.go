@@ -49,6 +49,10 @@ type conn struct {
 	state        connState
 	outArmed     bool
 	connectFails uint8 // consecutive connect failures, for backoff
+	// awaitFirstByte: the socket's connect was counted and its first echoed
+	// byte has not arrived yet; establishedNs and firstSendNs (0 before it)
+	// time it.
+	awaitFirstByte bool
 
 	baseSeq        int64 // first message on the current socket
 	doneSeq        int64 // oldest message not yet finished
@@ -56,6 +60,8 @@ type conn struct {
 	txBytes        int64 // bytes written on the current socket
 	rxBytes        int64 // bytes received (and verified) on the current socket
 	connectStartNs int64 // stConnecting: when the attempt started
+	establishedNs  int64
+	firstSendNs    int64
 	retryAtNs      int64 // stDown: when to connect again
 
 	ring []sendRec // by seq % depth; covers [doneSeq, nextSeq)
@@ -130,6 +136,11 @@ type worker struct {
 	pacedSeq  int64
 	pacedConn int
 	measuredWindow
+	// lifetime is the messages a socket carries before it is replaced (0:
+	// no limit); cs the connect figures, nil when the run does not measure
+	// connects.
+	lifetime int64
+	cs       *connectStats
 
 	st workerStats
 }
@@ -165,6 +176,10 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 		wbuf:            make([]byte, ioBufBytes),
 		open:            sh.cfg.Mode == Open,
 		measureFromSend: sh.cfg.measureFromSend,
+		lifetime:        int64(sh.cfg.ConnLifetime),
+	}
+	if sh.cfg.measuresConnects() {
+		w.cs = newConnectStats()
 	}
 	w.conns = make([]*conn, len(ids))
 	rings := make([]sendRec, len(ids)*int(sh.depth))
@@ -212,7 +227,8 @@ func (w *worker) close() {
 func (w *worker) connectAll() error {
 	set := connectSet[*conn]{
 		conns: w.conns, byFd: w.byFd,
-		start: w.startConnect, finish: w.finishConnect, fail: w.connectFailed,
+		start: w.startConnect, finish: w.finishConnect,
+		fail: func(c *conn, now int64) { w.connectFailed(c, now, errConnectTimeout) },
 	}
 	if err := connectPaced(w.sh, w.p, w.evs, set); err != nil {
 		return err
@@ -381,6 +397,9 @@ func (w *worker) startOf(c *conn, seq int64) (int64, bool) {
 // limit is the first message c may not send yet.
 func (w *worker) limit(c *conn, now int64) int64 {
 	lim := c.doneSeq + w.sh.depth
+	if w.lifetime > 0 {
+		lim = min(lim, c.baseSeq+w.lifetime)
+	}
 	if w.open {
 		lim = min(lim, w.pacer.Due(int(c.id), now), w.pacer.CountBefore(int(c.id), w.windowEndNs))
 	} else if now >= w.windowEndNs || !w.started {
@@ -415,6 +434,9 @@ func (w *worker) send(c *conn, now int64) {
 			}
 			w.fault(c, classErrored, now)
 			return
+		}
+		if c.awaitFirstByte && c.firstSendNs == 0 {
+			c.firstSendNs = now
 		}
 		firstSeq := w.sentFrontier(c)
 		c.txBytes += int64(written)
@@ -493,6 +515,9 @@ func (w *worker) onReadable(c *conn) {
 		w.fault(c, classErrored, now) // reset, EOF
 		return
 	}
+	if c.awaitFirstByte {
+		w.noteFirstByte(c, now)
+	}
 	sizeBytes := w.sh.sizeBytes
 	unread := w.rbuf[:n]
 	rxOffset := c.rxBytes // socket byte offset of unread[0]
@@ -523,6 +548,10 @@ func (w *worker) onReadable(c *conn) {
 		}
 	}
 	c.rxBytes = rxOffset
+	if w.lifetimeOver(c) {
+		w.retire(c, now)
+		return
+	}
 	w.send(c, now)
 }
 
@@ -646,23 +675,23 @@ func (w *worker) reconnectPending() {
 
 func (w *worker) startConnect(c *conn, now int64) {
 	c.connectStartNs = now
-	fd, outcome := w.dialer.dial(c.id, poller.In)
+	fd, outcome, err := w.dialer.dial(c.id, poller.In)
 	if outcome == dialFailed {
-		w.connectFailed(c, now)
+		w.connectFailed(c, now, err)
 		return
 	}
 	c.fd = int32(fd)
 	w.byFd[fd] = c
 	if outcome == dialConnected {
-		w.connected(c, now)
+		w.connected(c, nanotime())
 	} else {
 		c.state = stConnecting
 	}
 }
 
 func (w *worker) finishConnect(c *conn, events uint32, now int64) {
-	if !w.dialer.finish(int(c.fd), events, poller.In) {
-		w.connectFailed(c, now)
+	if err := w.dialer.finish(int(c.fd), events, poller.In); err != nil {
+		w.connectFailed(c, now, err)
 		return
 	}
 	w.connected(c, now)
@@ -674,6 +703,7 @@ func (w *worker) finishConnect(c *conn, events uint32, now int64) {
 func (w *worker) connected(c *conn, now int64) {
 	c.state = stUp
 	c.connectFails = 0
+	w.noteEstablished(c, now)
 	if w.started {
 		for {
 			var start int64
@@ -700,12 +730,13 @@ func (w *worker) connected(c *conn, now int64) {
 	}
 }
 
-func (w *worker) connectFailed(c *conn, now int64) {
+func (w *worker) connectFailed(c *conn, now int64, err error) {
 	w.closeSocket(c)
 	c.state = stDown
 	if !w.started || now >= w.windowStartNs {
 		w.st.connFailed++
 	}
+	w.noteConnectFailure(now, err)
 	backoff := int64(minBackoffNs) << min(c.connectFails, 6)
 	c.retryAtNs = now + min(backoff, maxBackoffNs)
 	c.connectFails++
@@ -726,7 +757,7 @@ func (w *worker) scan(now int64) {
 			}
 		case stConnecting:
 			if now-c.connectStartNs > w.sh.connectTimeoutNs {
-				w.connectFailed(c, now)
+				w.connectFailed(c, now, errConnectTimeout)
 			}
 		case stDown:
 			if now >= c.retryAtNs && w.wantsConn(c, now) {

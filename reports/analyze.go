@@ -81,12 +81,16 @@ type Cell struct {
 	// SLOStep is the bisection step of an SLO-search point: the repeats of
 	// one step are grouped, though their rates differ.
 	SLOStep int
+	// ConnLifetime (messages per connection, 0: the whole window) and
+	// ConnectBurst make a churn point a cell of its own (see churn.go).
+	ConnLifetime, ConnectBurst int
 }
 
 // cellOf is the cell a record measured.
 func cellOf(r *results.Record) Cell {
 	s := Cell{Kind: r.Scenario.Kind, Mode: r.Scenario.Mode, Conns: r.Scenario.Conns, SizeBytes: r.Scenario.SizeBytes, Depth: r.Scenario.Depth,
-		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders, Work: r.Scenario.Work}
+		IdleConns: r.Scenario.IdleConns, SlowReaders: r.Scenario.SlowReaders,
+		ConnLifetime: r.Scenario.ConnLifetime, ConnectBurst: r.Scenario.ConnectBurst, Work: r.Scenario.Work}
 	if s.Work == workNone {
 		s.Work = "" // written by hand or by another tool: none is none
 	}
@@ -126,7 +130,7 @@ func (s Cell) extraLabel() string {
 	if s.SlowReaders > 0 {
 		b += fmt.Sprintf("+%d slow@%s/s", s.SlowReaders, sizeLabel(s.SlowReadBytesPerSec))
 	}
-	return b
+	return b + s.churnLabel()
 }
 
 // workLabel names the work: " work=cpu:20µs"; empty for none.
@@ -141,9 +145,12 @@ func (s Cell) workLabel() string {
 func (s Cell) held() int { return s.Conns + s.IdleConns + s.SlowReaders }
 
 // Plain reports whether the point is plain echo: no idle connections, no
-// slow readers, no work. The echo classes and charts look at plain points
-// only; the others have classes of their own.
-func (s Cell) Plain() bool { return s.IdleConns == 0 && s.SlowReaders == 0 && s.Work == "" }
+// slow readers, no connection churn (lifetime or burst), no work. The echo
+// classes and charts look at plain points only; the others have classes of
+// their own.
+func (s Cell) Plain() bool {
+	return s.IdleConns == 0 && s.SlowReaders == 0 && s.ConnLifetime == 0 && s.ConnectBurst == 0 && s.Work == ""
+}
 
 func kindOrder(k string) int {
 	switch k {
@@ -169,6 +176,8 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.IdleConns, b.IdleConns),
 		cmp.Compare(a.SlowReaders, b.SlowReaders),
 		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
+		cmp.Compare(a.ConnLifetime, b.ConnLifetime),
+		cmp.Compare(a.ConnectBurst, b.ConnectBurst),
 		compareWork(a.Work, b.Work),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
 		cmp.Compare(a.SLOStep, b.SLOStep),
@@ -209,6 +218,10 @@ type Aggregate struct {
 	RSSBytesPerConn  stat.Summary
 	MsgsPerCPUSecond stat.Summary
 	CPUPerMsgUs      stat.Summary
+	// Connects (churn points only, see churn.go): connects per second and
+	// the p99 of connect latency, to established and to the first echoed
+	// byte, over the same repeats as the performance summaries.
+	ConnectsPerSec, ConnectP99Us, FirstByteP99Us stat.Summary
 
 	// Counts summed over the ok repeats.
 	Completed, TimedOut, Errored, Corrupted int64
@@ -460,6 +473,7 @@ func (p *Aggregate) summarizeFigures() {
 	if len(valid.tput) == 0 {
 		perf = limited
 	}
+	p.summarizeConnects(len(valid.tput) == 0)
 	p.ThroughputMsgsPerSec = stat.Summarize(perf.tput)
 	p.P50Us = stat.Summarize(perf.p50)
 	p.P99Us = stat.Summarize(perf.p99)

@@ -101,7 +101,7 @@ func TestReportInBrowser(t *testing.T) {
 	if m := regexp.MustCompile(`<div id="render-check">([^<]*)</div>`).FindStringSubmatch(dom); m != nil {
 		verdict = m[1]
 	}
-	if want := "RENDER-OK 8"; verdict != want {
+	if want := "RENDER-OK 9"; verdict != want {
 		t.Errorf("render check = %q, want %q", verdict, want)
 	}
 

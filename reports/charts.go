@@ -46,7 +46,7 @@ const errBarNote = "Error bars: 95% CI of the median across repeats (min–max w
 func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
 		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.workFigure, a.completionFigure,
-		a.cpuFigure, a.memoryFigure, a.spectrumFigure,
+		a.cpuFigure, a.memoryFigure, a.spectrumFigure, a.churnFigure,
 	}
 	for _, b := range builders {
 		f, note := b()

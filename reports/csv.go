@@ -12,7 +12,7 @@ import (
 
 // csvHeader is the flat schema of results.csv: one row per record, skipped
 // and failed included. The encoded histogram and timelines are left out.
-var csvHeader = []string{
+var csvHeader = append([]string{
 	"run_id", "point_id", "repeat", "status", "error",
 	"server", "model", "loops", "kind", "mode", "conns", "size_bytes", "depth", "load_fraction", "rate_msgs_per_s", "duration_s", "warmup_s",
 	"intended", "completed", "timed_out", "errored", "corrupted", "conn_failed", "reconnects", "completion_ratio",
@@ -25,7 +25,7 @@ var csvHeader = []string{
 	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
 	"noise_server_cpus_other", "noise_client_cpus_other", "noise_steal", "disturbed",
 	"work",
-}
+}, churnCSVHeader...)
 
 // WriteCSV writes one row per record of the run.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -74,6 +74,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 			row = append(row, make([]string, 4)...)
 		}
 		row = append(row, workOrNone(sc.Work))
+		row = append(row, churnCSVRow(r)...)
 		if len(row) != len(csvHeader) {
 			return fmt.Errorf("csv: row %s has %d columns, header %d", r.PointID, len(row), len(csvHeader))
 		}

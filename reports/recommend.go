@@ -110,6 +110,9 @@ func recommend(a *Analysis) []ClassResult {
 		case "cpu", "wait", "block":
 			cr.Why += workBehaviour(a, d.ID, d.cells)
 		}
+		if d.ID == "churn" {
+			cr.Why += burstNote(a)
+		}
 		out = append(out, cr)
 	}
 	return out
@@ -153,7 +156,8 @@ func classDefs(a *Analysis) []classDef {
 		Rule:   "closed loop, points with slow readers (connections that write continuously and read their echo slowly); throughput of the active connections beside them",
 		Metric: "throughput", Unit: "msgs/s", HigherIsBetter: true},
 		slow, throughputSample})
-	return append(defs, workClassDefs(a)...)
+	defs = append(defs, workClassDefs(a)...)
+	return append(defs, churnClassDefs(a)...)
 }
 
 // throughputClassDefs are the closed-loop throughput classes (few, many,

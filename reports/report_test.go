@@ -167,7 +167,7 @@ func TestChartsRender(t *testing.T) {
 			t.Errorf("%s: SVG %d bytes, PNG %d bytes; want an SVG only", c.Name, len(c.SVG), len(c.PNG))
 		}
 	}
-	if got := strings.Join(names, ","); got != "throughput,latency,sweep,work,completion,cpu,memory,spectrum" {
+	if got := strings.Join(names, ","); got != "throughput,latency,sweep,work,completion,cpu,memory,spectrum,churn" {
 		t.Errorf("charts = %s", got)
 	}
 	f, _ := a.spectrumFigure()

@@ -169,6 +169,14 @@ type Family struct {
 	// being the point's size. Default ["none"]; after Decode every spec
 	// is in its canonical form ("cpu:20µs").
 	Work []string `toml:"work"`
+
+	// ConnLifetime and ConnectBurst are dimensions too: messages per
+	// connection before it is replaced (0: the whole window; load
+	// --conn-lifetime), and extra connections that all connect at the start
+	// of the window, echo one message and close (load --connect-burst).
+	// Default [0].
+	ConnLifetime []int `toml:"conn_lifetime"`
+	ConnectBurst []int `toml:"connect_burst"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -268,6 +276,12 @@ func (c *Config) applyDefaults() {
 		}
 		if len(sc.SlowReaders) == 0 {
 			sc.SlowReaders = []int{0}
+		}
+		if len(sc.ConnLifetime) == 0 {
+			sc.ConnLifetime = []int{0}
+		}
+		if len(sc.ConnectBurst) == 0 {
+			sc.ConnectBurst = []int{0}
 		}
 		if sc.SlowReadBytesPerSec == 0 {
 			sc.SlowReadBytesPerSec = DefaultSlowReadBytesPerSec
@@ -434,32 +448,22 @@ func (sc Family) validate(ck Checker) error {
 	if sc.SlowReadBytesPerSec < 0 || sc.SlowReadBytesPerSec > MaxSlowReadBytesPerSec {
 		return fmt.Errorf("slow_read_bytes_per_s: must be 1..%d, got %d", MaxSlowReadBytesPerSec, sc.SlowReadBytesPerSec)
 	}
-	maxIdle, maxSlow := maxOf(sc.IdleConns), maxOf(sc.SlowReaders)
-	// Each count alone first, so that their sum below cannot overflow.
+	// Each count alone first, so that no sum below can overflow.
 	for _, l := range []struct {
 		key string
 		ns  []int
-	}{{"conns", sc.Conns}, {"idle_conns", sc.IdleConns}, {"slow_readers", sc.SlowReaders}} {
+	}{{"conns", sc.Conns}, {"idle_conns", sc.IdleConns}, {"slow_readers", sc.SlowReaders}, {"connect_burst", sc.ConnectBurst}, {"conn_lifetime", sc.ConnLifetime}} {
 		for _, n := range l.ns {
 			if n > 1<<30 {
 				return fmt.Errorf("%s: %d is beyond any open-file limit", l.key, n)
 			}
 		}
 	}
-	for _, n := range sc.Conns {
-		if n < 1 {
-			return fmt.Errorf("conns: must be at least 1, got %d", n)
-		}
-		// Server and client each hold one descriptor per connection,
-		// idle connections and slow readers included.
-		if total := n + maxIdle + maxSlow; ck.MaxFiles > 0 && total+FDHeadroom > ck.MaxFiles {
-			what := fmt.Sprintf("%d connections", n)
-			if maxIdle+maxSlow > 0 {
-				what = fmt.Sprintf("%d connections + %d idle + %d slow readers", n, maxIdle, maxSlow)
-			}
-			return fmt.Errorf("conns: %s need %d open files per process, the limit is %d",
-				what, total+FDHeadroom, ck.MaxFiles)
-		}
+	if err := sc.validateChurn(ck); err != nil {
+		return err
+	}
+	if err := sc.validateConns(ck); err != nil {
+		return err
 	}
 	// The load generator's own limits, so that a point is refused here
 	// rather than after its server started (bench also runs the load
@@ -494,6 +498,52 @@ func checkSourceIPs(list string) error {
 	}
 	if _, err := loadgen.ParseSourceIPs(list); err != nil {
 		return fmt.Errorf("source_ips: %v", err)
+	}
+	return nil
+}
+
+// validateConns checks the connection counts against the file limit:
+// server and client each hold one descriptor per connection, idle
+// connections and slow readers included.
+func (sc Family) validateConns(ck Checker) error {
+	maxIdle, maxSlow := maxOf(sc.IdleConns), maxOf(sc.SlowReaders)
+	for _, n := range sc.Conns {
+		if n < 1 {
+			return fmt.Errorf("conns: must be at least 1, got %d", n)
+		}
+		if total := n + maxIdle + maxSlow; ck.MaxFiles > 0 && total+FDHeadroom > ck.MaxFiles {
+			what := fmt.Sprintf("%d connections", n)
+			if maxIdle+maxSlow > 0 {
+				what = fmt.Sprintf("%d connections + %d idle + %d slow readers", n, maxIdle, maxSlow)
+			}
+			return fmt.Errorf("conns: %s need %d open files per process, the limit is %d",
+				what, total+FDHeadroom, ck.MaxFiles)
+		}
+	}
+	return nil
+}
+
+// validateChurn checks conn_lifetime and connect_burst. A burst's
+// connections are open at once beside all the others, in the server and
+// in the client, so they count against the file limit like conns.
+func (sc Family) validateChurn(ck Checker) error {
+	for _, n := range sc.ConnLifetime {
+		if n < 0 {
+			return fmt.Errorf("conn_lifetime: must not be negative (0: the whole window), got %d", n)
+		}
+	}
+	for _, n := range sc.ConnectBurst {
+		if n < 0 {
+			return fmt.Errorf("connect_burst: must not be negative, got %d", n)
+		}
+	}
+	burst := maxOf(sc.ConnectBurst)
+	if burst == 0 || ck.MaxFiles <= 0 {
+		return nil
+	}
+	if total := maxOf(sc.Conns) + maxOf(sc.IdleConns) + maxOf(sc.SlowReaders) + burst; total+FDHeadroom > ck.MaxFiles {
+		return fmt.Errorf("connect_burst: %d burst connections beside %d others need %d open files per process, the limit is %d",
+			burst, total-burst, total+FDHeadroom, ck.MaxFiles)
 	}
 	return nil
 }

@@ -67,6 +67,8 @@ mode = "closed"
 conns = [64]
 sizes = [64]
 work = ["none", "cpu:20us", "wait:10ms", "block:1.5ms:fixed", "wait:0.5s:exp"]
+conn_lifetime = [1, 10, 100]
+connect_burst = [2000]
 `
 
 func TestDecodeGood(t *testing.T) {
@@ -98,6 +100,12 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if sc := c.Families[1]; !reflect.DeepEqual(sc.IdleConns, []int{0}) || !reflect.DeepEqual(sc.SlowReaders, []int{0}) || sc.SlowReadBytesPerSec != DefaultSlowReadBytesPerSec {
 		t.Errorf("default idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
+	}
+	if sc := c.Families[1]; !reflect.DeepEqual(sc.ConnLifetime, []int{0}) || !reflect.DeepEqual(sc.ConnectBurst, []int{0}) {
+		t.Errorf("default conn_lifetime %v, connect_burst %v", sc.ConnLifetime, sc.ConnectBurst)
+	}
+	if sc := c.Families[3]; !reflect.DeepEqual(sc.ConnLifetime, []int{1, 10, 100}) || !reflect.DeepEqual(sc.ConnectBurst, []int{2000}) {
+		t.Errorf("conn_lifetime %v, connect_burst %v", sc.ConnLifetime, sc.ConnectBurst)
 	}
 	if sc := c.Families[2]; !reflect.DeepEqual(sc.IdleConns, []int{0, 10000}) || !reflect.DeepEqual(sc.SlowReaders, []int{4}) || sc.SlowReadBytesPerSec != 1024 {
 		t.Errorf("idle_conns %v, slow_readers %v, slow_read_bytes_per_s %d", sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec)
@@ -166,6 +174,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"work distribution", base + servers + closed + "work = [\"cpu:1ms:normal\"]\n", `scenarios[0]: work: "cpu:1ms:normal": unknown distribution`},
 		{"work without mean", base + servers + closed + "work = [\"cpu\"]\n", `scenarios[0]: work: "cpu": want none`},
 		{"work past request size", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64, 16777217]\nwork = [\"cpu:1ms\"]\n", "scenarios[0]: sizes: must be 1 byte to 16 MiB"},
+		{"negative lifetime", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconn_lifetime = [1, -1]\n", "scenarios[0]: conn_lifetime: must not be negative"},
+		{"negative burst", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconnect_burst = [-2]\n", "scenarios[0]: connect_burst: must not be negative"},
+		{"burst past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64]\nsizes = [1]\nconnect_burst = [19900]\n", "scenarios[0]: connect_burst: 19900 burst connections beside 64 others need 20028 open files"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
 	}
 	for _, tt := range tests {

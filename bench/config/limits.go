@@ -119,7 +119,8 @@ func (c *Config) points() int {
 	perRepeat := 0
 	for _, f := range c.Families {
 		n := 1
-		for _, l := range []int{len(f.Conns), len(f.Sizes), len(f.Depth), max(len(f.IdleConns), 1), max(len(f.SlowReaders), 1)} {
+		for _, l := range []int{len(f.Conns), len(f.Sizes), len(f.Depth), max(len(f.IdleConns), 1), max(len(f.SlowReaders), 1),
+			max(len(f.ConnLifetime), 1), max(len(f.ConnectBurst), 1), max(len(f.Work), 1)} {
 			n = mul(n, l)
 		}
 		if f.Mode == ModeOpen {

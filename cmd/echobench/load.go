@@ -65,6 +65,9 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	}()
 	if !out.json {
 		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
+		if cfg.ConnectBurst > 0 {
+			fmt.Fprintf(stderr, "echobench load: %d more connect at once when the window starts (connect burst)\n", cfg.ConnectBurst)
+		}
 	}
 	res, runErr := loadgen.Run(ctx, cfg)
 	if res == nil {
@@ -120,11 +123,14 @@ func parseLoadArgs(stderr io.Writer, args []string) (loadgen.Config, loadOutput,
 // blocked in epoll_wait then keeps its P, because the runtime's sysmon does
 // not retake a P from a syscall while another P is idle. With GOMAXPROCS=1
 // (one client CPU) it retakes it at every 20 µs tick and the worker pays a
-// handoff per wake-up. The idle/slow loop is one more thread that blocks in
-// epoll_wait.
+// handoff per wake-up. The idle/slow loop and the connect burst's loop are
+// one more thread each that blocks in epoll_wait.
 func raiseGOMAXPROCS(cfg loadgen.Config) {
 	n := cfg.Workers + 1
 	if cfg.IdleConns+cfg.SlowReaders > 0 {
+		n++
+	}
+	if cfg.ConnectBurst > 0 {
 		n++
 	}
 	if runtime.GOMAXPROCS(0) < n {

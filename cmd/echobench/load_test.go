@@ -42,6 +42,9 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"negative slow readers", []string{"--addr", "127.0.0.1:9", "--slow-readers", "-2"}, "slow-readers must not be negative"},
 		{"zero slow read rate", []string{"--addr", "127.0.0.1:9", "--slow-readers", "1", "--slow-read-bytes-per-s", "0"}, "--slow-read-bytes-per-s must be positive"},
 		{"idle conns above the file limit", []string{"--addr", "127.0.0.1:9", "--conns", "10", "--idle-conns", "50000"}, "RLIMIT_NOFILE"},
+		{"negative conn lifetime", []string{"--addr", "127.0.0.1:9", "--conn-lifetime", "-1"}, "conn-lifetime must not be negative"},
+		{"negative connect burst", []string{"--addr", "127.0.0.1:9", "--connect-burst", "-1"}, "connect-burst must not be negative"},
+		{"connect burst above the file limit", []string{"--addr", "127.0.0.1:9", "--connect-burst", "50000"}, "connect-burst 50000 is above"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,6 +151,12 @@ type Scenario struct {
 	SLOCompletion float64 `json:"slo_completion,omitempty"`
 	// SLOStep is the 1-based bisection step of an SLO point.
 	SLOStep int `json:"slo_step,omitempty"`
+	// ConnLifetime is the messages each connection carries before it is
+	// closed and replaced (0: the whole window); ConnectBurst the extra
+	// connections that all connect at the start of the window, echo one
+	// message and close. See Load.Connects and Load.Burst.
+	ConnLifetime int `json:"conn_lifetime,omitempty"`
+	ConnectBurst int `json:"connect_burst,omitempty"`
 }
 
 // Latency holds latency percentiles in microseconds.
@@ -221,6 +227,13 @@ type Load struct {
 	SlowClosed          int64 `json:"slow_closed,omitempty"`
 	SlowCorrupted       int64 `json:"slow_corrupted,omitempty"`
 
+	// Connects describes the connection churn of a run with a connection
+	// lifetime (--conn-lifetime) or a connect burst; nil otherwise, so
+	// echo-only records are unchanged.
+	Connects *Connects `json:"connects,omitempty"`
+	// Burst is the connect burst (--connect-burst); nil without one.
+	Burst *Burst `json:"burst,omitempty"`
+
 	// ClientCPUUtil is the load generator's CPU over the window, 0..1 of
 	// the CPUs it may use. In open loop it leaves out the time the
 	// generator only polled for a send due within 100 µs (see
@@ -237,6 +250,73 @@ type Load struct {
 	// Timeline has one entry per second of the measured window.
 	Timeline []Second `json:"timeline,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ConnectFailures splits failed connection attempts by cause. Ports
+// exhausted (EADDRNOTAVAIL: no free ephemeral port for the source address)
+// is the client's limit, not the server's fault, and is kept apart so a
+// report never blames the server for it.
+type ConnectFailures struct {
+	Refused        int64 `json:"refused,omitempty"`         // ECONNREFUSED: nothing listening, or the accept queue refused it
+	Reset          int64 `json:"reset,omitempty"`           // ECONNRESET during the handshake
+	TimedOut       int64 `json:"timed_out,omitempty"`       // not established within --connect-timeout
+	PortsExhausted int64 `json:"ports_exhausted,omitempty"` // EADDRNOTAVAIL: the client ran out of ephemeral ports
+	Other          int64 `json:"other,omitempty"`           // any other error (e.g. the client's file limit)
+}
+
+// Total is every failed attempt.
+func (f ConnectFailures) Total() int64 {
+	return f.Refused + f.Reset + f.TimedOut + f.PortsExhausted + f.Other
+}
+
+// Connects is the connection lifecycle of a run's active connections:
+// connections opened during the window (a connection lifetime replaces
+// each connection after its N-th message; faults reconnect too) and how
+// long they took. A connect belongs to the window when its attempt started
+// in it, as a message does.
+type Connects struct {
+	// ConnLifetime is messages per connection; 0 means the whole window.
+	ConnLifetime int64 `json:"conn_lifetime"`
+	// Established is connects started in the window that succeeded;
+	// ConnectsPerSec is Established per second of the window.
+	Established    int64   `json:"established"`
+	ConnectsPerSec float64 `json:"connects_per_s"`
+	// ConnectUs runs from connect(2) (the SYN) to the client seeing the
+	// connection established; FirstByteUs from connect(2) to the first
+	// echoed byte of the connection's first message. Same histogram
+	// parameters and percentiles as message latency.
+	ConnectUs   Latency `json:"connect_us"`
+	FirstByteUs Latency `json:"first_byte_us"`
+	// ConnectHDR and FirstByteHDR are the histograms (ns), V2 compressed,
+	// base64, so reports can merge repeats exactly.
+	ConnectHDR   string `json:"connect_hdr,omitempty"`
+	FirstByteHDR string `json:"first_byte_hdr,omitempty"`
+	// Failed is the window's failed attempts by cause (their sum is part of
+	// Load.ConnFailed).
+	Failed ConnectFailures `json:"failed"`
+}
+
+// Burst is the connect burst: Conns extra connections that all started
+// connecting at the start of the window, each echoed one message and
+// closed. It is not part of Intended or any message figure.
+type Burst struct {
+	Conns int64 `json:"conns"`
+	// Echoed is the connections that connected and echoed their message
+	// intact within the message timeout.
+	Echoed int64 `json:"echoed"`
+	// DurationS runs from the start of the burst until its last connection
+	// echoed or failed: how long the server took to serve the storm.
+	DurationS float64 `json:"duration_s"`
+	// ConnectUs and FirstByteUs as in Connects, over the burst's
+	// connections.
+	ConnectUs   Latency `json:"connect_us"`
+	FirstByteUs Latency `json:"first_byte_us"`
+	ConnectHDR  string  `json:"connect_hdr,omitempty"`
+	// Failed is the connects that failed, by cause; EchoFailed the
+	// connections that connected but were closed, reset, answered wrongly
+	// or not within the timeout.
+	Failed     ConnectFailures `json:"failed"`
+	EchoFailed int64           `json:"echo_failed,omitempty"`
 }
 
 // Second is one second of a measured window.

@@ -47,6 +47,10 @@ type Faults struct {
 	// wait to be echoed to it, as gnet closes a connection past
 	// --max-pending: a slow reader is shed instead of buffered.
 	ClosePendingBytes int64
+	// ResetEvery: every Nth accepted connection is reset (RST, SO_LINGER 0)
+	// as soon as its first bytes arrive, without echoing them: the client
+	// has exactly one message outstanding on it.
+	ResetEvery int
 }
 
 // Stats counts what the server did.
@@ -67,6 +71,8 @@ type Stats struct {
 	IdleClosed int64
 	// PendingClosed counts connections closed by ClosePendingBytes.
 	PendingClosed int64
+	// Reset counts connections reset by ResetEvery after bytes arrived.
+	Reset int64
 }
 
 // Server is a running fault server.
@@ -82,7 +88,7 @@ type Server struct {
 	done    bool
 
 	accepted, chunks, corrupted, dropped, closed, silent atomic.Int64
-	idleClosed, pendingClosed                            atomic.Int64
+	idleClosed, pendingClosed, reset                     atomic.Int64
 }
 
 // Start listens on 127.0.0.1:0 and serves until Close.
@@ -90,7 +96,7 @@ func Start(f Faults) (*Server, error) {
 	if f.StallEvery < 0 || f.StallFor < 0 || f.StallFor > f.StallEvery {
 		return nil, fmt.Errorf("faultserver: stall %v every %v: want 0 <= stall <= period", f.StallFor, f.StallEvery)
 	}
-	if f.QueueChunks < 0 || f.IdleTimeout < 0 || f.ClosePendingBytes < 0 {
+	if f.QueueChunks < 0 || f.IdleTimeout < 0 || f.ClosePendingBytes < 0 || f.ResetEvery < 0 {
 		return nil, fmt.Errorf("faultserver: negative queue %d, idle timeout %v or pending cap %d", f.QueueChunks, f.IdleTimeout, f.ClosePendingBytes)
 	}
 	if f.QueueChunks == 0 {
@@ -119,6 +125,7 @@ func (s *Server) Stats() Stats {
 		Accepted:  s.accepted.Load(), Chunks: s.chunks.Load(), Corrupted: s.corrupted.Load(),
 		Dropped: s.dropped.Load(), Closed: s.closed.Load(), SilentWithData: s.silent.Load(),
 		IdleClosed: s.idleClosed.Load(), PendingClosed: s.pendingClosed.Load(),
+		Reset: s.reset.Load(),
 	}
 }
 
@@ -157,6 +164,10 @@ func (s *Server) accept() {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		silent := s.f.SilentEvery > 0 && n%int64(s.f.SilentEvery) == 0
+		if s.f.ResetEvery > 0 && n%int64(s.f.ResetEvery) == 0 {
+			go s.resetOnData(c)
+			continue
+		}
 		go s.serve(c, silent)
 	}
 }
@@ -165,6 +176,25 @@ type chunk struct {
 	data    []byte
 	release time.Time
 	corrupt bool
+}
+
+// resetOnData resets c once its first bytes arrive (or closes it quietly if
+// the client leaves first).
+func (s *Server) resetOnData(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	buf := make([]byte, 64<<10)
+	if n, _ := c.Read(buf); n > 0 {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		s.reset.Add(1)
+	}
 }
 
 func (s *Server) serve(c net.Conn, silent bool) {

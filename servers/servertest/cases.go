@@ -62,6 +62,7 @@ var cases = append([]testCase{
 	{name: "client-reset", run: caseClientReset},
 	{name: "slow-reader-64mib", run: caseSlowReader},
 	{name: "abrupt-close-100", run: caseAbruptClose},
+	{name: "churn-20000", run: caseChurn},
 	{name: "sigterm-100-conns", run: caseSigterm},
 }, workCases...)
 

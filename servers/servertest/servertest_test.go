@@ -58,6 +58,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		{"unbounded", "slow-reader-64mib", []string{"no backpressure"}},
 		{"leak-on-error", "client-reset", []string{"it leaks connections"}},
 		{"no-close-on-eof", "abrupt-close-100", []string{"it leaks connections"}},
+		{"no-close-on-eof", "churn-20000", []string{"it leaks connections"}},
+		{"leak-memory", "churn-20000", []string{"it keeps memory per connection"}},
 		{"sigterm-exit-1", "sigterm-100-conns", []string{"exited with status 1, want exit status 0"}},
 		{"slow-exit", "sigterm-100-conns", []string{"still running 2s after SIGTERM"}},
 		{"orphan-child", "sigterm-100-conns", []string{"processes are left in the server's process group"}},

@@ -172,6 +172,7 @@ func Records() []results.Record {
 			out = append(out, slowRecord(p, r, s, e))
 		}
 	}
+	out = append(out, churnRecords(next)...)
 	s, e := next()
 	out = append(out, results.Record{
 		Schema: results.SchemaVersion, RunID: RunID, PointID: "python-trio/skipped", Start: s, End: e,

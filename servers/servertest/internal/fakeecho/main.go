@@ -36,6 +36,7 @@ const (
 	faultExtraStdout  = "extra-stdout"    // writes a log line on stdout after LISTENING
 	faultSlowExit     = "slow-exit"       // takes 4 s to exit after SIGTERM
 	faultNoEOF        = "no-close-on-eof" // keeps the connection open after the client's half-close
+	faultLeakMemory   = "leak-memory"     // keeps 4 KiB of every connection for good
 )
 
 func main() {
@@ -69,6 +70,7 @@ type server struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	leaked []net.Conn // faultLeakOnError keeps these open for good
+	kept   [][]byte   // faultLeakMemory keeps these for good
 	wg     sync.WaitGroup
 }
 
@@ -167,6 +169,13 @@ func (s *server) handle(c *net.TCPConn) {
 	}
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.fault == faultLeakMemory {
+		b := make([]byte, 4<<10)
+		for i := range b {
+			b[i] = byte(i) // touched, so it is resident
+		}
+		s.kept = append(s.kept, b)
+	}
 	if err != nil && s.fault == faultLeakOnError {
 		s.leaked = append(s.leaked, c)
 		s.mu.Unlock()
