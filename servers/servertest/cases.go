@@ -48,6 +48,10 @@ type testCase struct {
 	// work is the server's --work for a work case (workcases.go), with
 	// --request-size workRequestBytes; "" for the others.
 	work string
+	// exclusive cases run one at a time across every target (catalogue.go):
+	// they hold more of this process's file descriptors than several at
+	// once would leave.
+	exclusive bool
 }
 
 // cases is the suite, in run order. Names are Limitations keys: keep them.
@@ -63,6 +67,8 @@ var cases = append([]testCase{
 	{name: "slow-reader-64mib", run: caseSlowReader},
 	{name: "abrupt-close-100", run: caseAbruptClose},
 	{name: "churn-20000", run: caseChurn},
+	{name: "transfer-64mib", run: caseLargeTransfer},
+	{name: "idle-10000", run: caseIdle, exclusive: true},
 	{name: "sigterm-100-conns", run: caseSigterm},
 }, workCases...)
 
@@ -92,6 +98,10 @@ func runCase(t *testing.T, target Target, c testCase) {
 			t.Logf("%s %s: seed %d (replay with %s=%d)", target.Name, c.name, seed, SeedEnv, seed)
 		}
 	})
+	if c.exclusive {
+		exclusiveCases.Lock()
+		t.Cleanup(exclusiveCases.Unlock)
+	}
 	spec := c.workSpec()
 	srv := startServer(t, target, spec)
 	e := &env{
