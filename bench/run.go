@@ -341,6 +341,7 @@ func (r *Runner) resolveServers(ctx context.Context) error {
 		}
 		r.targets = append(r.targets, srv)
 	}
+	setRuntimeVersions(&r.env)
 	return nil
 }
 

@@ -215,7 +215,8 @@ details{margin:8px 0}
 <tr><th>Pinning</th><td>server on CPUs {{.A.Env.ServerCPUs}} with GOMAXPROCS {{.A.Env.ServerGOMAXPROCS}}; load generator on CPUs {{.A.Env.ClientCPUs}}</td></tr>
 <tr><th>Kernel</th><td>{{.A.Env.Kernel}}</td></tr>
 <tr><th>Go</th><td>{{.A.Env.GoVersion}}</td></tr>
-<tr><th>Stacks</th><td>{{if .Stacks}}{{join .Stacks ", "}}{{else}}–{{end}}</td></tr>
+{{range .A.EnvRows}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
+{{end}}<tr><th>Stacks</th><td>{{if .Stacks}}{{join .Stacks ", "}}{{else}}–{{end}}</td></tr>
 <tr><th>Models</th><td>{{range $i, $m := .A.Models}}{{if $i}}, {{end}}<span class="sw" style="background:{{color $.A $m}}"></span>{{$m}}{{end}}</td></tr>
 <tr><th>Results</th><td><code>{{.A.Run.Path}}</code>{{if .A.Run.TornTail}} (ends with a torn line, ignored){{end}}</td></tr>
 </table>

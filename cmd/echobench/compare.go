@@ -19,7 +19,9 @@ Prints, for every point in both runs, the old and new median with its 95%
 confidence interval, the change, and whether it is significant (Mann–Whitney
 U test, α=0.05, as benchstat): "~" when it is not. OLD and NEW are run
 directories, results.jsonl files, or directories of runs (meaning the newest
-run in each). Exit status 0 whatever the differences, unless
+run in each). Every difference between the two runs' environments (CPU,
+kernel, governor, SMT, huge pages, echobench commit, versions, ...) is
+warned about on stderr: it may explain a change. Exit status 0 whatever the differences, unless
 --fail-on-regression is given: then 1 when any figure is significantly worse
 by more than that percentage (throughput, p99, SLO rate, CPU per message or
 memory per connection; each is listed), 0 otherwise.
@@ -69,6 +71,9 @@ func runCompare(stdout, stderr io.Writer, args []string) error {
 		if an[i], err = reports.Analyze(run, reports.Options{}); err != nil {
 			return fmt.Errorf("compare: %w", err)
 		}
+	}
+	for _, d := range reports.EnvDifferences(an[0], an[1]) {
+		fmt.Fprintf(stderr, "echobench compare: warning: the runs' environments differ: %s\n", d)
 	}
 	if err := reports.CompareRuns(stdout, an[0], an[1]); err != nil || threshold < 0 {
 		return err

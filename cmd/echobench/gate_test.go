@@ -146,3 +146,45 @@ func checkGolden(t *testing.T, name, got string) {
 		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
 	}
 }
+
+// compare warns on stderr about every difference between the runs'
+// environments, and about none for a run against itself.
+func TestCompareWarnsOnEnvironment(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	oldDir := copyRun(t, root, "old")
+	src, err := os.ReadFile(filepath.Join(oldDir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.ReplaceAll(src, []byte(`"thp_mode":"madvise"`), []byte(`"thp_mode":"always"`))
+	changed = bytes.ReplaceAll(changed, []byte(`"kernel":"6.18.0-echobench"`), []byte(`"kernel":"6.19.0"`))
+	changed = bytes.ReplaceAll(changed, []byte(`"load_gomaxprocs":3`), []byte(`"load_gomaxprocs":4`))
+	newDir := filepath.Join(root, "new")
+	if err := os.MkdirAll(newDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(newDir, "results.jsonl"), changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run2(&stdout, &stderr, "compare", oldDir, newDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"kernel: 6.18.0-echobench → 6.19.0",
+		"Transparent huge pages: madvise → always",
+		"load generator: GOMAXPROCS 2–3, workers 1",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if n := strings.Count(stderr.String(), "warning"); n != 3 {
+		t.Errorf("%d warnings, want 3:\n%s", n, stderr.String())
+	}
+	stderr.Reset()
+	if err := run2(&stdout, &stderr, "compare", oldDir, oldDir); err != nil || stderr.Len() > 0 {
+		t.Errorf("a run against itself: %v, stderr %q", err, stderr.String())
+	}
+}
