@@ -586,6 +586,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := w.Append(rec); err != nil {
 			return err
 		}
+		if err := writeHDRExports(r.runDir, rec); err != nil {
+			// The record is safe; the export can be rebuilt from it.
+			fmt.Fprintf(r.stderr, "warning: %v\n", err)
+		}
 		r.remember(rec)
 		prog.end(i+1, p, rec)
 	}
