@@ -143,6 +143,7 @@ details{margin:8px 0}
 <main>
 <h1>echobench: which server model to pick</h1>
 <div class="env">Run <code>{{.RunID}}</code> · {{len .A.Run.Records}} records · {{.A.EnvLine}}</div>
+{{template "verdict" .A}}
 
 <h2 id="pick">What to pick, per workload</h2>
 <table class="pick">
@@ -175,7 +176,7 @@ details{margin:8px 0}
 {{end}}{{range .ChartNotes}}<p class="why">Not drawn: {{.}}</p>{{end}}
 
 <h2 id="classes">Workload classes: the points behind each recommendation</h2>
-{{range .A.Classes}}<h3>{{.Name}} — {{.Headline}}</h3>
+{{range .A.Classes}}<h3 id="class-{{.ID}}">{{.Name}} — {{.Headline}}</h3>
 <p class="why">Rule: {{.Rule}}. Metric: {{.Metric}} ({{.Unit}}, {{if .HigherIsBetter}}higher{{else}}lower{{end}} is better).</p>
 {{if .Cells}}<table>
 <tr><th>Point</th><th>Model</th><th class="n">Median</th><th class="n">95% CI</th><th class="n">Min–max</th><th class="n">n</th><th>vs best</th></tr>
