@@ -454,6 +454,7 @@ func finishLoad(lp *supervise.Proc, rec *results.Record, win *window) (*results.
 		return nil, fmt.Errorf("load generator output: %w (stderr: %s)", err, lastLines(lp.StderrTail(), 5))
 	}
 	rec.ServerStats = win.stats(load.Completed)
+	rec.Env.LoadGOMAXPROCS, rec.Env.LoadWorkers = load.GOMAXPROCS, load.Workers
 	if rec.Noise = win.noise(); rec.Noise != nil && rec.Noise.Disturbed {
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf(
 			"disturbed: other processes used %.0f%% of the server CPUs and %.0f%% of the client CPUs (steal %.0f%%) during the window",

@@ -347,6 +347,7 @@ func (r *Runner) resolveServers(ctx context.Context) error {
 		}
 		r.targets = append(r.targets, srv)
 	}
+	setRuntimeVersions(&r.env)
 	return nil
 }
 
@@ -604,6 +605,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if err := w.Append(rec); err != nil {
 			return err
+		}
+		if err := writeHDRExports(r.runDir, rec); err != nil {
+			// The record is safe; the export can be rebuilt from it.
+			fmt.Fprintf(r.stderr, "warning: %v\n", err)
 		}
 		r.remember(rec)
 		prog.end(i+1, p, rec)

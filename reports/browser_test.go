@@ -28,6 +28,16 @@ window.addEventListener('load', function () {
   d.id = 'render-check';
   d.textContent = bad.length ? 'RENDER-BROKEN ' + bad.join(',') : 'RENDER-OK ' + imgs.length;
   document.body.appendChild(d);
+  var v = document.getElementById('verdict'), g = document.createElement('div');
+  g.id = 'verdict-check';
+  if (!v) {
+    g.textContent = 'VERDICT-MISSING';
+  } else {
+    var r = v.getBoundingClientRect();
+    var whole = r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth && v.scrollWidth <= v.clientWidth;
+    g.textContent = (whole ? 'VERDICT-WHOLE ' : 'VERDICT-CUT ') + [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight].map(Math.round).join(',');
+  }
+  document.body.appendChild(g);
 });
 </script>`
 
@@ -93,7 +103,8 @@ func TestReportInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 
-	dom, stderr := runChromium(ctx, t, "--dump-dom", "file://"+checked)
+	// The first screen the issue asks the verdict grid to fit: 1400×900.
+	dom, stderr := runChromium(ctx, t, "--window-size=1400,900", "--dump-dom", "file://"+checked)
 	if m := consoleLine.FindAllString(stderr, 5); len(m) > 0 {
 		t.Errorf("console messages while loading the report:\n%s", strings.Join(m, "\n"))
 	}
@@ -104,9 +115,15 @@ func TestReportInBrowser(t *testing.T) {
 	if want := "RENDER-OK 9"; verdict != want {
 		t.Errorf("render check = %q, want %q", verdict, want)
 	}
+	// The verdict grid must be whole on the first screen, without
+	// scrolling: left, top, right, bottom, then the viewport (1400 wide;
+	// headless Chromium keeps some of the 900 px for its window frame).
+	if m := regexp.MustCompile(`<div id="verdict-check">(VERDICT-WHOLE [0-9,.-]+,1400,[0-9]+)</div>`).FindStringSubmatch(dom); m == nil {
+		t.Errorf("the verdict grid is not whole on a 1400×900 first screen: %s", regexp.MustCompile(`<div id="verdict-check">[^<]*</div>`).FindString(dom))
+	}
 
 	shot := filepath.Join(dir, "screenshot.png")
-	runChromium(ctx, t, "--window-size=1280,1100", "--screenshot="+shot, "file://"+w.Index)
+	runChromium(ctx, t, "--window-size=1400,900", "--screenshot="+shot, "file://"+w.Index)
 	png, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)

@@ -12,13 +12,12 @@ import (
 // CompareRuns prints, like benchstat, every point present in both runs: old
 // and new median with their CI, the change, and the evidence. The change is
 // "~" where the difference is not significant, and the verdict says when
-// there are too few repeats to claim one.
+// there are too few repeats to claim one. Differences between the runs'
+// environments are the caller's to report (EnvDifferences): a command
+// prints them on stderr.
 func CompareRuns(w io.Writer, old, new *Analysis) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "old: %s\nnew: %s\n", old.Run.Path, new.Run.Path)
-	if d := envDiff(old.Env, new.Env); d != "" {
-		fmt.Fprintf(&b, "warning: the runs differ in %s; differences may come from the machine, not the code\n", d)
-	}
 	metrics := []struct {
 		title string
 		keep  func(Cell) bool

@@ -143,6 +143,7 @@ details{margin:8px 0}
 <main>
 <h1>echobench: which server model to pick</h1>
 <div class="env">Run <code>{{.RunID}}</code> · {{len .A.Run.Records}} records · {{.A.EnvLine}}</div>
+{{template "verdict" .A}}
 
 <h2 id="pick">What to pick, per workload</h2>
 <table class="pick">
@@ -175,7 +176,7 @@ details{margin:8px 0}
 {{end}}{{range .ChartNotes}}<p class="why">Not drawn: {{.}}</p>{{end}}
 
 <h2 id="classes">Workload classes: the points behind each recommendation</h2>
-{{range .A.Classes}}<h3>{{.Name}} — {{.Headline}}</h3>
+{{range .A.Classes}}<h3 id="class-{{.ID}}">{{.Name}} — {{.Headline}}</h3>
 <p class="why">Rule: {{.Rule}}. Metric: {{.Metric}} ({{.Unit}}, {{if .HigherIsBetter}}higher{{else}}lower{{end}} is better).</p>
 {{if .Cells}}<table>
 <tr><th>Point</th><th>Model</th><th class="n">Median</th><th class="n">95% CI</th><th class="n">Min–max</th><th class="n">n</th><th>vs best</th></tr>
@@ -215,7 +216,8 @@ details{margin:8px 0}
 <tr><th>Pinning</th><td>server on CPUs {{.A.Env.ServerCPUs}} with GOMAXPROCS {{.A.Env.ServerGOMAXPROCS}}; load generator on CPUs {{.A.Env.ClientCPUs}}</td></tr>
 <tr><th>Kernel</th><td>{{.A.Env.Kernel}}</td></tr>
 <tr><th>Go</th><td>{{.A.Env.GoVersion}}</td></tr>
-<tr><th>Stacks</th><td>{{if .Stacks}}{{join .Stacks ", "}}{{else}}–{{end}}</td></tr>
+{{range .A.EnvRows}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
+{{end}}<tr><th>Stacks</th><td>{{if .Stacks}}{{join .Stacks ", "}}{{else}}–{{end}}</td></tr>
 <tr><th>Models</th><td>{{range $i, $m := .A.Models}}{{if $i}}, {{end}}<span class="sw" style="background:{{color $.A $m}}"></span>{{$m}}{{end}}</td></tr>
 <tr><th>Results</th><td><code>{{.A.Run.Path}}</code>{{if .A.Run.TornTail}} (ends with a torn line, ignored){{end}}</td></tr>
 </table>

@@ -15,6 +15,7 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# echobench: which server model to pick\n\n")
 	fmt.Fprintf(&b, "Run `%s` · %d records · %s\n\n", a.runID(), len(a.Run.Records), a.EnvLine())
+	writeVerdictMD(&b, a)
 
 	b.WriteString("## Recommendation\n\n")
 	b.WriteString("| Workload | Pick | Why |\n|---|---|---|\n")

@@ -73,6 +73,7 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 	if res == nil {
 		return fmt.Errorf("load: %w", runErr)
 	}
+	res.Load.GOMAXPROCS, res.Load.Workers = runtime.GOMAXPROCS(0), cfg.Workers
 	if err := out.write(stdout, stderr, res); err != nil {
 		return err
 	}

@@ -99,7 +99,10 @@ func TestLoadJSON(t *testing.T) {
 		t.Errorf("idle/slow figures: idle %d failed %d, slow %d at %d B/s read %d",
 			l.IdleConns, l.IdleFailed, l.SlowReaders, l.SlowReadBytesPerSec, l.SlowReadBytes)
 	}
-	for _, key := range []string{`"idle_conns":5`, `"slow_readers":1`, `"slow_read_bytes":`} {
+	if l.Workers < 1 || l.GOMAXPROCS <= l.Workers {
+		t.Errorf("the load generator must report its workers and GOMAXPROCS (> workers): %d, %d", l.Workers, l.GOMAXPROCS)
+	}
+	for _, key := range []string{`"idle_conns":5`, `"slow_readers":1`, `"slow_read_bytes":`, `"workers":`, `"gomaxprocs":`} {
 		if !strings.Contains(raw, key) {
 			t.Errorf("JSON lacks %s", key)
 		}

@@ -297,7 +297,8 @@ sizes = [64]
 		if st.PeakRSSBytes <= 0 || st.BaseRSSBytes <= 0 || st.Threads < 1 || len(st.CPUTimeline) == 0 {
 			t.Errorf("%s: server stats not filled: %+v", name, st)
 		}
-		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" {
+		if rec.Env.ServerCPUs == "" || rec.Env.ClientCPUs == "" || rec.Env.ServerGOMAXPROCS != 1 || rec.Env.Kernel == "" ||
+			rec.Env.LoadWorkers != 1 || rec.Env.LoadGOMAXPROCS != 2 {
 			t.Errorf("%s: env = %+v", name, rec.Env)
 		}
 		if rec.Noise == nil {

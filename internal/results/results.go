@@ -93,6 +93,40 @@ type Env struct {
 	ClientCPUs       string            `json:"client_cpus"` // e.g. "1"
 	ServerGOMAXPROCS int               `json:"server_gomaxprocs"`
 	StackVersions    map[string]string `json:"stack_versions,omitempty"`
+
+	// What else explains a figure. Each is empty (0, false) when it could
+	// not be read, and Unknown then says why; records written before these
+	// existed have none of them.
+
+	// EchobenchCommit is the VCS revision the echobench binary was built
+	// from, EchobenchDirty whether its tree had uncommitted changes.
+	EchobenchCommit string `json:"echobench_commit,omitempty"`
+	EchobenchDirty  bool   `json:"echobench_dirty,omitempty"`
+	// CPUGovernor is the cpufreq governor of the pinned CPUs, e.g.
+	// "performance", or "cpu0 performance, cpu1 powersave" when they differ.
+	CPUGovernor string `json:"cpu_governor,omitempty"`
+	// SMT is the kernel's SMT control: "on", "off", "forceoff", "notsupported".
+	SMT string `json:"smt,omitempty"`
+	// THPMode is the transparent huge pages mode: "always", "madvise", "never".
+	THPMode   string `json:"thp_mode,omitempty"`
+	NUMANodes int    `json:"numa_nodes,omitempty"`
+	// NoFileLimit is the soft RLIMIT_NOFILE, in file descriptors: what
+	// bounds the connections a process can hold.
+	NoFileLimit uint64 `json:"rlimit_nofile,omitempty"`
+	// Virtualization is "none detected" or "virtual machine", with the
+	// DMI system vendor when known, e.g. "virtual machine (QEMU)".
+	Virtualization string `json:"virtualization,omitempty"`
+	// LoadGOMAXPROCS and LoadWorkers are what the load generator ran with
+	// at this record's point, as it reported them (its workers follow the
+	// connections, up to one per client CPU).
+	LoadGOMAXPROCS int `json:"load_gomaxprocs,omitempty"`
+	LoadWorkers    int `json:"load_workers,omitempty"`
+	// PythonVersion and NodeVersion are set when a stack of that runtime ran.
+	PythonVersion string `json:"python_version,omitempty"`
+	NodeVersion   string `json:"node_version,omitempty"`
+	// Unknown names each figure above that could not be read, and why:
+	// "cpu_governor: no cpufreq in /sys (…)".
+	Unknown []string `json:"env_unknown,omitempty"`
 }
 
 // ServerInfo names the server model of a record.
@@ -243,6 +277,10 @@ type Load struct {
 	// figures.
 	ClientBound bool `json:"client_bound"`
 	RateMet     bool `json:"rate_met"`
+	// GOMAXPROCS and Workers are what the load generator ran with, so a
+	// record can say so (results.Env).
+	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
+	Workers    int `json:"workers,omitempty"`
 
 	// HDR is the merged latency histogram (ns), HdrHistogram V2 compressed,
 	// base64.

@@ -296,6 +296,8 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		ClientCPUUtil:        0.5,
 		IdleConns:            int64(cfg.IdleConns), IdleFailed: ex.idleFailed,
 		SlowReaders: int64(cfg.SlowReaders), SlowReadBytes: ex.slowBytes,
+		// As echobench load reports them: one worker, one P more.
+		Workers: 1, GOMAXPROCS: 2,
 	}
 	if cfg.SlowReaders > 0 {
 		l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)

@@ -34,6 +34,14 @@ var Env = results.Env{
 	ClientCPUs:       "1",
 	ServerGOMAXPROCS: 1,
 	StackVersions:    map[string]string{"node": "v20.19.2", "python3-trio": "not installed"},
+	EchobenchCommit:  "0123456789abcdef0123456789abcdef01234567",
+	SMT:              "notsupported",
+	THPMode:          "madvise",
+	NUMANodes:        1,
+	NoFileLimit:      1048576,
+	Virtualization:   "virtual machine (Google)",
+	NodeVersion:      "v20.19.2",
+	Unknown:          []string{"cpu_governor: no cpufreq governor for CPU 0 (common in VMs and containers): open /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor: no such file or directory"},
 }
 
 // profile is how one invented model behaves.
@@ -192,7 +200,24 @@ func Records() []results.Record {
 			}
 		}
 	}
+	setLoadRuntime(out)
 	return out
+}
+
+// setLoadRuntime gives each measured record the load generator's
+// GOMAXPROCS and workers on the synthetic machine's one client CPU: one
+// worker, one P more for it, and one more for the idle/slow loop.
+func setLoadRuntime(recs []results.Record) {
+	for i := range recs {
+		r := &recs[i]
+		if r.Load == nil {
+			continue
+		}
+		r.Env.LoadWorkers, r.Env.LoadGOMAXPROCS = 1, 2
+		if r.Scenario.IdleConns+r.Scenario.SlowReaders > 0 {
+			r.Env.LoadGOMAXPROCS = 3
+		}
+	}
 }
 
 func rng(parts ...any) *rand.Rand {
