@@ -7,7 +7,8 @@ import (
 	"echobench/internal/argv"
 )
 
-// The server contract's flags (--addr, --loops, --max-pending) are Config's
+// The server contract's flags (--addr, --loops, --max-pending, --work,
+// --request-size) are Config's
 // fields, declared once in Flags: `echobench serve` parses with it, the
 // orchestrator and the conformance suite build every server's argv with it
 // (Config.Args), Go model or foreign. The foreign servers' parsers are
@@ -27,6 +28,10 @@ var Flags = argv.Table[Config]{
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.Loops) }},
 	{Name: "max-pending", Usage: "cap on unsent output per connection, in `bytes`", Positive: true,
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.MaxPendingBytes) }},
+	{Name: "work", Usage: "per-request work `SPEC`: none, or KIND:MEAN[:DIST] with KIND cpu, wait or block and DIST fixed or exp (e.g. wait:1ms:exp)",
+		Value: func(c *Config) flag.Value { return &c.Work }},
+	{Name: "request-size", Usage: "`bytes` of one request, required with --work", Positive: true,
+		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.RequestSizeBytes) }},
 }
 
 // Args returns the contract flags for c: every field that is set, even to

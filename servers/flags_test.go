@@ -5,13 +5,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"echobench/servers/work"
 )
 
 // Every contract field crosses the process boundary, and only the fields a
 // Config sets appear in argv.
 func TestArgsRoundTrip(t *testing.T) {
 	t.Parallel()
-	full := Config{Addr: "127.0.0.1:9000", Loops: 3, MaxPendingBytes: 12345}
+	full := Config{Addr: "127.0.0.1:9000", Loops: 3, MaxPendingBytes: 12345,
+		Work: work.Spec{Kind: work.Wait, Mean: 1500 * time.Microsecond, Dist: work.Exp}, RequestSizeBytes: 64}
 	// Every exported field but Log (a writer, not a flag) must be set above.
 	typ := reflect.TypeFor[Config]()
 	v := reflect.ValueOf(full)
@@ -20,14 +24,22 @@ func TestArgsRoundTrip(t *testing.T) {
 			t.Fatalf("Config.%s is not set in this test: give it a flag in Flags and a value here", f.Name)
 		}
 	}
-	for _, c := range []Config{full, {Addr: "[::1]:0"}, {Loops: 1}, {MaxPendingBytes: 1}, {}} {
+	for _, c := range []Config{full, {Addr: "[::1]:0"}, {Loops: 1}, {MaxPendingBytes: 1}, {},
+		{Work: work.Spec{Kind: work.CPU, Mean: 20 * time.Microsecond}, RequestSizeBytes: 1},
+		{Work: work.Spec{Kind: work.Block, Mean: time.Second}, RequestSizeBytes: MaxRequestSizeBytes},
+		{RequestSizeBytes: 100}} {
 		got, err := ParseArgs(nil, c.Args())
 		if err != nil {
 			t.Fatalf("ParseArgs(%q): %v", c.Args(), err)
 		}
-		if want := c.WithDefaults(); got.Addr != want.Addr || got.Loops != want.Loops || got.MaxPendingBytes != want.MaxPendingBytes {
+		want := c.WithDefaults()
+		got.Log, want.Log = nil, nil
+		if got != want {
 			t.Errorf("round trip of %q gave %+v, want %+v", c.Args(), got, want)
 		}
+	}
+	if a := (Config{Work: work.Spec{}, RequestSizeBytes: 0}).Args(); len(a) != 0 {
+		t.Errorf("Args of a Config without work = %q, want none (--work none is the default)", a)
 	}
 	if a, want := (Config{Addr: "127.0.0.1:0"}).Args(), []string{"--addr", "127.0.0.1:0"}; !slices.Equal(a, want) {
 		t.Errorf("Args = %q, want %q (no --loops for a server started without one)", a, want)
@@ -46,10 +58,43 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--loops", "0"}, "--loops must be positive"},
 		{[]string{"--max-pending", "-1"}, "--max-pending must be positive"},
 		{[]string{"--loops", "two"}, "want a whole number"},
+		{[]string{"--request-size", "0"}, "--request-size must be positive"},
+		{[]string{"--work", "nap:1ms"}, `unknown kind "nap"`},
+		{[]string{"--work", "cpu:1ms500us"}, `bad mean "1ms500us"`},
+		{[]string{"--work", "wait:20s"}, "out of range"},
+		{[]string{"--work", "wait:1ms:pareto"}, `unknown distribution "pareto"`},
 	} {
 		_, err := ParseArgs(nil, tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("ParseArgs(%q) = %v, want an error mentioning %q", tt.args, err, tt.msg)
+		}
+	}
+}
+
+// Work needs a request size, and a request size is bounded; the errors name
+// the flag to fix.
+func TestValidateWork(t *testing.T) {
+	t.Parallel()
+	wait := work.Spec{Kind: work.Wait, Mean: time.Millisecond}
+	for _, tt := range []struct {
+		c   Config
+		msg string // "" = valid
+	}{
+		{Config{}, ""},
+		{Config{RequestSizeBytes: 64}, ""}, // with none it changes nothing
+		{Config{Work: wait, RequestSizeBytes: 1}, ""},
+		{Config{Work: wait, RequestSizeBytes: MaxRequestSizeBytes}, ""},
+		{Config{Work: wait}, "needs --request-size"},
+		{Config{Work: wait, RequestSizeBytes: MaxRequestSizeBytes + 1}, "--request-size must be 1..16777216"},
+		{Config{RequestSizeBytes: MaxRequestSizeBytes + 1}, "--request-size must be"},
+		{Config{Work: wait, RequestSizeBytes: -1}, "--request-size must be"},
+		{Config{Work: work.Spec{Kind: work.Wait}, RequestSizeBytes: 1}, "--work"},
+	} {
+		c := tt.c
+		c.Addr = "127.0.0.1:0"
+		err := c.WithDefaults().Validate(false)
+		if (tt.msg == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("Validate(work %v, request size %d) = %v, want %q", c.Work, c.RequestSizeBytes, err, tt.msg)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+
+	"echobench/servers/work"
 )
 
 // DefaultMaxPendingBytes is the per-connection cap on unsent output when
@@ -29,6 +31,14 @@ type Config struct {
 	// MaxPendingBytes caps unsent output per connection. Default
 	// DefaultMaxPendingBytes.
 	MaxPendingBytes int
+	// Work is what the handler does per request (docs/servers.md, "Work
+	// per request"). Default work.None: plain echo, no framing.
+	Work work.Spec
+	// RequestSizeBytes frames the stream into requests for Work: each time
+	// another RequestSizeBytes of a connection have arrived, that request
+	// gets its work, then its bytes are echoed. Required with Work; with
+	// work.None it changes nothing. Default 0, unset.
+	RequestSizeBytes int
 	// Log receives diagnostics. Never stdout: stdout carries only the
 	// LISTENING line. Default io.Discard.
 	Log io.Writer
@@ -36,10 +46,12 @@ type Config struct {
 
 // Bounds of Config. MaxLoops keeps start-up and shutdown within the
 // contract's 2 s (each loop is an epoll instance and a thread); 1024 is far
-// beyond any CPU count this tool pins a server to.
+// beyond any CPU count this tool pins a server to. MaxRequestSizeBytes
+// bounds what a model may hold of one unfinished request.
 const (
-	MaxLoops           = 1024
-	MaxMaxPendingBytes = 1 << 30
+	MaxLoops            = 1024
+	MaxMaxPendingBytes  = 1 << 30
+	MaxRequestSizeBytes = 16 << 20
 )
 
 // Validate checks c (after WithDefaults): bounds, and an address that is an
@@ -53,12 +65,30 @@ func (c Config) Validate(allowRemote bool) error {
 	case c.MaxPendingBytes < 1 || c.MaxPendingBytes > MaxMaxPendingBytes:
 		return fmt.Errorf("--max-pending must be 1..%d bytes, got %d", MaxMaxPendingBytes, c.MaxPendingBytes)
 	}
+	if err := c.validateWork(); err != nil {
+		return err
+	}
 	ap, err := netip.ParseAddrPort(c.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: want IP:port, e.g. 127.0.0.1:0 or [::1]:0 (no host names: they would need a DNS query)", c.Addr)
 	}
 	if ip := ap.Addr().Unmap(); !allowRemote && (!ip.IsLoopback() || ip.Zone() != "") {
 		return fmt.Errorf("--addr %s is not loopback (127.0.0.0/8 or ::1): it would accept connections from other hosts; pass --allow-remote if you mean it", c.Addr)
+	}
+	return nil
+}
+
+// validateWork refuses work without a request size to frame it by, and
+// request sizes a model should not have to buffer.
+func (c Config) validateWork() error {
+	if err := c.Work.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.RequestSizeBytes < 0 || c.RequestSizeBytes > MaxRequestSizeBytes:
+		return fmt.Errorf("--request-size must be 1..%d bytes, got %d", MaxRequestSizeBytes, c.RequestSizeBytes)
+	case c.Work.Kind != work.None && c.RequestSizeBytes == 0:
+		return fmt.Errorf("--work %s needs --request-size (the bytes of one request, 1..%d)", c.Work, MaxRequestSizeBytes)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"echobench/servers"
 	"echobench/servers/all"
+	"echobench/servers/work"
 )
 
 func init() {
@@ -20,6 +21,7 @@ func init() {
 }
 
 const serveUsage = `Usage: echobench serve MODEL [--addr 127.0.0.1:0] [--loops N] [--max-pending BYTES]
+                             [--work SPEC --request-size BYTES]
 
 Runs one echo server model. Once it accepts connections it prints exactly one
 line, "LISTENING host:port", on stdout; diagnostics go to stderr. SIGTERM or
@@ -29,9 +31,15 @@ SIGINT closes it and it exits 0.
 looked up). It must be loopback unless --allow-remote says that you mean a
 server other hosts can reach.
 
+--work gives each request of --request-size bytes some work before its echo:
+cpu (burn CPU), wait (a timer, without blocking other connections) or block
+(a blocking sleep where the handler runs), for MEAN, fixed or exponential
+(docs/servers.md, "Work per request").
+
 Examples:
   echobench serve epoll
   taskset -c 0 env GOMAXPROCS=1 echobench serve gnet --addr 127.0.0.1:9000 --loops 1
+  echobench serve netconn --work wait:10ms:exp --request-size 64
 
 Flags:
 `
@@ -70,6 +78,11 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	}
 	if err := cfg.Validate(*allowRemote); err != nil {
 		return usagef("serve: %v", err)
+	}
+	// TODO(issue #14): removed when the Go models apply work; until then
+	// refuse it rather than fake it.
+	if cfg.Work.Kind != work.None {
+		return usagef("serve: --work %s: the Go models do not apply work yet", cfg.Work)
 	}
 	m, err := all.Models.Lookup(model)
 	if err != nil {

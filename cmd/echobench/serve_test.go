@@ -23,6 +23,11 @@ func TestServeUsageErrors(t *testing.T) {
 		{"no model", []string{"--addr", "127.0.0.1:0"}, "missing MODEL"},
 		{"unknown model", []string{"nosuch"}, "unknown server model"},
 		{"stray argument", []string{"netconn", "extra"}, "unexpected arguments"},
+		{"unknown work kind", []string{"netconn", "--work", "nap:1ms", "--request-size", "64"}, `--work "nap:1ms": unknown kind "nap"`},
+		{"negative work", []string{"netconn", "--work", "wait:-1ms", "--request-size", "64"}, `bad mean "-1ms"`},
+		{"absurd work", []string{"netconn", "--work", "wait:1000s", "--request-size", "64"}, `mean "1000s" out of range`},
+		{"work without size", []string{"netconn", "--work", "cpu:20us"}, "needs --request-size"},
+		{"huge request", []string{"netconn", "--work", "cpu:20us", "--request-size", "16777217"}, "--request-size must be 1.."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
