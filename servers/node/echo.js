@@ -130,14 +130,18 @@ class Draws {
     this.exp = exp;
   }
 
-  next() {
-    if (!this.exp) return this.meanNs;
+  // nextU64 is the next raw SplitMix64 output, a BigInt.
+  nextU64() {
     this.s = BigInt.asUintN(64, this.s + GOLDEN);
     let z = this.s;
     z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n);
     z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94D049BB133111EBn);
-    z ^= z >> 31n;
-    const u = Number(z >> 11n) * 2 ** -53;
+    return z ^ (z >> 31n);
+  }
+
+  next() {
+    if (!this.exp) return this.meanNs;
+    const u = Number(this.nextU64() >> 11n) * 2 ** -53;
     // 1 - u is exact; truncated to a nanosecond as Go's time.Duration does.
     const d = -this.meanNs * Math.log(1 - u);
     return Math.trunc(Math.min(d, 100 * this.meanNs));
@@ -191,7 +195,7 @@ function parseContract(argv) {
         // The server contract has --loops; Node's event loop is one thread.
         loops: { type: 'string', default: '1' },
         work: { type: 'string', default: 'none' },
-        'request-size': { type: 'string', default: '0' },
+        'request-size': { type: 'string' },
       },
       strict: true,
     }));
@@ -207,12 +211,18 @@ function parseContract(argv) {
     usage(`--max-pending must be a whole number of bytes >= 1, got ${values['max-pending']}`);
   }
   const work = parseWork(values.work);
-  const requestSize = Number(values['request-size']);
-  if (!/^[0-9]+$/.test(values['request-size']) || requestSize > MAX_REQUEST_SIZE) {
-    usage(`--request-size must be 1..${MAX_REQUEST_SIZE} bytes, got ${values['request-size']}`);
+  let requestSize = 0; // unset
+  const sizeText = values['request-size'];
+  if (sizeText !== undefined) {
+    requestSize = Number(sizeText);
+    if (!/^[+-]?[0-9]+$/.test(sizeText)) usage(`--request-size: bad number ${JSON.stringify(sizeText)}`);
+    if (requestSize < 1) usage(`--request-size must be positive, got ${sizeText}`);
+    if (requestSize > MAX_REQUEST_SIZE) {
+      usage(`--request-size must be 1..${MAX_REQUEST_SIZE} bytes, got ${sizeText}`);
+    }
   }
   if (work.kind !== 'none' && requestSize === 0) {
-    usage(`--request-size is required with --work ${workString(work)}`);
+    usage(`--work ${workString(work)} needs --request-size (the bytes of one request, 1..${MAX_REQUEST_SIZE})`);
   }
   work.requestSize = requestSize;
   return { host, port, maxPending, loops: 1, work };

@@ -53,12 +53,16 @@ def parse_args(description, extra=None, argv=None):
                    help="work per request: none, or KIND:MEAN[:DIST] with KIND cpu, wait or "
                         "block, MEAN a duration such as 20us or 1.5ms, DIST fixed or exp "
                         "(default none: plain echo)")
-    p.add_argument("--request-size", type=int, default=0, metavar="BYTES",
+    p.add_argument("--request-size", type=int, default=None, metavar="BYTES",
                    help="bytes per request, required with --work other than none "
                         "(at most %d)" % MAX_REQUEST_SIZE)
     if extra is not None:
         extra(p)
     args = p.parse_args(argv)
+    if args.request_size is None:
+        args.request_size = 0  # unset
+    elif args.request_size < 1:
+        p.error("--request-size must be positive, got %d" % args.request_size)
     try:
         args.work = Work(parse_work(args.work), args.request_size)
     except ValueError as e:
@@ -283,7 +287,8 @@ class Work:
             raise ValueError("--request-size must be 1..%d bytes, got %d"
                              % (MAX_REQUEST_SIZE, request_size))
         if self.kind != NONE and request_size == 0:
-            raise ValueError("--request-size is required with --work %s" % self)
+            raise ValueError("--work %s needs --request-size (the bytes of one request, 1..%d)"
+                             % (self, MAX_REQUEST_SIZE))
         self.request_size = request_size
 
     def __str__(self):
@@ -344,14 +349,17 @@ class Draws:
         self._mean_ns = mean_ns
         self._exp = exp
 
-    def next_ns(self):
-        if not self._exp:
-            return self._mean_ns
+    def next_u64(self):
+        """The next raw SplitMix64 output."""
         self._s = s = (self._s + _GOLDEN) & _MASK64
         z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        z ^= z >> 31
-        u = (z >> 11) * (1.0 / (1 << 53))
+        return z ^ (z >> 31)
+
+    def next_ns(self):
+        if not self._exp:
+            return self._mean_ns
+        u = (self.next_u64() >> 11) * (1.0 / (1 << 53))
         # 1 - u is exact in float64; truncated to a nanosecond as Go's
         # time.Duration(float64) conversion does.
         d = -float(self._mean_ns) * math.log(1.0 - u)
