@@ -13,7 +13,6 @@ import (
 
 	"echobench/servers"
 	"echobench/servers/all"
-	"echobench/servers/work"
 )
 
 func init() {
@@ -78,11 +77,6 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	}
 	if err := cfg.Validate(*allowRemote); err != nil {
 		return usagef("serve: %v", err)
-	}
-	// TODO(issue #14): removed when the Go models apply work; until then
-	// refuse it rather than fake it.
-	if cfg.Work.Kind != work.None {
-		return usagef("serve: --work %s: the Go models do not apply work yet", cfg.Work)
 	}
 	m, err := all.Models.Lookup(model)
 	if err != nil {

@@ -29,6 +29,9 @@
 // 320 ms) so the loop keeps serving its connections meanwhile; other accept
 // errors are logged and retried the same way.
 //
+// Work per request (Config.Work) is in work.go; with work none the loop runs
+// exactly the echo above.
+//
 // Ownership: each loop goroutine owns its poller, its read buffer, its
 // listener and its connections (and their pending buffers); no other
 // goroutine touches them. Close only sets a flag and wakes the loops, which
@@ -52,6 +55,7 @@ import (
 	"echobench/internal/poller"
 	"echobench/internal/rawio"
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 const (
@@ -90,9 +94,11 @@ type Server struct {
 	loops   []*loop
 	wg      sync.WaitGroup
 	closing atomic.Bool
-	once    sync.Once
-	errMu   sync.Mutex
-	err     error
+	// accepted numbers connections across loops, for the exp draws.
+	accepted atomic.Uint64
+	once     sync.Once
+	errMu    sync.Mutex
+	err      error
 }
 
 // Start binds cfg.Addr and starts cfg.Loops event loops. It returns once every
@@ -253,6 +259,13 @@ type conn struct {
 	out     [][]byte
 	head    int
 	pending int // unsent bytes in out
+
+	// With work only (work.go): the request being received or served,
+	// req[:have], nil between requests; waiting while its wait runs.
+	req     []byte
+	have    int
+	waiting bool
+	rand    work.Rand
 }
 
 func (c *conn) pendingLen() int { return c.pending }
@@ -267,8 +280,9 @@ type loop struct {
 	log        io.Writer
 	buf        []byte
 	events     []poller.Event
-	conns      []*conn  // indexed by fd: fds are small and dense
-	free       [][]byte // drained chunks kept for reuse
+	conns      []*conn    // indexed by fd: fds are small and dense
+	free       [][]byte   // drained chunks kept for reuse
+	work       *workState // nil with work none
 
 	listening   bool          // the listener is in the poll set
 	acceptPause time.Duration // current back-off; 0 when accepting normally
@@ -292,13 +306,43 @@ func newLoop(s *Server, idx, lfd int, cfg servers.Config) (*loop, error) {
 		return nil, fmt.Errorf("epoll: loop %d: watch listener: %w", idx, err)
 	}
 	l.listening = true
+	if cfg.Work.Kind != work.None {
+		if err := l.startWork(cfg); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("epoll: loop %d: %w", idx, err)
+		}
+	}
 	return l, nil
+}
+
+// startWork sets up the loop's work state and watches its timerfd.
+func (l *loop) startWork(cfg servers.Config) error {
+	w, err := newWorkState(cfg.Work, cfg.RequestSizeBytes)
+	if err != nil {
+		return err
+	}
+	if w.tfd >= 0 {
+		if err := l.p.Add(w.tfd, poller.In); err != nil {
+			unix.Close(w.tfd)
+			return fmt.Errorf("watch timerfd: %w", err)
+		}
+	}
+	l.work = w
+	return nil
 }
 
 // release frees what newLoop acquired, for a loop that never ran.
 func (l *loop) release() {
+	l.closeTimer()
 	l.p.Close()
 	unix.Close(l.lfd)
+}
+
+func (l *loop) closeTimer() {
+	if l.work != nil && l.work.tfd >= 0 {
+		unix.Close(l.work.tfd)
+		l.work.tfd = -1
+	}
 }
 
 func (l *loop) logf(format string, args ...any) {
@@ -335,6 +379,8 @@ func (l *loop) run() {
 			}
 			if fd < len(l.conns) && l.conns[fd] != nil {
 				l.handle(l.conns[fd], ev.Events)
+			} else if l.work != nil && fd == l.work.tfd {
+				l.expire()
 			}
 		}
 		if !l.listening && !time.Now().Before(l.resumeAt) {
@@ -362,6 +408,7 @@ func (l *loop) shutdown() {
 	if err := unix.Close(l.lfd); err != nil {
 		l.s.setErr(fmt.Errorf("epoll: loop %d: close listener: %w", l.idx, err))
 	}
+	l.closeTimer()
 	if err := l.p.Close(); err != nil {
 		l.s.setErr(fmt.Errorf("epoll: loop %d: close poller: %w", l.idx, err))
 	}
@@ -398,7 +445,11 @@ func (l *loop) acceptAll() {
 		for nfd >= len(l.conns) {
 			l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
 		}
-		l.conns[nfd] = &conn{fd: nfd, events: poller.In}
+		c := &conn{fd: nfd, events: poller.In}
+		if l.work != nil {
+			c.rand = work.NewRand(l.s.accepted.Add(1) - 1)
+		}
+		l.conns[nfd] = c
 	}
 }
 
@@ -440,7 +491,14 @@ func (l *loop) handle(c *conn, ev uint32) {
 		}
 	}
 	if ev&poller.In != 0 && c.events&poller.In != 0 {
-		l.read(c)
+		switch {
+		case l.work == nil:
+			l.read(c)
+		case c.waiting:
+			l.watch(c) // readable while it waits: stop polling its input
+		default:
+			l.readWork(c)
+		}
 	}
 }
 
@@ -554,7 +612,7 @@ func (l *loop) watch(c *conn) bool {
 	if p > 0 {
 		want |= poller.Out
 	}
-	if !c.eof && p < l.maxPending {
+	if !c.eof && p < l.maxPending && !c.waiting {
 		want |= poller.In
 	}
 	if want == c.events {
@@ -572,6 +630,9 @@ func (l *loop) watch(c *conn) bool {
 func (l *loop) closeConn(c *conn) {
 	for _, b := range c.out {
 		l.recycle(b)
+	}
+	if l.work != nil {
+		l.work.recycle(c)
 	}
 	c.out, c.pending = nil, 0
 	// Closing removes the fd from the epoll set: it is never duplicated.

@@ -38,6 +38,9 @@
 //     evio's own shutdown signal can be lost if a loop stops in the instant
 //     between Serve starting its loops and waiting for them; Close then gives
 //     up after stopWait and reports it.
+//
+// Work per request (Config.Work) is in work.go; with work none Data is
+// exactly the echo above.
 package evio
 
 import (
@@ -56,6 +59,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // fdReserve is how many descriptors below RLIMIT_NOFILE the model stops
@@ -70,6 +74,12 @@ type Server struct {
 	addr     net.Addr
 	maxConns int64
 	log      io.Writer
+	work     work.Spec
+	// requestSize frames requests when work is on; maxPending then bounds
+	// the input held for requests that wait.
+	requestSize int
+	maxPending  int
+	accepted    atomic.Uint64 // connection ordinals, for the exp draws
 
 	serveDone chan error
 	closing   atomic.Bool
@@ -78,6 +88,8 @@ type Server struct {
 
 	open    atomic.Int64 // connections open now
 	refused atomic.Int64 // closed at open for the descriptor guard
+	overCap atomic.Int64 // closed for holding too much input (work only)
+	noOut   sync.Once    // logs that wait is refused
 }
 
 // Start runs evio on cfg.Addr and returns once it is bound.
@@ -87,9 +99,12 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &Server{
-		maxConns:  int64(fdLimit() - fdReserve),
-		log:       cfg.Log,
-		serveDone: make(chan error, 1),
+		maxConns:    int64(fdLimit() - fdReserve),
+		log:         cfg.Log,
+		work:        cfg.Work,
+		requestSize: cfg.RequestSizeBytes,
+		maxPending:  cfg.MaxPendingBytes,
+		serveDone:   make(chan error, 1),
 	}
 	serving := make(chan net.Addr, 1)
 	ev := evio.Events{
@@ -152,6 +167,9 @@ func (s *Server) Close() error {
 				if n := s.refused.Load(); n > 0 {
 					fmt.Fprintf(s.log, "evio: %d connections refused to stay under the descriptor limit\n", n)
 				}
+				if n := s.overCap.Load(); n > 0 {
+					fmt.Fprintf(s.log, "evio: %d connections closed for holding over %d bytes of input waiting for --work\n", n, max(s.maxPending, s.requestSize))
+				}
 				return
 			case <-deadline.C:
 				s.err = fmt.Errorf("evio: did not shut down within %v", stopWait)
@@ -172,11 +190,15 @@ func (s *Server) opened(c evio.Conn) ([]byte, evio.Options, evio.Action) {
 		s.refused.Add(1)
 		return nil, opts, evio.Close
 	}
+	if s.work.Kind != work.None && !s.openWork(c) {
+		return nil, opts, evio.Close
+	}
 	return nil, opts, evio.None
 }
 
 func (s *Server) closed(c evio.Conn, err error) evio.Action {
 	s.open.Add(-1)
+	closeWork(c)
 	return evio.None
 }
 
@@ -186,6 +208,9 @@ func (s *Server) closed(c evio.Conn, err error) evio.Action {
 func (s *Server) data(c evio.Conn, in []byte) ([]byte, evio.Action) {
 	if s.closing.Load() {
 		return nil, evio.Shutdown
+	}
+	if s.work.Kind != work.None {
+		return s.dataWork(c, in)
 	}
 	return in, evio.None
 }

@@ -48,6 +48,9 @@
 // client that half-closes and stops reading stalls the loop for up to about
 // two halfCloseFlush periods before its tail is dropped.
 //
+// Work per request (Config.Work) is in work.go; with work none OnTraffic is
+// exactly the echo above.
+//
 // Descriptor exhaustion. An accept error such as EMFILE shuts the whole gnet
 // engine down. To keep accept from reaching EMFILE, OnOpen closes new
 // connections at once while the model has fdLimit() - fdReserve of them
@@ -73,6 +76,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // halfCloseFlush bounds each blocking write of the flush after a half-close:
@@ -89,6 +93,10 @@ type Server struct {
 	maxPending int
 	maxConns   int64
 	log        io.Writer
+	work       work.Spec
+	// requestSize frames requests when work is on.
+	requestSize int
+	accepted    atomic.Uint64 // connection ordinals, for the exp draws
 
 	eng     gnet.Engine
 	runDone chan error
@@ -116,10 +124,12 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &Server{
-		maxPending: cfg.MaxPendingBytes,
-		maxConns:   int64(fdLimit() - fdReserve),
-		log:        cfg.Log,
-		runDone:    make(chan error, 1),
+		maxPending:  cfg.MaxPendingBytes,
+		maxConns:    int64(fdLimit() - fdReserve),
+		log:         cfg.Log,
+		work:        cfg.Work,
+		requestSize: cfg.RequestSizeBytes,
+		runDone:     make(chan error, 1),
 	}
 	addr, reserved, err := reservePort(cfg.Addr)
 	if err != nil {
@@ -185,7 +195,7 @@ func (s *Server) Close() error {
 			s.err = fmt.Errorf("gnet: stop: %w", errors.Join(runErr, stopErr))
 		}
 		if n := s.overCap.Load(); n > 0 {
-			fmt.Fprintf(s.log, "gnet: %d connections closed for exceeding %d pending bytes\n", n, s.maxPending)
+			fmt.Fprintf(s.log, "gnet: %d connections closed for exceeding %d pending bytes (output, or input waiting for --work)\n", n, s.maxPending)
 		}
 		if n := s.refused.Load(); n > 0 {
 			fmt.Fprintf(s.log, "gnet: %d connections refused to stay under the descriptor limit\n", n)
@@ -204,6 +214,9 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		h.s.refused.Add(1)
 		return nil, gnet.Close
 	}
+	if h.s.work.Kind != work.None {
+		h.openWork(c)
+	}
 	return nil, gnet.None
 }
 
@@ -211,6 +224,9 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // and Write either sends it at once or copies the rest into the outbound
 // buffer, so the common case copies and allocates nothing.
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	if h.s.work.Kind != work.None {
+		return h.trafficWork(c)
+	}
 	buf, _ := c.Next(-1)
 	if _, err := c.Write(buf); err != nil {
 		return gnet.Close
@@ -228,6 +244,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 // socket cannot take at once.
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	h.s.open.Add(-1)
+	closeWork(c)
 	if errors.Is(err, io.EOF) && c.OutboundBuffered() > 0 {
 		fd := c.Fd()
 		tv := unix.NsecToTimeval(halfCloseFlush.Nanoseconds())

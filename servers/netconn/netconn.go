@@ -13,6 +13,16 @@
 // churn (many short connections) it reuses buffers instead of allocating
 // 32 KiB per connection and leaving them to the collector.
 //
+// With work (Config.Work), the connection's goroutine is the handler, as a
+// net/http handler is: it reads until a whole request (RequestSizeBytes) is
+// in its buffer, does the request's work right there (time.Sleep for both
+// wait and block, since a goroutine that sleeps is this model's
+// non-blocking wait; work.Spin for cpu), writes the request back, then
+// serves the next request already buffered or reads again. Bytes of an
+// unfinished request wait in the buffer; the buffer holds at most one read
+// beyond a request, so buffering stays bounded as without work. Ordinals for
+// the exp draws are per process, in accept order.
+//
 // Accept errors never end the server: temporary ones (EMFILE, ENFILE,
 // ECONNABORTED and anything net reports as temporary) are retried after a
 // pause that doubles from 5 ms up to 1 s, as net/http does; so are the
@@ -27,10 +37,12 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // bufSize is io.Copy's buffer size: big enough that a 16 KiB message is one
@@ -48,8 +60,12 @@ const (
 type Server struct {
 	ln   net.Listener
 	log  io.Writer
-	done chan struct{}
-	wg   sync.WaitGroup
+	work work.Spec
+	// requestSize frames requests when work is on.
+	requestSize int
+	accepted    atomic.Uint64 // connection ordinals, for the exp draws
+	done        chan struct{}
+	wg          sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -67,7 +83,8 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netconn: listen %s: %w", cfg.Addr, err)
 	}
-	s := &Server{ln: ln, log: cfg.Log, done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	s := &Server{ln: ln, log: cfg.Log, work: cfg.Work, requestSize: cfg.RequestSizeBytes,
+		done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -132,7 +149,11 @@ func (s *Server) acceptLoop() {
 			return
 		}
 		s.wg.Add(1)
-		go s.serve(c)
+		if s.work.Kind == work.None {
+			go s.serve(c)
+		} else {
+			go s.serveWork(c, work.NewRand(s.accepted.Add(1)-1))
+		}
 	}
 }
 
@@ -184,4 +205,48 @@ func (s *Server) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// serveWork is serve with work per request. buf[:end] holds what was read
+// and not yet served; every complete request in it is served, in order,
+// before the next read, and the unfinished rest moves to the front.
+func (s *Server) serveWork(c net.Conn, r work.Rand) {
+	defer s.wg.Done()
+	defer s.untrack(c)
+	defer c.Close()
+	size := s.requestSize
+	var buf []byte
+	if size <= bufSize {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		buf = *bp
+	} else {
+		buf = make([]byte, size) // one request must fit: up to 16 MiB
+	}
+	end := 0
+	for {
+		n, err := c.Read(buf[end:])
+		end += n
+		start := 0
+		for ; end-start >= size; start += size {
+			s.do(&r)
+			if _, werr := c.Write(buf[start : start+size]); werr != nil {
+				return
+			}
+		}
+		end = copy(buf, buf[start:end])
+		if err != nil {
+			return // at EOF an unfinished request is never served
+		}
+	}
+}
+
+// do is one request's work, in the connection's goroutine.
+func (s *Server) do(r *work.Rand) {
+	d := s.work.Duration(r)
+	if s.work.Kind == work.CPU {
+		work.Spin(d)
+		return
+	}
+	time.Sleep(d) // wait and block alike: a sleeping goroutine blocks no one else
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echobench/servers/work"
 )
 
 // Patience of the suite. Variables only so the suite's own tests can shorten
@@ -43,22 +45,25 @@ const SeedEnv = "ECHOBENCH_SERVERTEST_SEED"
 type testCase struct {
 	name string
 	run  func(e *env)
+	// work is the server's --work for a work case (workcases.go), with
+	// --request-size workRequestBytes; "" for the others.
+	work string
 }
 
 // cases is the suite, in run order. Names are Limitations keys: keep them.
-var cases = []testCase{
-	{"listen-loopback", caseListenLoopback},
-	{"one-byte", caseOneByte},
-	{"one-mib-single-write", caseOneMiB},
-	{"fragmented-writes", caseFragmented},
-	{"pipelined-1000", casePipelined},
-	{"concurrent-1000x100", caseConcurrent},
-	{"half-close-8mib", caseHalfClose},
-	{"client-reset", caseClientReset},
-	{"slow-reader-64mib", caseSlowReader},
-	{"abrupt-close-100", caseAbruptClose},
-	{"sigterm-100-conns", caseSigterm},
-}
+var cases = append([]testCase{
+	{name: "listen-loopback", run: caseListenLoopback},
+	{name: "one-byte", run: caseOneByte},
+	{name: "one-mib-single-write", run: caseOneMiB},
+	{name: "fragmented-writes", run: caseFragmented},
+	{name: "pipelined-1000", run: casePipelined},
+	{name: "concurrent-1000x100", run: caseConcurrent},
+	{name: "half-close-8mib", run: caseHalfClose},
+	{name: "client-reset", run: caseClientReset},
+	{name: "slow-reader-64mib", run: caseSlowReader},
+	{name: "abrupt-close-100", run: caseAbruptClose},
+	{name: "sigterm-100-conns", run: caseSigterm},
+}, workCases...)
 
 // env is what a case works with.
 type env struct {
@@ -68,6 +73,7 @@ type env struct {
 	rng      *rand.Rand // owned by the case's goroutine
 	seed     uint64
 	deadline time.Time // I/O deadline of every connection
+	spec     work.Spec // the server's --work
 }
 
 func runCase(t *testing.T, target Target, c testCase) {
@@ -85,7 +91,8 @@ func runCase(t *testing.T, target Target, c testCase) {
 			t.Logf("%s %s: seed %d (replay with %s=%d)", target.Name, c.name, seed, SeedEnv, seed)
 		}
 	})
-	srv := startServer(t, target)
+	spec := c.workSpec()
+	srv := startServer(t, target, spec)
 	e := &env{
 		t:        t,
 		target:   target,
@@ -93,6 +100,7 @@ func runCase(t *testing.T, target Target, c testCase) {
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		seed:     seed,
 		deadline: time.Now().Add(caseTimeout),
+		spec:     spec,
 	}
 
 	// The watchdog: socket deadlines end stuck I/O; this ends anything else

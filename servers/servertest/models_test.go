@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"echobench/servers/all"
+	"echobench/servers/work"
 )
 
 // modelLimitations lists, per Go model, the cases it cannot pass and why.
@@ -36,6 +37,10 @@ func TestGoModels(t *testing.T) {
 				Name:        name,
 				Command:     []string{bin, "serve", name},
 				Limitations: modelLimitations[name],
+				// Every Go model implements every kind; all but netconn
+				// (a goroutine per connection) serve on one event loop.
+				WorkKinds:       []work.Kind{work.CPU, work.Wait, work.Block},
+				BlockSerializes: name != "netconn",
 			})
 		})
 	}

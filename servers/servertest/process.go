@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
 // Time limits of the contract, and of the suite's own patience. They are
@@ -57,9 +58,12 @@ type serverProc struct {
 
 // startServer starts target and waits for its LISTENING line. It registers a
 // cleanup that stops the process group, so no process outlives the test.
-func startServer(t *testing.T, target Target) *serverProc {
+func startServer(t *testing.T, target Target, spec work.Spec) *serverProc {
 	t.Helper()
-	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending()}
+	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending(), Work: spec}
+	if spec.Kind != work.None {
+		cfg.RequestSizeBytes = workRequestBytes
+	}
 	argv := append(slices.Clone(target.Command), cfg.Args()...)
 	p := &serverProc{name: target.Name, argv: argv, exited: make(chan struct{}), stderr: &tailBuffer{max: stderrTailBytes}}
 

@@ -39,6 +39,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"echobench/servers/work"
 )
 
 // Target is a server under test, started as a process.
@@ -60,6 +62,16 @@ type Target struct {
 	// skip message. A key that names no case fails the run, so a renamed case
 	// cannot silently stop being skipped or checked.
 	Limitations map[string]string
+	// WorkKinds lists the --work kinds the server implements; the work
+	// cases of other kinds are skipped (a stack that does not implement
+	// work yet lists none).
+	WorkKinds []work.Kind
+	// BlockSerializes says a blocking handler (--work block) stalls the
+	// whole server, as on one event loop (the suite starts servers with
+	// their default loops); false where handlers block independently
+	// (goroutine per connection, gevent's cooperative sleep). The
+	// work-block-20-conns case asserts whichever it says.
+	BlockSerializes bool
 }
 
 // defaultMaxPendingBytes mirrors servers.DefaultMaxPendingBytes without
@@ -114,6 +126,9 @@ func Run(t *testing.T, target Target) {
 		t.Run(c.name, func(t *testing.T) {
 			if reason, ok := target.Limitations[c.name]; ok {
 				t.Skipf("%s: documented limitation: %s", target.Name, reason)
+			}
+			if reason := skipWork(target, c); reason != "" {
+				t.Skip(reason)
 			}
 			t.Parallel()
 			runCase(t, target, c)
