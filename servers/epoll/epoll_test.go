@@ -35,3 +35,16 @@ func TestAcceptEMFILE(t *testing.T) {
 
 func BenchmarkEcho64B(b *testing.B)  { modeltest.BenchEcho(b, Start, 64) }
 func BenchmarkEcho16KB(b *testing.B) { modeltest.BenchEcho(b, Start, 16<<10) }
+
+// TestWork: requests with work come back exact and in order, pipelined,
+// in pieces, on two loops; half a request waits for its rest.
+func TestWork(t *testing.T) {
+	t.Parallel()
+	t.Run("Pipelined", func(t *testing.T) { modeltest.WorkPipelined(t, Start) })
+	t.Run("UnfinishedRequestWaits", func(t *testing.T) { t.Parallel(); modeltest.UnfinishedRequestWaits(t, Start) })
+}
+
+func TestNoAllocsPerRequest(t *testing.T) {
+	// Not parallel: AllocsPerRun counts every goroutine's allocations.
+	modeltest.NoAllocsPerRequest(t, Start)
+}

@@ -294,3 +294,32 @@ func TestSplitMix64Reference(t *testing.T) {
 		}
 	}
 }
+
+// A Waiter marks its wait done and wakes once it has elapsed, is reusable,
+// and never wakes after Stop.
+func TestWaiter(t *testing.T) {
+	t.Parallel()
+	woken := make(chan struct{}, 4)
+	w := NewWaiter(func() { woken <- struct{}{} })
+	for range 2 {
+		w.Start(time.Millisecond)
+		if w.Done() {
+			t.Fatal("done at once")
+		}
+		select {
+		case <-woken:
+		case <-time.After(5 * time.Second):
+			t.Fatal("never woke")
+		}
+		if !w.Done() {
+			t.Fatal("woke before done")
+		}
+	}
+	w.Start(20 * time.Millisecond)
+	w.Stop()
+	select {
+	case <-woken:
+		t.Fatal("woke after Stop")
+	case <-time.After(60 * time.Millisecond):
+	}
+}
