@@ -3,45 +3,90 @@ package external
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"echobench/servers"
+	"echobench/servers/work"
 )
 
-// parsedContract is what a server's own flag parser made of the argv.
+// parsedContract is what a server's own flag parser made of the argv. Work
+// is the parsed spec in canonical form (work.Spec.String), so kind, mean to
+// the nanosecond and law are all compared.
 type parsedContract struct {
-	Host       string `json:"host"`
-	Port       int    `json:"port"`
-	MaxPending int    `json:"maxPending"`
-	Loops      int    `json:"loops"`
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	MaxPending  int    `json:"maxPending"`
+	Loops       int    `json:"loops"`
+	Work        string `json:"work"`
+	RequestSize int    `json:"requestSize"`
+}
+
+// parseOutcome is one argv's fate in a foreign parser: exit code 0 and what
+// it parsed, or the code it exited with (2: usage) and its stderr.
+type parseOutcome struct {
+	Code   int            `json:"code"`
+	Parsed parsedContract `json:"parsed"`
+	Stderr string         `json:"stderr"`
 }
 
 // contractParsers run each foreign runtime's real flag parser (the Python
-// servers' _echo_common.parse_args, Node's parseContract) on argv and print
-// what it parsed as JSON, or exit 2 as the server would.
+// servers' _echo_common.parse_args, Node's parseContract) on a JSON list of
+// argvs read from stdin, all in one process (a process per argv made the
+// test take 30 s on the shared machine), and print one parseOutcome per
+// argv. The exit the parser asks for (sys.exit, process.exit) is caught and
+// recorded instead of ending the process.
 var contractParsers = []struct {
 	name    string
 	runtime runtime
-	argv    func(interp string, args []string) []string
+	argv    func(interp string) []string
 }{
-	{"python", runtimePython, func(interp string, args []string) []string {
-		src := `import json, sys
+	{"python", runtimePython, func(interp string) []string {
+		src := `import contextlib, io, json, sys
 sys.path.insert(0, sys.argv[1])
 import _echo_common as c
-a = c.parse_args("contract test", argv=sys.argv[2:])
-print(json.dumps({"host": a.host or "", "port": a.port, "maxPending": a.max_pending, "loops": a.loops}))`
+out = []
+for argv in json.load(sys.stdin):
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            a = c.parse_args("contract test", argv=argv)
+    except SystemExit as e:
+        out.append({"code": e.code, "stderr": err.getvalue()})
+        continue
+    out.append({"code": 0, "parsed": {
+        "host": a.host or "", "port": a.port, "maxPending": a.max_pending, "loops": a.loops,
+        "work": str(a.work), "requestSize": a.work.request_size}})
+print(json.dumps(out))`
 		dir, _ := filepath.Abs("../python")
-		return append([]string{interp, "-E", "-c", src, dir}, args...)
+		return []string{interp, "-E", "-c", src, dir}
 	}},
-	{"node", runtimeNode, func(interp string, args []string) []string {
-		src := `const m = require(process.argv[1]); console.log(JSON.stringify(m.parseContract(process.argv.slice(2))));`
+	{"node", runtimeNode, func(interp string) []string {
+		src := `const m = require(process.argv[1]);
+class Exit { constructor(code) { this.code = code; } }
+let stderr = '';
+process.exit = (code) => { throw new Exit(code); };
+process.stderr.write = (s) => { stderr += s; return true; };
+const out = JSON.parse(require('node:fs').readFileSync(0, 'utf8')).map((argv) => {
+  stderr = '';
+  try {
+    const c = m.parseContract(argv);
+    return { code: 0, parsed: { ...c, work: m.workString(c.work), requestSize: c.work.requestSize } };
+  } catch (e) {
+    if (e instanceof Exit) return { code: e.code, stderr };
+    throw e;
+  }
+});
+console.log(JSON.stringify(out));`
 		script, _ := filepath.Abs("../node/echo.js")
-		return append([]string{interp, "-e", src, script}, args...)
+		return []string{interp, "-e", src, script}
 	}},
 }
 
@@ -55,54 +100,242 @@ func TestForeignParsersReadTheContract(t *testing.T) {
 		{Addr: "127.0.0.5:8123", Loops: 1, MaxPendingBytes: 65536},
 		{Addr: "[::1]:0", MaxPendingBytes: 1},
 		{},
+		{Work: work.Spec{Kind: work.CPU, Mean: 20 * time.Microsecond}, RequestSizeBytes: 64},
+		{Work: work.Spec{Kind: work.Wait, Mean: 1500 * time.Millisecond, Dist: work.Exp}, RequestSizeBytes: servers.MaxRequestSizeBytes},
+		{Work: work.Spec{Kind: work.Block, Mean: 1}, RequestSizeBytes: 1},
+		{Work: work.Spec{Kind: work.CPU, Mean: work.MaxMean, Dist: work.Exp}, RequestSizeBytes: 1000},
+		{Work: work.Spec{Kind: work.Wait, Mean: 333333}, RequestSizeBytes: 7},
+		{RequestSizeBytes: 512}, // with none it changes nothing
 	}
 	bad := []servers.Config{{Loops: 2}, {Loops: -1}, {MaxPendingBytes: -5}, {Addr: "127.0.0.1"}}
+	// badWork are refused by Go too (its Config.Validate), so by every server.
+	badWork := []servers.Config{
+		{Work: work.Spec{Kind: work.CPU, Mean: time.Millisecond}},
+		{Work: work.Spec{Kind: work.Wait, Mean: time.Millisecond}, RequestSizeBytes: servers.MaxRequestSizeBytes + 1},
+		{RequestSizeBytes: -1},
+		{Work: work.Spec{Kind: work.Block, Mean: 11 * time.Second}, RequestSizeBytes: 10},
+	}
+	for _, cfg := range badWork {
+		if c, err := servers.ParseArgs(nil, cfg.Args()); err == nil && c.WithDefaults().Validate(false) == nil {
+			t.Fatalf("Go accepts %q: not a bad case", cfg.Args())
+		}
+	}
+	// Never a nil argv: JSON null would make a parser read its own argv.
+	var argvs [][]string
+	for _, cfg := range good {
+		argvs = append(argvs, append([]string{}, cfg.Args()...))
+	}
+	nGood := len(argvs)
+	for _, cfg := range append(bad, badWork...) {
+		argvs = append(argvs, append([]string{}, cfg.Args()...))
+	}
+	nBadConfigs := len(argvs)
+	for _, spec := range badSpecs {
+		if _, err := work.Parse(spec); err == nil {
+			t.Fatalf("Go accepts --work %q: not a bad case", spec)
+		}
+		argvs = append(argvs, []string{"--work", spec, "--request-size", "64"})
+	}
 	for _, p := range contractParsers {
-		interp, err := Stack{runtime: p.runtime}.interpreter()
-		if err != nil {
-			if requireStacks() {
-				t.Fatalf("%s: %v", p.name, err)
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			interp, ok := parserInterpreter(t, p.runtime)
+			if !ok {
+				return
 			}
-			t.Logf("skipping %s: %v", p.name, err)
-			continue
+			outcomes := runParser(t, p.argv(interp), argvs)
+			for i, args := range argvs {
+				checkParsed(t, args, outcomes[i], i < nGood, i >= nBadConfigs)
+			}
+		})
+	}
+}
+
+// checkParsed compares one outcome with Go's: the same values for a good
+// argv, a usage error (exit 2) for a bad one, naming --work for a bad spec.
+func checkParsed(t *testing.T, args []string, got parseOutcome, good, badSpec bool) {
+	t.Helper()
+	if !good {
+		if got.Code != 2 || (badSpec && !strings.Contains(got.Stderr, "--work")) {
+			t.Errorf("%q: exit %d, stderr %q; want exit status 2 (usage)%s", args, got.Code, got.Stderr,
+				map[bool]string{true: " naming --work"}[badSpec])
 		}
-		for _, cfg := range good {
-			args := cfg.Args()
-			got, err := runParser(p.argv(interp, args))
-			if err != nil {
-				t.Errorf("%s %q: %v", p.name, args, err)
-				continue
-			}
-			want, err := servers.ParseArgs(nil, args)
-			if err != nil {
-				t.Fatalf("Go %q: %v", args, err)
-			}
-			host, port, _ := net.SplitHostPort(want.Addr)
-			if got.Host != host || strconv.Itoa(got.Port) != port || got.MaxPending != want.MaxPendingBytes || got.Loops != want.Loops {
-				t.Errorf("%s parsed %q as %+v; Go parses it as %+v", p.name, args, got, want)
-			}
+		return
+	}
+	if got.Code != 0 {
+		t.Errorf("%q: exit %d: %s", args, got.Code, got.Stderr)
+		return
+	}
+	want, err := servers.ParseArgs(nil, args)
+	if err != nil {
+		t.Fatalf("Go %q: %v", args, err)
+	}
+	host, port, _ := net.SplitHostPort(want.Addr)
+	pc := got.Parsed
+	if pc.Host != host || strconv.Itoa(pc.Port) != port || pc.MaxPending != want.MaxPendingBytes || pc.Loops != want.Loops ||
+		pc.Work != want.Work.String() || pc.RequestSize != want.RequestSizeBytes {
+		t.Errorf("parsed %q as %+v; Go parses it as %+v", args, pc, want)
+	}
+}
+
+// badSpecs are --work values every parser refuses: one per rule of the
+// grammar (servers/work's TestParseErrors has the full table).
+var badSpecs = []string{
+	"", "None", "cpu", "cpu:1ms:exp:x", "sleep:1ms", "none:1ms", "cpu:-1ms", "cpu:+1ms",
+	"cpu:1ms500us", "cpu:1", "cpu:1m", "cpu:.5ms", "cpu:1.ms", "cpu:1 ms",
+	"cpu:1μs", // Greek mu, not the micro sign
+	"cpu:0ms", "cpu:0.1ns", "cpu:10.5s", "cpu:10.000000001s", "wait:99999999999999999999s",
+	"wait:1ms:normal", "wait:1ms:",
+}
+
+// parserInterpreter returns the runtime's interpreter, or skips (fails
+// under ECHOBENCH_REQUIRE_STACKS=1) when it is not installed.
+func parserInterpreter(t *testing.T, rt runtime) (string, bool) {
+	t.Helper()
+	interp, err := Stack{runtime: rt}.interpreter()
+	if err == nil {
+		_, err = exec.LookPath(interp)
+	}
+	if err != nil {
+		if requireStacks() {
+			t.Fatal(err)
 		}
-		for _, cfg := range bad {
-			args := cfg.Args()
-			_, err := runParser(p.argv(interp, args))
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-				t.Errorf("%s %q: %v, want exit status 2 (usage)", p.name, args, err)
+		t.Skip(err)
+		return "", false
+	}
+	return interp, true
+}
+
+// runParser feeds argvs to a batch parser command as JSON and returns its
+// outcomes, one per argv.
+func runParser(t *testing.T, command []string, argvs [][]string) []parseOutcome {
+	t.Helper()
+	in, err := json.Marshal(argvs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v (stderr: %s)", command[0], err, exitStderr(err))
+	}
+	var outcomes []parseOutcome
+	if err := json.Unmarshal(out, &outcomes); err != nil || len(outcomes) != len(argvs) {
+		t.Fatalf("%s printed %q: %v, want %d outcomes", command[0], out, err, len(argvs))
+	}
+	return outcomes
+}
+
+func exitStderr(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// The Python and Node servers draw the same exponential durations as Go's
+// work.Rand: every raw SplitMix64 output of servers/work/testdata/vectors.json
+// exactly, every draw to the nanosecond within the file's tolerance (the
+// last bit of ln may differ between math libraries; truncation is the same).
+func TestForeignDrawsMatchVectors(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../work/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		MeanNs      int64 `json:"mean_ns"`
+		ToleranceNs int64 `json:"tolerance_ns"`
+		Vectors     []struct {
+			Ordinal uint64   `json:"ordinal"`
+			U64     []string `json:"u64"`
+			ExpNs   []int64  `json:"exp_ns"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Vectors) == 0 {
+		t.Fatal("vectors.json holds no vectors")
+	}
+	for _, d := range drawers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			interp, ok := parserInterpreter(t, d.runtime)
+			if !ok {
+				return
 			}
+			args := []string{strconv.FormatInt(file.MeanNs, 10), strconv.Itoa(len(file.Vectors[0].ExpNs))}
+			for _, v := range file.Vectors {
+				args = append(args, strconv.FormatUint(v.Ordinal, 10))
+			}
+			command := d.argv(interp)
+			out, err := exec.Command(command[0], append(command[1:], args...)...).Output()
+			if err != nil {
+				t.Fatalf("%v (stderr: %s)", err, exitStderr(err))
+			}
+			var got []struct {
+				U64   []string `json:"u64"`
+				ExpNs []int64  `json:"exp_ns"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil || len(got) != len(file.Vectors) {
+				t.Fatalf("output %q: %v, want %d connections", out, err, len(file.Vectors))
+			}
+			for i, v := range file.Vectors {
+				checkDraws(t, v.Ordinal, got[i].U64, got[i].ExpNs, v.U64, v.ExpNs, file.ToleranceNs)
+			}
+		})
+	}
+}
+
+func checkDraws(t *testing.T, ordinal uint64, gotU64 []string, gotNs []int64, wantU64 []string, wantNs []int64, tolNs int64) {
+	t.Helper()
+	if fmt.Sprint(gotU64) != fmt.Sprint(wantU64) {
+		t.Errorf("ordinal %d: raw outputs %v, want %v", ordinal, gotU64, wantU64)
+	}
+	if len(gotNs) != len(wantNs) {
+		t.Fatalf("ordinal %d: %d draws, want %d", ordinal, len(gotNs), len(wantNs))
+	}
+	for i := range wantNs {
+		if diff := gotNs[i] - wantNs[i]; diff < -tolNs || diff > tolNs {
+			t.Errorf("ordinal %d draw %d: %d ns, want %d ± %d", ordinal, i, gotNs[i], wantNs[i], tolNs)
 		}
 	}
 }
 
-func runParser(argv []string) (parsedContract, error) {
-	var out, errOut bytes.Buffer
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return parsedContract{}, err
-	}
-	var pc parsedContract
-	if err := json.Unmarshal(out.Bytes(), &pc); err != nil {
-		return pc, errors.New("output " + out.String() + ": " + err.Error() + "; stderr " + errOut.String())
-	}
-	return pc, nil
+// drawers print, for argv MEAN_NS N ORDINAL..., for each connection ordinal
+// the first N raw outputs and the first N exponential draws of the mean,
+// through each server's own Draws.
+var drawers = []struct {
+	name    string
+	runtime runtime
+	argv    func(interp string) []string
+}{
+	{"python", runtimePython, func(interp string) []string {
+		src := `import json, sys
+sys.path.insert(0, sys.argv[1])
+import _echo_common as c
+mean, k = int(sys.argv[2]), int(sys.argv[3])
+out = []
+for n in (int(a) for a in sys.argv[4:]):
+    raw, draws = c.Draws(n, mean, True), c.Draws(n, mean, True)
+    out.append({"u64": [str(raw.next_u64()) for _ in range(k)],
+                "exp_ns": [draws.next_ns() for _ in range(k)]})
+print(json.dumps(out))`
+		dir, _ := filepath.Abs("../python")
+		return []string{interp, "-E", "-c", src, dir}
+	}},
+	{"node", runtimeNode, func(interp string) []string {
+		src := `const m = require(process.argv[1]);
+const [mean, k, ...ordinals] = process.argv.slice(2).map(Number);
+console.log(JSON.stringify(ordinals.map((n) => {
+  const raw = new m.Draws(n, mean, true), draws = new m.Draws(n, mean, true);
+  const c = { u64: [], exp_ns: [] };
+  for (let i = 0; i < k; i++) { c.u64.push(String(raw.nextU64())); c.exp_ns.push(draws.next()); }
+  return c;
+})));`
+		script, _ := filepath.Abs("../node/echo.js")
+		return []string{interp, "-e", src, script}
+	}},
 }

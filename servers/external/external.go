@@ -3,10 +3,11 @@
 // and Node.js that run as their own processes and honour the same contract as
 // `echobench serve MODEL`:
 //
-//	ARGV... --addr 127.0.0.1:0 --max-pending BYTES
+//	ARGV... --addr 127.0.0.1:0 --max-pending BYTES [--work SPEC --request-size BYTES]
 //
-// prints "LISTENING host:port" once accepting, echoes every byte, finishes the
-// echo after the client's half-close and exits 0 within 2 s of SIGTERM.
+// prints "LISTENING host:port" once accepting, echoes every byte (with work,
+// each request after its work, in order), finishes the echo after the
+// client's half-close and exits 0 within 2 s of SIGTERM.
 //
 // The scripts are embedded in the binary (packages servers/python and
 // servers/node). Argv writes them out once per content hash under

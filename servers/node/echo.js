@@ -6,7 +6,15 @@
 // 'drain'. When the client half-closes, pipe ends the writable side after the
 // last byte, so everything received is echoed before the FIN.
 //
+// With --work (issue #14) pipe is not enough: serveWork frames the stream into
+// requests of --request-size bytes and serves them in order, one at a time,
+// the way a Node handler is written: `wait` is a setTimeout whose callback
+// writes the reply (the loop serves other sockets meanwhile), `cpu` a busy
+// loop on process.hrtime.bigint(), `block` Atomics.wait on a
+// SharedArrayBuffer, a synchronous sleep that stalls the one loop.
+//
 // Usage: node echo.js [--addr 127.0.0.1:0] [--max-pending BYTES] [--loops 1]
+//                     [--work SPEC] [--request-size BYTES]
 // Prints "LISTENING host:port" on stdout once listening; logs go to stderr;
 // SIGTERM or SIGINT closes every connection and exits 0.
 'use strict';
@@ -16,10 +24,128 @@ const net = require('node:net');
 const { parseArgs } = require('node:util');
 
 const DEFAULT_MAX_PENDING = 4 << 20;
+// Bounds of the work contract: a request is at most 16 MiB, a mean at most 10 s.
+const MAX_REQUEST_SIZE = 16 << 20;
+const MAX_MEAN_NS = 10n * 1000n * 1000n * 1000n;
 
 function usage(msg) {
-  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES] [--loops 1]\n`);
+  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES] [--loops 1] [--work SPEC] [--request-size BYTES]\n`);
   process.exit(2);
+}
+
+// ---- Work per request: the grammar, bounds and draws of Go's servers/work.
+
+// One unsigned decimal number and one unit: Go's time.ParseDuration
+// restricted as servers/work does.
+const MEAN_RE = /^([0-9]+)(?:\.([0-9]+))?(ns|us|µs|ms|s)$/;
+const UNIT_NS = { ns: 1n, us: 1000n, 'µs': 1000n, ms: 1000000n, s: 1000000000n };
+const INT64_MAX = (1n << 63n) - 1n;
+
+// parseMean reads a MEAN in nanoseconds (a BigInt) exactly as Go's
+// time.ParseDuration does, including its float64 arithmetic for the
+// fraction, or returns an error message.
+function parseMean(m) {
+  const match = MEAN_RE.exec(m);
+  if (match === null) {
+    return { err: `bad mean ${JSON.stringify(m)} (want a number and one unit of ns, us, µs, ms, s, e.g. 20us or 1.5ms)` };
+  }
+  const [, whole, frac, unitName] = match;
+  const unit = UNIT_NS[unitName];
+  const outOfRange = { err: `bad mean ${JSON.stringify(m)} (out of range)` };
+  let v = BigInt(whole);
+  if (v > (1n << 63n) / unit) return outOfRange;
+  v *= unit;
+  if (frac !== undefined) {
+    // Go's leadingFraction: digits past int64's precision are dropped.
+    let f = 0n;
+    let scale = 1;
+    for (const c of frac) {
+      if (f > INT64_MAX / 10n) break;
+      const y = f * 10n + BigInt(c);
+      if (y > INT64_MAX) break;
+      f = y;
+      scale *= 10;
+    }
+    v += BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
+    if (v > 1n << 63n) return outOfRange;
+  }
+  if (v > INT64_MAX) return outOfRange;
+  if (v <= 0n || v > MAX_MEAN_NS) {
+    return { err: `mean ${JSON.stringify(m)} out of range (want > 0 and <= 10s)` };
+  }
+  return { ns: v };
+}
+
+// parseWork parses a --work SPEC into { kind, meanNs (a Number), dist }, or
+// exits 2 naming --work, the value and the part that is wrong.
+function parseWork(text) {
+  if (text === 'none') return { kind: 'none', meanNs: 0, dist: 'fixed' };
+  const bad = (reason) => usage(`--work ${JSON.stringify(text)}: ${reason}`);
+  const parts = text.split(':');
+  if (parts.length < 2 || parts.length > 3) {
+    bad('want none, KIND:MEAN or KIND:MEAN:DIST (e.g. cpu:20us, wait:1ms:exp)');
+  }
+  const kind = parts[0];
+  if (!['cpu', 'wait', 'block'].includes(kind)) {
+    bad(`unknown kind ${JSON.stringify(kind)} (want cpu, wait or block)`);
+  }
+  const { ns, err } = parseMean(parts[1]);
+  if (err !== undefined) bad(err);
+  const dist = parts.length === 3 ? parts[2] : 'fixed';
+  if (dist !== 'fixed' && dist !== 'exp') {
+    bad(`unknown distribution ${JSON.stringify(dist)} (want fixed or exp)`);
+  }
+  return { kind, meanNs: Number(ns), dist };
+}
+
+// formatDuration is Go's time.Duration.String for 0 <= ns < 1 min.
+function formatDuration(ns) {
+  if (ns === 0) return '0s';
+  let digits = 9;
+  let unit = 's';
+  if (ns < 1000) [digits, unit] = [0, 'ns'];
+  else if (ns < 1e6) [digits, unit] = [3, 'µs'];
+  else if (ns < 1e9) [digits, unit] = [6, 'ms'];
+  const pow = 10 ** digits;
+  const whole = Math.floor(ns / pow);
+  const frac = String(ns % pow).padStart(digits, '0').replace(/0+$/, '');
+  return `${whole}${frac === '' || digits === 0 ? '' : `.${frac}`}${unit}`;
+}
+
+// workString is the canonical form Go's Spec.String prints.
+function workString(w) {
+  if (w.kind === 'none') return 'none';
+  return `${w.kind}:${formatDuration(w.meanNs)}${w.dist === 'exp' ? ':exp' : ''}`;
+}
+
+const GOLDEN = 0x9E3779B97F4A7C15n;
+
+// Draws is one connection's request durations in nanoseconds: the mean, or
+// SplitMix64 exponential draws seeded from the connection's ordinal, the same
+// stream as Go's work.Rand (servers/work/testdata/vectors.json checks it).
+class Draws {
+  constructor(ordinal, meanNs, exp) {
+    this.s = BigInt.asUintN(64, BigInt(ordinal) ^ GOLDEN);
+    this.meanNs = meanNs;
+    this.exp = exp;
+  }
+
+  // nextU64 is the next raw SplitMix64 output, a BigInt.
+  nextU64() {
+    this.s = BigInt.asUintN(64, this.s + GOLDEN);
+    let z = this.s;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94D049BB133111EBn);
+    return z ^ (z >> 31n);
+  }
+
+  next() {
+    if (!this.exp) return this.meanNs;
+    const u = Number(this.nextU64() >> 11n) * 2 ** -53;
+    // 1 - u is exact; truncated to a nanosecond as Go's time.Duration does.
+    const d = -this.meanNs * Math.log(1 - u);
+    return Math.trunc(Math.min(d, 100 * this.meanNs));
+  }
 }
 
 // splitAddr splits "host:port" or "[v6]:port" as Go's net.SplitHostPort does.
@@ -68,6 +194,8 @@ function parseContract(argv) {
         'max-pending': { type: 'string', default: String(DEFAULT_MAX_PENDING) },
         // The server contract has --loops; Node's event loop is one thread.
         loops: { type: 'string', default: '1' },
+        work: { type: 'string', default: 'none' },
+        'request-size': { type: 'string' },
       },
       strict: true,
     }));
@@ -82,14 +210,165 @@ function parseContract(argv) {
   if (!Number.isInteger(maxPending) || maxPending < 1) {
     usage(`--max-pending must be a whole number of bytes >= 1, got ${values['max-pending']}`);
   }
-  return { host, port, maxPending, loops: 1 };
+  const work = parseWork(values.work);
+  let requestSize = 0; // unset
+  const sizeText = values['request-size'];
+  if (sizeText !== undefined) {
+    requestSize = Number(sizeText);
+    if (!/^[+-]?[0-9]+$/.test(sizeText)) usage(`--request-size: bad number ${JSON.stringify(sizeText)}`);
+    if (requestSize < 1) usage(`--request-size must be positive, got ${sizeText}`);
+    if (requestSize > MAX_REQUEST_SIZE) {
+      usage(`--request-size must be 1..${MAX_REQUEST_SIZE} bytes, got ${sizeText}`);
+    }
+  }
+  if (work.kind !== 'none' && requestSize === 0) {
+    usage(`--work ${workString(work)} needs --request-size (the bytes of one request, 1..${MAX_REQUEST_SIZE})`);
+  }
+  work.requestSize = requestSize;
+  return { host, port, maxPending, loops: 1, work };
+}
+
+// One 4-byte SharedArrayBuffer that nothing ever notifies: Atomics.wait on
+// it is a plain synchronous sleep of the main thread (Node allows it there).
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+// block sleeps the thread synchronously for ns: the `block` kind. Re-checked
+// against the monotonic clock so the sleep is never shorter than ns.
+function block(ns) {
+  const deadline = process.hrtime.bigint() + BigInt(ns);
+  for (;;) {
+    const left = deadline - process.hrtime.bigint();
+    if (left <= 0n) return;
+    Atomics.wait(sleepCell, 0, 0, Number(left) / 1e6);
+  }
+}
+
+// spin burns the thread's CPU for ns, reading the monotonic clock: `cpu`.
+function spin(ns) {
+  const deadline = process.hrtime.bigint() + BigInt(ns);
+  while (process.hrtime.bigint() < deadline) {
+    // busy
+  }
+}
+
+// waitAtLeast calls done after ns without holding the loop: `wait`. Node's
+// timers count from libuv's cached millisecond clock and can fire up to a
+// millisecond early, so the callback re-arms until the monotonic deadline
+// has passed. It returns a function that cancels the wait.
+function waitAtLeast(ns, done) {
+  const deadline = process.hrtime.bigint() + BigInt(ns);
+  let timer;
+  const arm = () => {
+    const left = deadline - process.hrtime.bigint();
+    if (left <= 0n) {
+      timer = undefined;
+      done();
+      return;
+    }
+    timer = setTimeout(arm, Number(left) / 1e6);
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+// serveWork serves one socket with --work: the stream is cut into requests of
+// work.requestSize bytes, each gets its work, then exactly its bytes are
+// written; the next request's work starts once the previous reply is written.
+// The socket is paused while its writable buffer is above --max-pending
+// (write() returned false, until 'drain') or while max(--max-pending, one
+// request) of unserved input is buffered. A trailing partial request at the
+// client's half-close is dropped; then the socket ends after the last reply.
+function serveWork(socket, work, maxPending, ordinal) {
+  const size = work.requestSize;
+  const inputCap = Math.max(maxPending, size);
+  const draws = new Draws(ordinal, work.meanNs, work.dist === 'exp');
+  const chunks = [];
+  let buffered = 0;
+  let cancelWait;
+  let writeBlocked = false;
+  let paused = false;
+  let ended = false;
+
+  // take removes the first size bytes of input (buffered >= size).
+  const take = () => {
+    buffered -= size;
+    if (chunks[0].length === size) return chunks.shift();
+    if (chunks[0].length > size) {
+      const req = chunks[0].subarray(0, size);
+      chunks[0] = chunks[0].subarray(size);
+      return req;
+    }
+    const req = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const c = chunks[0];
+      const k = Math.min(c.length, size - n);
+      c.copy(req, n, 0, k);
+      n += k;
+      if (k === c.length) chunks.shift();
+      else chunks[0] = c.subarray(k);
+    }
+    return req;
+  };
+  const reply = (req) => {
+    if (!socket.write(req)) writeBlocked = true;
+  };
+  const serve = () => {
+    while (cancelWait === undefined && !writeBlocked && buffered >= size) {
+      const req = take();
+      const ns = draws.next();
+      if (work.kind === 'wait') {
+        cancelWait = waitAtLeast(ns, () => {
+          cancelWait = undefined;
+          if (socket.destroyed) return;
+          reply(req);
+          serve();
+        });
+        break;
+      }
+      if (work.kind === 'cpu') spin(ns);
+      else block(ns);
+      reply(req);
+    }
+    if (ended) {
+      if (cancelWait === undefined && buffered < size && !socket.writableEnded) socket.end();
+      return;
+    }
+    const pause = writeBlocked || buffered >= inputCap;
+    if (pause !== paused) {
+      paused = pause;
+      if (pause) socket.pause();
+      else socket.resume();
+    }
+  };
+  socket.on('data', (chunk) => {
+    chunks.push(chunk);
+    buffered += chunk.length;
+    serve();
+  });
+  socket.on('drain', () => {
+    writeBlocked = false;
+    serve();
+  });
+  socket.on('end', () => {
+    ended = true;
+    serve();
+  });
+  socket.on('close', () => {
+    if (cancelWait !== undefined) cancelWait();
+    cancelWait = undefined;
+  });
 }
 
 function main() {
-  const { host, port, maxPending } = parseContract(process.argv.slice(2));
+  const { host, port, maxPending, work } = parseContract(process.argv.slice(2));
+  let ordinal = 0; // connections accepted by this process, in accept order
 
   const live = new Set();
   const server = net.createServer({
+    // With work, the reply to the last requests may be written after the
+    // client's FIN: serveWork ends the socket itself.
+    allowHalfOpen: work.kind !== 'none',
     // Sets both the readable and the writable high-water marks of every
     // accepted socket (Node >= 18.17 / 20.1); older Nodes keep 16 KiB.
     highWaterMark: maxPending,
@@ -101,7 +380,8 @@ function main() {
     // A reset is the client's doing and counted by the load generator. An
     // 'error' with no listener would crash the whole server.
     socket.on('error', () => socket.destroy());
-    socket.pipe(socket);
+    if (work.kind === 'none') socket.pipe(socket);
+    else serveWork(socket, work, maxPending, ordinal++);
   });
   server.on('error', (err) => {
     process.stderr.write(`echo.js: ${err.message}\n`);
@@ -127,5 +407,5 @@ function main() {
 if (require.main === module) {
   main();
 } else {
-  module.exports = { parseContract };
+  module.exports = { parseContract, workString, Draws };
 }

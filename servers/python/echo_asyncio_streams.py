@@ -7,6 +7,11 @@ This is the loop the asyncio documentation recommends: read, write, then
 above its high-water mark (--max-pending). The StreamReader pauses the socket
 when its own buffer passes twice its limit (64 KiB, the default), so a client
 that never reads costs a bounded amount of memory.
+
+With --work, the coroutine reads one request with readexactly(), does its
+work, writes and drains the reply, then reads the next: `wait` is
+`await asyncio.sleep`, so the loop serves other connections meanwhile; `cpu`
+spins and `block` calls time.sleep inline, stalling the loop.
 """
 
 import asyncio
@@ -45,7 +50,29 @@ async def serve(args):
         finally:
             live.discard(writer)
 
-    server = await asyncio.start_server(echo, args.host, args.port,
+    async def echo_work(reader, writer):
+        live.add(writer)
+        writer.transport.set_write_buffer_limits(high=args.max_pending)
+        work = args.work
+        draws = work.connection()
+        try:
+            while True:
+                try:
+                    req = await reader.readexactly(work.request_size)
+                except asyncio.IncompleteReadError:
+                    break  # EOF; a trailing partial request is dropped
+                await work.run_async(draws.next_ns(), asyncio.sleep)
+                writer.write(req)
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        except ConnectionError:
+            writer.transport.abort()
+        finally:
+            live.discard(writer)
+
+    handler = echo if args.work.kind == common.NONE else echo_work
+    server = await asyncio.start_server(handler, args.host, args.port,
                                         backlog=common.listen_backlog())
     common.announce(server.sockets[0].getsockname())
 

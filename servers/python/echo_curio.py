@@ -8,6 +8,11 @@ that never reads costs one read buffer plus the socket buffers, so
 curio is not packaged by Debian. Where it is not importable this exits with
 status 3 and says so on stderr; it runs wherever curio is installed for the
 interpreter that runs it.
+
+With --work, the task reads until a request is complete, does its work, then
+sendall()s it: `wait` is `await curio.sleep` (other tasks run meanwhile);
+`cpu` spins and `block` calls time.sleep inline, stalling curio's kernel.
+(Not run on the development machine, where curio is not installed.)
 """
 
 import signal
@@ -37,6 +42,30 @@ async def echo(client, _addr):
     # run_server closes the client socket when this returns.
 
 
+def echo_work(work):
+    """The handler for --work: requests of one connection served in order."""
+
+    async def handle(client, _addr):
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        draws = work.connection()
+        pending = bytearray()
+        try:
+            while True:
+                data = await client.recv(common.READ_SIZE)
+                if not data:
+                    break  # a trailing partial request is dropped
+                pending += data
+                while True:
+                    req = common.next_request(pending, work.request_size)
+                    if req is None:
+                        break
+                    await work.run_async(draws.next_ns(), curio.sleep)
+                    await client.sendall(req)
+        except ConnectionError:
+            pass
+    return handle
+
+
 async def serve(args):
     # A plain signal handler that sets a UniversalEvent is curio's documented
     # way to hand a signal to a task; it works across curio versions.
@@ -48,7 +77,8 @@ async def serve(args):
     sock = tcp_server_socket(args.host or "", args.port, family=family,
                              backlog=common.listen_backlog())
     common.announce(sock.getsockname())
-    server = await curio.spawn(run_server, sock, echo)
+    handler = echo if args.work.kind == common.NONE else echo_work(args.work)
+    server = await curio.spawn(run_server, sock, handler)
     await stop.wait()
     # Cancels the accept loop and, through its task group, every connection.
     await server.cancel()

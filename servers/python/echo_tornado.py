@@ -5,6 +5,11 @@ then `await stream.write(chunk)`, whose future resolves only once the bytes
 have gone to the socket. Awaiting it is the backpressure: nothing more is read
 while a write is pending, so a client that never reads costs one chunk plus the
 socket buffers and --max-pending has nothing to set.
+
+With --work, the coroutine reads one request (read_bytes(request_size)), does
+its work, then awaits the write: `wait` is `await tornado.gen.sleep` (a timer on the
+IOLoop; other streams are served meanwhile); `cpu` spins and `block` calls
+time.sleep inline, stalling the IOLoop.
 """
 
 import asyncio
@@ -13,6 +18,7 @@ import signal
 import _echo_common as common
 
 try:
+    from tornado import gen
     from tornado.iostream import StreamClosedError
     from tornado.tcpserver import TCPServer
     from tornado.netutil import bind_sockets
@@ -21,18 +27,20 @@ except ImportError as e:
 
 
 class EchoServer(TCPServer):
-    def __init__(self):
+    def __init__(self, work):
         super().__init__(read_chunk_size=common.READ_SIZE)
         self.live = set()
+        self.work = work
 
     async def handle_stream(self, stream, address):
         self.live.add(stream)
         # IOStream leaves Nagle on; asyncio, trio, Go and Node turn it off.
         stream.set_nodelay(True)
         try:
-            while True:
-                data = await stream.read_bytes(common.READ_SIZE, partial=True)
-                await stream.write(data)
+            if self.work.kind == common.NONE:
+                await self.echo(stream)
+            else:
+                await self.echo_work(stream)
         except StreamClosedError:
             # EOF or reset. Tornado closes the stream at the first read that
             # sees EOF; every earlier chunk's write had completed by then,
@@ -41,6 +49,25 @@ class EchoServer(TCPServer):
         finally:
             self.live.discard(stream)
             stream.close()
+
+    @staticmethod
+    async def echo(stream):
+        while True:
+            data = await stream.read_bytes(common.READ_SIZE, partial=True)
+            await stream.write(data)
+
+    async def echo_work(self, stream):
+        # One request per read_bytes(size): the IOStream reads the socket
+        # only when its buffer holds less than a request, so it meets the
+        # client's EOF (and closes the stream, Tornado's only reaction to
+        # one) after every complete request has been served. A trailing
+        # partial request is dropped with it.
+        work = self.work
+        draws = work.connection()
+        while True:
+            req = await stream.read_bytes(work.request_size)
+            await work.run_async(draws.next_ns(), gen.sleep)
+            await stream.write(req)
 
 
 async def serve(args):
@@ -51,7 +78,7 @@ async def serve(args):
 
     sockets = bind_sockets(args.port, address=args.host or "",
                            backlog=common.listen_backlog())
-    server = EchoServer()
+    server = EchoServer(args.work)
     server.add_sockets(sockets)
     common.announce(sockets[0].getsockname())
 

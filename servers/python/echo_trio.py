@@ -5,6 +5,10 @@ Written as trio's tutorial writes it: `async for data in stream`, then
 every byte, which is the backpressure: a client that never reads costs one
 read buffer plus the socket buffers, so --max-pending has nothing to set.
 SocketStream turns TCP_NODELAY on by itself.
+
+With --work, the task reads until a request is complete, does its work, then
+send_all()s it: `wait` is `await trio.sleep` (other tasks run meanwhile);
+`cpu` spins and `block` calls time.sleep inline, stalling trio's run loop.
 """
 
 import signal
@@ -29,10 +33,34 @@ async def echo(stream):
         await stream.aclose()
 
 
+def echo_work(work):
+    """The handler for --work: requests of one connection served in order."""
+
+    async def handle(stream):
+        draws = work.connection()
+        pending = bytearray()
+        try:
+            # A trailing partial request at EOF is dropped.
+            async for data in stream:
+                pending += data
+                while True:
+                    req = common.next_request(pending, work.request_size)
+                    if req is None:
+                        break
+                    await work.run_async(draws.next_ns(), trio.sleep)
+                    await stream.send_all(req)
+        except trio.BrokenResourceError:
+            pass
+        finally:
+            await stream.aclose()
+    return handle
+
+
 async def serve(args):
+    handler = echo if args.work.kind == common.NONE else echo_work(args.work)
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
-            partial(trio.serve_tcp, echo, args.port, host=args.host,
+            partial(trio.serve_tcp, handler, args.port, host=args.host,
                     backlog=common.listen_backlog()))
         common.announce(listeners[0].socket.getsockname())
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
