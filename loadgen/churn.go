@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -86,11 +88,53 @@ func connectsFigures(cfg Config, workers []*worker, windowS float64) (*results.C
 		ConnectHDR:   encodeHist(all.connectHist),
 		FirstByteHDR: encodeHist(all.firstByteHist),
 		Failed:       all.failed,
+		// Read as the window ends, before the connections still open
+		// are closed: what the window's churn left.
+		TimeWaitSockets: TimeWaitSockets(),
+		EphemeralPorts:  int64(EphemeralPorts()),
 	}
 	if windowS > 0 {
 		c.ConnectsPerSec = float64(all.established) / windowS
 	}
 	return c, connectWarnings("connections", all, dropped)
+}
+
+// TimeWaitSockets is the host's TCP sockets in TIME_WAIT, IPv4 and IPv6,
+// from /proc/net/sockstat{,6} ("TCP: inuse N orphan N tw N ..."), or -1
+// when neither can be read.
+func TimeWaitSockets() int64 {
+	total, found := int64(0), false
+	for _, f := range []string{"/proc/net/sockstat", "/proc/net/sockstat6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if n, ok := parseTimeWait(string(b)); ok {
+			total, found = total+n, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return total
+}
+
+// parseTimeWait reads the tw field of a sockstat file's TCP line (sockstat6
+// has none: IPv6 TIME_WAIT sockets are counted in sockstat's).
+func parseTimeWait(s string) (int64, bool) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "TCP:" {
+			continue
+		}
+		for i := 1; i+1 < len(f); i += 2 {
+			if f[i] == "tw" {
+				n, err := strconv.ParseInt(f[i+1], 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 // connectWarnings say what the figures of s do not: that the client, not

@@ -90,6 +90,11 @@ func checkLifetimeConnects(t *testing.T, cfg Config, l results.Load, st faultser
 	if c.Established < lo || c.Established > hi {
 		t.Errorf("established %d connects for %d messages at lifetime %d, want %d..%d", c.Established, l.Intended, perSocket, lo, hi)
 	}
+	// The client closes first, so each replaced connection leaves a
+	// TIME_WAIT socket on this host for a minute.
+	if c.Established > 0 && c.TimeWaitSockets <= 0 {
+		t.Errorf("time_wait_sockets %d after %d client-closed connections", c.TimeWaitSockets, c.Established)
+	}
 	if got := c.ConnectsPerSec * l.DurationS; math.Abs(got-float64(c.Established)) > 0.5 {
 		t.Errorf("connects_per_s %.1f × window %.3f s = %.1f, want %d", c.ConnectsPerSec, l.DurationS, got, c.Established)
 	}
@@ -229,6 +234,23 @@ func TestChurnConfigErrors(t *testing.T) {
 		var ce *ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("lifetime %d burst %d: Validate = %v, want a ConfigError naming %s", c.ConnLifetime, c.ConnectBurst, err, tc.want)
+		}
+	}
+}
+
+func TestParseTimeWait(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in string
+		n  int64
+		ok bool
+	}{
+		{"sockets: used 8\nTCP: inuse 1 orphan 0 tw 83 alloc 1 mem 98\nUDP: inuse 0 mem 0\n", 83, true},
+		{"TCP6: inuse 2\nUDP6: inuse 0\n", 0, false},
+		{"TCP: inuse 1 orphan 0 tw x\n", 0, false},
+	} {
+		if n, ok := parseTimeWait(tt.in); n != tt.n || ok != tt.ok {
+			t.Errorf("parseTimeWait(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
 		}
 	}
 }

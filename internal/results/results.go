@@ -332,6 +332,15 @@ type Connects struct {
 	// Failed is the window's failed attempts by cause (their sum is part of
 	// Load.ConnFailed).
 	Failed ConnectFailures `json:"failed"`
+	// TimeWaitSockets is the host's TCP sockets in TIME_WAIT when the
+	// window ended (/proc/net/sockstat and sockstat6, the whole host, not
+	// this run alone): the ephemeral-port pressure the churn left behind.
+	// With --conn-lifetime the client closes first, so the client keeps
+	// them; near the ports of the source addresses, spread the sources.
+	// -1 when /proc could not be read.
+	TimeWaitSockets int64 `json:"time_wait_sockets"`
+	// EphemeralPorts is the host's local port range, for scale.
+	EphemeralPorts int64 `json:"ephemeral_ports,omitempty"`
 }
 
 // Burst is the connect burst: Conns extra connections that all started
