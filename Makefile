@@ -5,7 +5,7 @@ BIN     := bin/echobench
 CONFIG  ?= configs/quick.toml
 RESULTS ?= results
 
-.PHONY: all build test fmt-check vet race bench-smoke fuzz-smoke bench deps clean
+.PHONY: all build test fmt-check vet race allocs bench-smoke fuzz-smoke bench deps clean
 
 all: build
 
@@ -25,6 +25,12 @@ vet:
 race:
 	$(GO) test -race -count=1 -p 1 -timeout 8m ./...
 
+# The allocation tests again without the race detector, which makes
+# sync.Pool drop objects at random: the hot paths' zero-allocation claims
+# are checked as the program runs.
+allocs:
+	$(GO) test -count=1 -run 'Allocs' ./...
+
 # One short pass of every benchmark, so they keep compiling and running.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 200x -benchmem -count=1 ./...
@@ -42,7 +48,7 @@ fuzz-smoke:
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg; \
 	done
 
-test: fmt-check vet race bench-smoke fuzz-smoke
+test: fmt-check vet race allocs bench-smoke fuzz-smoke
 
 # Debian packages for the foreign stacks (Python, Node.js) and the browser
 # the report test uses. Idempotent.

@@ -93,10 +93,13 @@ func (e *env) churn(n int) error {
 	timeout := syscall.NsecToTimeval(int64(time.Until(e.deadline)))
 	for g := range churnClients {
 		src := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(2 + g)}}
+		// Each goroutine its own copy: connect(2) writes the raw form
+		// into the sockaddr it is given.
+		dst := *dst
 		wg.Go(func() {
 			buf := make([]byte, churnMsgBytes)
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				if err := churnCycle(src, dst, &timeout, msg, buf); err != nil {
+				if err := churnCycle(src, &dst, &timeout, msg, buf); err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("cycle %d: %w", i, err) })
 					next.Store(int64(n)) // the others stop too
 					return

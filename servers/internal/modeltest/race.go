@@ -1,0 +1,6 @@
+//go:build race
+
+package modeltest
+
+// RaceEnabled says the race detector is on (see NoAllocsPerRequest).
+const RaceEnabled = true
