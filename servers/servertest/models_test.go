@@ -16,7 +16,6 @@ import (
 var modelLimitations = map[string]map[string]string{
 	"netpoll": {
 		"half-close-8mib": "netpoll v0.7.2 closes a connection once the peer's FIN is read and drops the unsent output of a Flush in progress; the model can finish only an echo whose Flush had not begun (see package netpoll)",
-		"transfer-64mib":  "netpoll v0.7.2 cannot pause reads, so a client streaming faster than the echo drains piles up unread input, and the model's guard closes the connection past --max-pending (see package netpoll)",
 	},
 	"nbio": {"half-close-8mib": "nbio v1.6.8 closes a connection on EPOLLRDHUP and drops its queued output, with no callback before the close (see package nbio)"},
 }
