@@ -66,6 +66,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echobench/servers"
+	"echobench/servers/internal/rawlisten"
 	"echobench/servers/work"
 )
 
@@ -89,8 +90,6 @@ const (
 	chunkSizeBytes = 64 << 10
 	// maxFreeChunks bounds the chunks a loop keeps for reuse (4 MiB).
 	maxFreeChunks = 64
-	// listenBacklog is capped by net.core.somaxconn.
-	listenBacklog = 65535
 
 	minAcceptPause = 5 * time.Millisecond
 	maxAcceptPause = 320 * time.Millisecond
@@ -146,7 +145,10 @@ func start(ctx context.Context, cfg servers.Config, nbufs int) (servers.Server, 
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	lfds, addr, err := listenAll(cfg.Addr, cfg.Loops)
+	// Blocking sockets: io_uring tries each operation without waiting and
+	// polls when it cannot complete, whereas an O_NONBLOCK socket's accepts
+	// would come back as EAGAIN.
+	lfds, addr, err := rawlisten.All("iouring", cfg.Addr, cfg.Loops, false)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
-//go:build linux && (amd64 || arm64)
-
-package iouring
+// Package rawlisten binds the listening sockets of the models that drive
+// raw file descriptors (epoll, iouring): one per loop, SO_REUSEPORT when
+// there are several, so each loop accepts for itself. It is one copy of the
+// socket, setsockopt, bind, listen and getsockname sequence, so a fix to
+// binding is made once.
+package rawlisten
 
 import (
 	"fmt"
@@ -10,13 +13,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// listenAll binds n listeners to addr (SO_REUSEPORT when n > 1, so each
-// loop accepts for itself; the first one picks the port when addr has port
-// 0) and returns their fds and the bound address.
-func listenAll(addr string, n int) ([]int, net.Addr, error) {
+// Backlog is asked of listen(2); the kernel caps it at net.core.somaxconn.
+const Backlog = 65535
+
+// All binds n listeners to addr; the first picks the port when addr has
+// port 0 and the others join it. nonblock makes the sockets O_NONBLOCK (an
+// epoll loop's accepts must not block; io_uring wants blocking sockets and
+// polls them itself). model names the caller in errors. On error nothing
+// stays open.
+func All(model, addr string, n int, nonblock bool) ([]int, net.Addr, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("iouring: resolve %q: %w", addr, err)
+		return nil, nil, fmt.Errorf("%s: resolve %q: %w", model, addr, err)
 	}
 	var fds []int
 	var bound *net.TCPAddr
@@ -25,7 +33,7 @@ func listenAll(addr string, n int) ([]int, net.Addr, error) {
 		if bound != nil {
 			target = bound
 		}
-		fd, got, err := listen(target, n > 1)
+		fd, got, err := one(model, target, n > 1, nonblock)
 		if err != nil {
 			for _, fd := range fds {
 				unix.Close(fd)
@@ -40,18 +48,19 @@ func listenAll(addr string, n int) ([]int, net.Addr, error) {
 	return fds, bound, nil
 }
 
-// listen is the epoll model's, but the socket stays blocking: io_uring
-// tries each operation without waiting and polls when it cannot complete,
-// whereas an O_NONBLOCK socket's accepts would come back as EAGAIN.
-func listen(ta *net.TCPAddr, reusePort bool) (int, *net.TCPAddr, error) {
-	family, sa := sockaddr(ta)
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+func one(model string, ta *net.TCPAddr, reusePort, nonblock bool) (int, *net.TCPAddr, error) {
+	family, sa := Sockaddr(ta)
+	typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
+	if nonblock {
+		typ |= unix.SOCK_NONBLOCK
+	}
+	fd, err := unix.Socket(family, typ, unix.IPPROTO_TCP)
 	if err != nil {
-		return -1, nil, fmt.Errorf("iouring: socket: %w", err)
+		return -1, nil, fmt.Errorf("%s: socket: %w", model, err)
 	}
 	fail := func(what string, err error) (int, *net.TCPAddr, error) {
 		unix.Close(fd)
-		return -1, nil, fmt.Errorf("iouring: %s %s: %w", what, ta, err)
+		return -1, nil, fmt.Errorf("%s: %s %s: %w", model, what, ta, err)
 	}
 	// SO_REUSEADDR as Go's net does, so a restarted server can rebind the
 	// port while old connections sit in TIME_WAIT.
@@ -66,7 +75,7 @@ func listen(ta *net.TCPAddr, reusePort bool) (int, *net.TCPAddr, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	if err := unix.Listen(fd, listenBacklog); err != nil {
+	if err := unix.Listen(fd, Backlog); err != nil {
 		return fail("listen", err)
 	}
 	got, err := unix.Getsockname(fd)
@@ -82,7 +91,9 @@ func listen(ta *net.TCPAddr, reusePort bool) (int, *net.TCPAddr, error) {
 	return fail("getsockname", fmt.Errorf("unexpected address type %T", got))
 }
 
-func sockaddr(ta *net.TCPAddr) (int, unix.Sockaddr) {
+// Sockaddr is ta as the kernel takes it, with its address family; a nil IP
+// is IPv4's any address.
+func Sockaddr(ta *net.TCPAddr) (int, unix.Sockaddr) {
 	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
 		s4 := &unix.SockaddrInet4{Port: ta.Port}
 		if ip4 != nil {
