@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"errors"
 	"io"
 	"math"
@@ -21,30 +20,12 @@ import (
 	"echobench/internal/results"
 )
 
-type fakeStack struct {
-	argv []string
-	err  error
-}
-
-func (s fakeStack) Check(context.Context) (string, error) {
-	if s.err != nil {
-		return "", s.err
-	}
-	return "fake 1.0", nil
-}
-func (s fakeStack) Argv() ([]string, error) { return s.argv, nil }
-func (s fakeStack) Environ() []string       { return []string{"FAKE_STACK=1"} }
-
 func fakeDeps() Deps {
-	exe, _ := os.Executable()
 	return Deps{
 		GoModels: fake.Modes,
 		Stacks: func(name string) (Stack, bool) {
-			switch name {
-			case "fakestack":
-				return fakeStack{argv: []string{exe, "serve", "echo"}}, true
-			case "missingstack":
-				return fakeStack{err: errors.New("python3-missing is not installed: run make deps")}, true
+			if s, ok := fake.LookupStack(name); ok {
+				return s, true
 			}
 			return nil, false
 		},

@@ -23,3 +23,11 @@ func Serve(args []string) int { return fake.Serve(args) }
 // Load is a fake `echobench load`: it connects and echoes for real and
 // prints a results.Load. It returns the exit status.
 func Load(args []string) int { return fake.Load(args) }
+
+// Stack is a fake foreign stack (bench.Stack); LookupStack knows
+// "fakestack" (runs this binary's fake echo server) and "missingstack"
+// (not installed).
+type Stack = fake.Stack
+
+// LookupStack finds a fake stack by name.
+func LookupStack(name string) (Stack, bool) { return fake.LookupStack(name) }

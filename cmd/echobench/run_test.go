@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,30 +46,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type fakeStack struct {
-	argv []string
-	err  error
-}
-
-func (s fakeStack) Check(context.Context) (string, error) {
-	if s.err != nil {
-		return "", s.err
-	}
-	return "fake 1.0", nil
-}
-func (s fakeStack) Argv() ([]string, error) { return s.argv, nil }
-func (s fakeStack) Environ() []string       { return []string{"FAKE_STACK=1"} }
-
 func fakeDeps() bench.Deps {
-	exe, _ := os.Executable()
 	return bench.Deps{
 		GoModels: benchtest.Modes,
 		Stacks: func(name string) (bench.Stack, bool) {
-			switch name {
-			case "fakestack":
-				return fakeStack{argv: []string{exe, "serve", "echo"}}, true
-			case "missingstack":
-				return fakeStack{err: errors.New("python3-missing is not installed: run make deps")}, true
+			if s, ok := benchtest.LookupStack(name); ok {
+				return s, true
 			}
 			return nil, false
 		},

@@ -18,7 +18,9 @@
 package fake
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -317,4 +319,34 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		}
 	}
 	return l
+}
+
+// Stack is a fake foreign stack: it satisfies bench.Stack. A stack with Err
+// set is not installed here; one without runs this binary's fake server.
+type Stack struct {
+	Cmd []string
+	Err error
+}
+
+func (s Stack) Check(context.Context) (string, error) {
+	if s.Err != nil {
+		return "", s.Err
+	}
+	return "fake 1.0", nil
+}
+
+func (s Stack) Argv() ([]string, error) { return s.Cmd, nil }
+func (s Stack) Environ() []string       { return []string{"FAKE_STACK=1"} }
+
+// LookupStack knows two stacks: "fakestack", an echo server run as this
+// binary's `serve echo`, and "missingstack", which is not installed.
+func LookupStack(name string) (Stack, bool) {
+	switch name {
+	case "fakestack":
+		exe, _ := os.Executable()
+		return Stack{Cmd: []string{exe, "serve", "echo"}}, true
+	case "missingstack":
+		return Stack{Err: errors.New("python3-missing is not installed: run make deps")}, true
+	}
+	return Stack{}, false
 }
