@@ -34,6 +34,10 @@ must each echo one small message at the end (idle_conns, idle_failed).
 --slow-readers N adds N connections that write continuously but read their
 echo at most --slow-read-bytes-per-s (slow_read_bytes, slow_closed: the
 server closed them, slow_corrupted). Neither is counted in intended.
+--conn-lifetime N closes each connection after its N-th message and opens a
+new one in its place; --connect-burst N adds N connections that all connect
+at the start of the window, echo one message and close (load.connects,
+load.burst: connects/s, connect latency, failures by cause).
 
 With --json, stdout carries exactly one JSON object (results.Load); all else
 goes to stderr. Ctrl-C ends the window early and still reports it; a second
@@ -47,6 +51,7 @@ Examples:
   taskset -c 1 echobench load --addr 127.0.0.1:9000 --conns 15000 --source-ips 127.0.0.2-127.0.0.9 --duration 10s
   echobench load --addr 127.0.0.1:9000 --conns 64 --idle-conns 10000 --source-ips 127.0.0.2-127.0.0.9
   echobench load --addr 127.0.0.1:9000 --conns 64 --slow-readers 4 --slow-read-bytes-per-s 65536
+  echobench load --addr 127.0.0.1:9000 --conns 8 --conn-lifetime 1 --connect-burst 500 --json
 
 Flags:
 `
