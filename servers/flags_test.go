@@ -98,3 +98,17 @@ func TestValidateWork(t *testing.T) {
 		}
 	}
 }
+
+func TestEchoOnly(t *testing.T) {
+	t.Parallel()
+	if err := EchoOnly("m", Config{}); err != nil {
+		t.Errorf("no work: %v", err)
+	}
+	var c Config
+	if err := c.Work.Set("wait:1ms"); err != nil {
+		t.Fatal(err)
+	}
+	if err := EchoOnly("m", c); err == nil || !strings.Contains(err.Error(), "m does not implement --work wait:1ms") {
+		t.Errorf("work: %v", err)
+	}
+}

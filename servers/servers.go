@@ -151,6 +151,16 @@ type Model struct {
 	WorkKinds []work.Kind
 }
 
+// EchoOnly is the refusal of a model that implements no work, for its Start:
+// an in-process caller that skips the registry's CheckWork still gets an
+// error, never an echo passed off as work.
+func EchoOnly(model string, cfg Config) error {
+	if cfg.Work.Kind == work.None {
+		return nil
+	}
+	return fmt.Errorf("%s does not implement --work %s: it echoes only (--work none)", model, cfg.Work)
+}
+
 // CheckWork refuses a --work kind the model does not implement.
 func (m Model) CheckWork(s work.Spec) error {
 	if s.Kind == work.None || slices.Contains(m.WorkKinds, s.Kind) {

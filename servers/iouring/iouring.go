@@ -67,7 +67,6 @@ import (
 
 	"echobench/servers"
 	"echobench/servers/internal/rawlisten"
-	"echobench/servers/work"
 )
 
 const (
@@ -127,10 +126,8 @@ type Server struct {
 // Start probes the kernel, binds cfg.Addr and starts cfg.Loops loops. It
 // returns once every ring is set up and every listener accepts.
 func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
-	if cfg.Work.Kind != work.None {
-		// Refused, never faked: a request framer and per-request timers
-		// are not written for this loop yet (docs/servers.md).
-		return nil, fmt.Errorf("iouring does not implement --work %s yet: it echoes only (--work none)", cfg.Work)
+	if err := servers.EchoOnly("iouring", cfg); err != nil {
+		return nil, err
 	}
 	return start(ctx, cfg, bufCount)
 }

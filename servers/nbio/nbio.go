@@ -85,6 +85,9 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := servers.EchoOnly("nbio", cfg); err != nil {
+		return nil, err
+	}
 	cfg = cfg.WithDefaults()
 	s := &Server{log: cfg.Log, maxPending: cfg.MaxPendingBytes}
 	addLogSink(s)

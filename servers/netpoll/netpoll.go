@@ -139,6 +139,9 @@ func Start(ctx context.Context, cfg servers.Config) (servers.Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := servers.EchoOnly("netpoll", cfg); err != nil {
+		return nil, err
+	}
 	cfg = cfg.WithDefaults()
 	if err := configure(cfg.Loops, cfg.Log); err != nil {
 		return nil, err
