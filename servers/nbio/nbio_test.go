@@ -1,11 +1,8 @@
 package nbio
 
 import (
-	"errors"
 	"io"
-	"os"
 	"testing"
-	"time"
 
 	"echobench/servers"
 	"echobench/servers/internal/modeltest"
@@ -33,40 +30,7 @@ func TestNoAllocsPerMessage(t *testing.T) {
 // MaxWriteBufferSize queued bytes it closes it.
 func TestOverCapCloses(t *testing.T) {
 	t.Parallel()
-	srv := modeltest.Start(t, Start, servers.Config{MaxPendingBytes: 64 << 10})
-	c := modeltest.Dial(t, srv)
-	buf := make([]byte, 64<<10)
-	written := 0
-	var err error
-	for written < 64<<20 {
-		var n int
-		if err = c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		n, err = c.Write(buf)
-		written += n
-		if err != nil {
-			break
-		}
-	}
-	if err == nil {
-		t.Fatalf("wrote %d bytes without reading and the connection stayed open", written)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("writes stalled after %d bytes instead of the connection being closed", written)
-	}
-	t.Logf("connection closed after %d bytes: %v", written, err)
-	// nbio closes inside Write, before onData can count it: the client may
-	// see the reset first.
-	for deadline := time.Now().Add(modeltest.Watchdog); srv.(*Server).overCap.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // polling a counter with a deadline, not waiting for readiness
-	}
-	if n := srv.(*Server).overCap.Load(); n != 1 {
-		t.Errorf("over-cap closures counted: %d, want 1", n)
-	}
-	if err := modeltest.RoundTrip(modeltest.Dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
-		t.Fatalf("server did not survive: %v", err)
-	}
+	modeltest.OverCapCloses(t, Start, func(s servers.Server) int64 { return s.(*Server).overCap.Load() })
 }
 
 // TestSmallMaxPending: nbio refuses (closes on) any single write larger

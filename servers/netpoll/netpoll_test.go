@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/cloudwego/netpoll"
 
@@ -32,35 +30,7 @@ func TestCommon(t *testing.T) {
 // passes the cap.
 func TestOverCapCloses(t *testing.T) {
 	t.Parallel()
-	srv := modeltest.Start(t, Start, servers.Config{MaxPendingBytes: 64 << 10})
-	c := modeltest.Dial(t, srv)
-	buf := make([]byte, 64<<10)
-	written := 0
-	var err error
-	for written < 64<<20 {
-		var n int
-		if err = c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		n, err = c.Write(buf)
-		written += n
-		if err != nil {
-			break
-		}
-	}
-	if err == nil {
-		t.Fatalf("wrote %d bytes without reading and the connection stayed open", written)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("writes stalled after %d bytes instead of the connection being closed", written)
-	}
-	t.Logf("connection closed after %d bytes: %v", written, err)
-	if n := srv.(*Server).overCap.Load(); n != 1 {
-		t.Errorf("over-cap closures counted: %d, want 1", n)
-	}
-	if err := modeltest.RoundTrip(modeltest.Dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
-		t.Fatalf("server did not survive: %v", err)
-	}
+	modeltest.OverCapCloses(t, Start, func(s servers.Server) int64 { return s.(*Server).overCap.Load() })
 }
 
 // TestPollersSetOnce: netpoll's pollers are process-wide, and changing

@@ -201,3 +201,44 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// OverCapCloses checks a model that cannot stop reading a connection (gnet,
+// netpoll, nbio) and bounds memory by closing it instead: a client that
+// writes without reading is closed, not stalled, the closure is counted once
+// (overCap reads the model's counter; some libraries close before the model
+// can count, so it is polled), and the server still serves others.
+func OverCapCloses(t *testing.T, start servers.StartFunc, overCap func(servers.Server) int64) {
+	t.Helper()
+	srv := Start(t, start, servers.Config{MaxPendingBytes: 64 << 10})
+	c := Dial(t, srv)
+	buf := make([]byte, 64<<10)
+	written := 0
+	var err error
+	for written < 64<<20 {
+		var n int
+		if err = c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err = c.Write(buf)
+		written += n
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		t.Fatalf("wrote %d bytes without reading and the connection stayed open", written)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("writes stalled after %d bytes instead of the connection being closed", written)
+	}
+	t.Logf("connection closed after %d bytes: %v", written, err)
+	for deadline := time.Now().Add(Watchdog); overCap(srv) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // polling a counter with a deadline, not waiting for readiness
+	}
+	if n := overCap(srv); n != 1 {
+		t.Errorf("over-cap closures counted: %d, want 1", n)
+	}
+	if err := RoundTrip(Dial(t, srv), []byte("next"), make([]byte, 4)); err != nil {
+		t.Fatalf("server did not survive: %v", err)
+	}
+}
