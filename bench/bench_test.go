@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -429,5 +430,139 @@ connect_burst = [0, 500]
 	}
 	if plain, _ := r.loadConfig(plan[0], plan[0].Scenario, "127.0.0.1:9"); strings.Contains(strings.Join(plain.Args(), " "), "conn-lifetime") {
 		t.Errorf("a plain point passes a lifetime: %q", plain.Args())
+	}
+}
+
+// ratesOverloadMatrix has a closed point, then at the same load a family of
+// rates and one of overload factors with its own timeout, then overload
+// and rates at loads of their own; slo_steps is a %d verb for the test.
+const ratesOverloadMatrix = `
+duration = "1s"
+repeats = 1
+slo_steps = %d
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [64]
+sizes = [64]
+[[scenarios]]
+mode = "open"
+conns = [64]
+sizes = [64]
+rates = [20000, 50000]
+[[scenarios]]
+mode = "open"
+conns = [64]
+sizes = [64]
+overload = [1.2, 2]
+msg_timeout = "100ms"
+[[scenarios]]
+mode = "open"
+conns = [256]
+sizes = [64]
+overload = [1.5]
+[[scenarios]]
+mode = "open"
+conns = [128]
+sizes = [64]
+rates = [1000]
+`
+
+// Absolute rates and overload factors are points of an open-loop family:
+// rates need no capacity point unless the SLO search runs, overload takes
+// its reference from an earlier closed-loop point of the same load when
+// there is one (no capacity point of its own), and a scenario's own
+// message timeout is in its PointIDs, its scenario and its load.
+func TestPlanRatesOverload(t *testing.T) {
+	t.Parallel()
+	body := ratesOverloadMatrix
+	ids := func(plan []Point) []string {
+		var out []string
+		for _, p := range plan {
+			out = append(out, strings.TrimPrefix(p.ID, "r1/echo/"))
+		}
+		return out
+	}
+	plan := Plan(testConfig(t, fmt.Sprintf(body, 1)), []*Target{{Name: "echo"}}, 1)
+	want := []string{
+		"closed/c64-s64-d1",
+		"capacity/c64-s64-d1", "rate/c64-s64-d1/rate20000", "rate/c64-s64-d1/rate50000", "slo/c64-s64-d1/step1",
+		"overload/c64-s64-d1-timeout100ms/x1.2", "overload/c64-s64-d1-timeout100ms/x2",
+		"capacity/c256-s64-d1", "overload/c256-s64-d1/x1.5",
+		"capacity/c128-s64-d1", "rate/c128-s64-d1/rate1000", "slo/c128-s64-d1/step1",
+	}
+	if got := ids(plan); !reflect.DeepEqual(got, want) {
+		t.Fatalf("plan IDs\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Without the SLO search a family of rates alone is its rate points.
+	noSLO := ids(Plan(testConfig(t, fmt.Sprintf(body, 0)), []*Target{{Name: "echo"}}, 1))
+	if got := strings.Join(noSLO, " "); strings.Contains(got, "capacity/c128") || strings.Contains(got, "capacity/c64") || !strings.Contains(got, "rate/c128-s64-d1/rate1000") {
+		t.Errorf("without slo_steps: %s", got)
+	}
+	r := &Runner{cfg: testConfig(t, fmt.Sprintf(body, 1))}
+	rate, ov, ov256 := plan[2], plan[5], plan[8]
+	if sc := rate.Scenario; sc.Kind != results.KindRate || sc.Mode != "open" || sc.RateMsgsPerSec != 20000 || sc.MsgTimeoutS != 0 {
+		t.Errorf("rate scenario %+v", sc)
+	}
+	if cfg, err := r.loadConfig(rate, rate.Scenario, "127.0.0.1:9"); err != nil || cfg.Mode != "open" || cfg.RateMsgsPerSec != 20000 || cfg.Timeout != 0 {
+		t.Errorf("rate load %+v, %v", cfg, err)
+	}
+	if sc := ov.Scenario; sc.LoadFraction != 1.2 || sc.MsgTimeoutS != 0.1 || ov.MsgTimeout != 100*time.Millisecond || ov.LoadKey != plan[0].LoadKey {
+		t.Errorf("overload point %+v, scenario %+v", ov, sc)
+	}
+	if cfg, err := r.loadConfig(ov, ov.Scenario, "127.0.0.1:9"); err != nil || cfg.Mode != "open" || cfg.Timeout != 100*time.Millisecond {
+		t.Errorf("overload load %+v, %v", cfg, err)
+	}
+	// The run's timeout (the load generator's default here) is recorded
+	// on an overload point whose scenario sets none: it is what
+	// "answered" means there.
+	if sc := ov256.Scenario; sc.MsgTimeoutS != 2 || ov256.MsgTimeout != 0 {
+		t.Errorf("overload without its own timeout: %+v", sc)
+	}
+}
+
+// An overload point's rate is its factor of the most this model completed
+// per second at the same load earlier in the repeat, closed- or open-loop,
+// never its own repeat's other overload points nor another repeat's or
+// server's; without a closed-loop measurement it does not run.
+func TestOverloadReference(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t, strings.Replace(fmt.Sprintf(ratesOverloadMatrix, 1), "repeats = 1", "repeats = 2", 1)+"[[servers]]\nmodel = \"busy\"\n")
+	echo, busy := &Target{Name: "echo"}, &Target{Name: "busy"}
+	r := &Runner{cfg: c, plan: Plan(c, []*Target{echo, busy}, 1), records: map[string]*results.Record{}}
+	tput := map[string]float64{
+		"r1/echo/closed/c64-s64-d1": 100e3, "r1/echo/capacity/c64-s64-d1": 95e3,
+		"r1/echo/rate/c64-s64-d1/rate20000": 20e3, "r1/echo/slo/c64-s64-d1/step1": 110e3,
+		"r1/echo/overload/c64-s64-d1-timeout100ms/x1.2": 999e3, // never a reference
+		"r2/echo/closed/c64-s64-d1":                     500e3, "r1/busy/closed/c64-s64-d1": 400e3,
+	}
+	for id, v := range tput {
+		r.records[id] = &results.Record{PointID: id, Status: results.StatusOK, Load: &results.Load{ThroughputMsgsPerSec: v}}
+	}
+	point := func(id string) Point {
+		for _, p := range r.plan {
+			if p.ID == id {
+				return p
+			}
+		}
+		t.Fatalf("no point %s", id)
+		return Point{}
+	}
+	p := point("r1/echo/overload/c64-s64-d1-timeout100ms/x2")
+	rec := r.newRecord(p)
+	if done := r.setOverloadRate(rec, p); done {
+		t.Fatalf("the point did not run: %s", rec.Error)
+	}
+	if sc := rec.Scenario; sc.ReferenceMsgsPerSec != 110e3 || sc.ReferenceFrom != "r1/echo/slo/c64-s64-d1/step1" || sc.CapacityMsgsPerSec != 100e3 || sc.RateMsgsPerSec != 220e3 || sc.SLOCompletion == 0 {
+		t.Errorf("overload scenario %+v", sc)
+	}
+	// busy's closed-loop points failed in repeat 1: nothing to derive from.
+	r.records["r1/busy/closed/c64-s64-d1"].Status = results.StatusFailed
+	r.records["r1/busy/rate/c64-s64-d1/rate20000"] = &results.Record{Status: results.StatusOK, Load: &results.Load{ThroughputMsgsPerSec: 20e3}}
+	p = point("r1/busy/overload/c64-s64-d1-timeout100ms/x1.2")
+	rec = r.newRecord(p)
+	if done := r.setOverloadRate(rec, p); !done || rec.Status != results.StatusFailed || !strings.Contains(rec.Error, "no closed-loop measurement of load c64-s64-d1 succeeded in repeat 1") {
+		t.Errorf("without a closed-loop measurement: done %v, %s %q", done, rec.Status, rec.Error)
 	}
 }

@@ -1,13 +1,16 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"echobench/bench/config"
 	"echobench/internal/results"
+	"echobench/loadgen"
 )
 
 // Point is one matrix point of one repeat for one server: one record.
@@ -26,21 +29,50 @@ type Point struct {
 	// SLOStep is the 1-based bisection step of an SLO point.
 	SLOStep   int
 	SourceIPs string
+	// MsgTimeout is the scenario's own message timeout; 0 means the run's.
+	MsgTimeout time.Duration
+	// LoadKey names the load without its kind, rate and timeout: points of
+	// one server and repeat with the same LoadKey measure the same load at
+	// different offered rates (an overload point's reference comes from
+	// them).
+	LoadKey string
 }
 
 // template is a point without its server and repeat.
 type template struct {
-	sc        results.Scenario
-	group     string
-	sloStep   int
-	sourceIPs string
+	sc         results.Scenario
+	group      string
+	sloStep    int
+	sourceIPs  string
+	msgTimeout time.Duration
 }
 
+// key is the PointID without repeat and server: kind, load, the scenario's
+// own timeout when set, and what sets the rate of an open-loop point.
 func (t template) key() string {
+	k := t.sc.Kind + "/" + t.loadKey()
+	if t.msgTimeout > 0 {
+		k += "-timeout" + t.msgTimeout.String()
+	}
+	switch s := t.sc; s.Kind {
+	case results.KindSweep:
+		k += "/l" + strconv.FormatFloat(s.LoadFraction, 'g', -1, 64)
+	case results.KindSLO:
+		k += "/step" + strconv.Itoa(t.sloStep)
+	case results.KindRate:
+		k += "/rate" + strconv.FormatFloat(s.RateMsgsPerSec, 'f', -1, 64)
+	case results.KindOverload:
+		k += "/x" + strconv.FormatFloat(s.LoadFraction, 'g', -1, 64)
+	}
+	return k
+}
+
+// loadKey names the load: connections, size, depth and every set extra
+// dimension. Only set dimensions show, so the IDs of plain points (and
+// --resume of older runs) are unchanged.
+func (t template) loadKey() string {
 	s := t.sc
-	k := fmt.Sprintf("%s/c%d-s%d-d%d", s.Kind, s.Conns, s.SizeBytes, s.Depth)
-	// Only set dimensions show, so the IDs of plain points (and --resume of
-	// older runs) are unchanged.
+	k := fmt.Sprintf("c%d-s%d-d%d", s.Conns, s.SizeBytes, s.Depth)
 	if s.IdleConns > 0 {
 		k += fmt.Sprintf("-idle%d", s.IdleConns)
 	}
@@ -60,12 +92,6 @@ func (t template) key() string {
 	if s.Work != "" {
 		k += "-work=" + s.Work
 	}
-	switch s.Kind {
-	case results.KindSweep:
-		k += "/l" + strconv.FormatFloat(s.LoadFraction, 'g', -1, 64)
-	case results.KindSLO:
-		k += "/step" + strconv.Itoa(t.sloStep)
-	}
 	return k
 }
 
@@ -75,15 +101,21 @@ func (t template) key() string {
 func templates(c *config.Config) []template {
 	var out []template
 	seen := map[string]bool{}
+	// closedLoads are the loads measured closed-loop so far in a repeat.
+	closedLoads := map[string]bool{}
 	add := func(t template) {
 		if k := t.key(); !seen[k] {
 			seen[k] = true
 			out = append(out, t)
 		}
+		if t.sc.Mode == config.ModeClosed {
+			closedLoads[t.loadKey()] = true
+		}
 	}
 	for _, fam := range c.Families {
 		for _, base := range familyScenarios(c, fam) {
-			expand(c, template{sc: base, sourceIPs: fam.SourceIPs}, fam, add)
+			t := template{sc: base, sourceIPs: fam.SourceIPs, msgTimeout: fam.MsgTimeout.Duration}
+			expand(c, t, fam, add, closedLoads[t.loadKey()])
 		}
 	}
 	return out
@@ -120,7 +152,14 @@ func cellScenario(c *config.Config, fam config.Family, conns, size, depth int, x
 	if work != config.WorkNone {
 		sc.Work = work
 	}
+	sc.MsgTimeoutS = fam.MsgTimeout.Seconds()
 	return sc
+}
+
+// msgTimeout is the message timeout fam's points run with: its own, the
+// run's, or the load generator's default.
+func msgTimeout(c *config.Config, fam config.Family) time.Duration {
+	return cmp.Or(fam.MsgTimeout.Duration, c.MsgTimeout.Duration, loadgen.DefaultTimeout)
 }
 
 // orNone is works, or ["none"] when empty: an unset work is plain echo.
@@ -161,28 +200,52 @@ func orZero(xs []int) []int {
 }
 
 // expand adds the points of one matrix cell: a closed point, or an open-loop
-// family (capacity, sweep, SLO steps).
-func expand(c *config.Config, t template, fam config.Family, add func(template)) {
-	base := t.sc
+// family (capacity, sweep, absolute rates, SLO steps, overload, in that
+// order, so every point runs after those it derives its rate from).
+// A family of absolute rates alone needs no capacity point. closedBefore
+// says whether an earlier point of the repeat measures the same load
+// closed-loop: an overload point can take its reference from that, and a
+// family that needs its capacity for nothing else then gets none of its
+// own.
+func expand(c *config.Config, t template, fam config.Family, add func(template), closedBefore bool) {
 	if fam.Mode == config.ModeClosed {
 		t.sc.Kind, t.sc.Mode = results.KindClosed, config.ModeClosed
 		add(t)
 		return
 	}
 	cp := t
-	cp.sc = base
 	cp.sc.Kind, cp.sc.Mode = results.KindCapacity, config.ModeClosed
 	cp.group = strings.TrimPrefix(cp.key(), results.KindCapacity+"/")
-	add(cp)
+	steps := c.FamilySLOSteps(fam)
+	if len(fam.Load) > 0 || steps > 0 || (len(fam.Overload) > 0 && !closedBefore) {
+		add(cp)
+	}
+	open := func(kind string) template {
+		o := cp
+		o.sc.Kind, o.sc.Mode = kind, config.ModeOpen
+		return o
+	}
 	for _, f := range fam.Load {
-		sw := cp
-		sw.sc.Kind, sw.sc.Mode, sw.sc.LoadFraction = results.KindSweep, config.ModeOpen, f
+		sw := open(results.KindSweep)
+		sw.sc.LoadFraction = f
 		add(sw)
 	}
-	for step := 1; step <= *c.SLOSteps; step++ {
-		sl := cp
-		sl.sc.Kind, sl.sc.Mode, sl.sloStep = results.KindSLO, config.ModeOpen, step
+	for _, rate := range fam.RatesMsgsPerSec {
+		rt := open(results.KindRate)
+		rt.sc.RateMsgsPerSec = rate
+		add(rt)
+	}
+	for step := 1; step <= steps; step++ {
+		sl := open(results.KindSLO)
+		sl.sloStep = step
 		add(sl)
+	}
+	for _, f := range fam.Overload {
+		ov := open(results.KindOverload)
+		// Its completion ratio means "answered within the timeout": the
+		// record says which.
+		ov.sc.LoadFraction, ov.sc.MsgTimeoutS = f, msgTimeout(c, fam).Seconds()
+		add(ov)
 	}
 }
 
@@ -202,13 +265,15 @@ func Plan(c *config.Config, servers []*Target, seed uint64) []Point {
 		for _, t := range ts {
 			for _, s := range order {
 				out = append(out, Point{
-					ID:        fmt.Sprintf("r%d/%s/%s", r, s.Name, t.key()),
-					Repeat:    r,
-					Server:    s,
-					Scenario:  t.sc,
-					Group:     t.group,
-					SLOStep:   t.sloStep,
-					SourceIPs: t.sourceIPs,
+					ID:         fmt.Sprintf("r%d/%s/%s", r, s.Name, t.key()),
+					Repeat:     r,
+					Server:     s,
+					Scenario:   t.sc,
+					Group:      t.group,
+					SLOStep:    t.sloStep,
+					SourceIPs:  t.sourceIPs,
+					MsgTimeout: t.msgTimeout,
+					LoadKey:    t.loadKey(),
 				})
 			}
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,12 +86,26 @@ func (r *Runner) runPoint(ctx context.Context, p Point) *results.Record {
 		rec.Status, rec.Error, rec.End = results.StatusSkipped, p.Server.Skip, time.Now()
 		return rec
 	}
-	if p.Scenario.Kind == results.KindSweep || p.Scenario.Kind == results.KindSLO {
+	switch p.Scenario.Kind {
+	case results.KindSweep, results.KindSLO:
 		if done := r.setRate(rec, p); done {
+			return rec
+		}
+	case results.KindRate:
+		r.setObjective(&rec.Scenario)
+	case results.KindOverload:
+		if done := r.setOverloadRate(rec, p); done {
 			return rec
 		}
 	}
 	return r.measure(ctx, p, rec)
+}
+
+// setObjective records the latency objective in force on an open-loop
+// point, so a report judges it as the run did.
+func (r *Runner) setObjective(sc *results.Scenario) {
+	sc.SLOP99Us = float64(r.cfg.SLOP99.Microseconds())
+	sc.SLOCompletion = r.cfg.SLOCompletion
 }
 
 // setRate derives the offered rate of a sweep or SLO point from the
@@ -98,8 +113,7 @@ func (r *Runner) runPoint(ctx context.Context, p Point) *results.Record {
 // when the point cannot run (the record is then complete).
 func (r *Runner) setRate(rec *results.Record, p Point) bool {
 	sc := &rec.Scenario
-	sc.SLOP99Us = float64(r.cfg.SLOP99.Microseconds())
-	sc.SLOCompletion = r.cfg.SLOCompletion
+	r.setObjective(sc)
 	capRec := r.records[capacityID(p)]
 	switch {
 	case capRec == nil:
@@ -126,7 +140,7 @@ func (r *Runner) setRate(rec *results.Record, p Point) bool {
 }
 
 // sloSamples gathers what this repeat already knows about a server and
-// family: its sweep points and the SLO steps before p.
+// family: its sweep and absolute-rate points and the SLO steps before p.
 func (r *Runner) sloSamples(p Point) []sloSample {
 	var out []sloSample
 	prefix := groupID(p.Repeat, p.Server.Name, "")
@@ -135,7 +149,9 @@ func (r *Runner) sloSamples(p Point) []sloSample {
 		if q.Repeat != p.Repeat || q.Server != p.Server || q.Group != p.Group || !strings.HasPrefix(q.ID, prefix) {
 			continue
 		}
-		if q.Scenario.Kind != results.KindSweep && !(q.Scenario.Kind == results.KindSLO && q.SLOStep < p.SLOStep) {
+		switch k := q.Scenario.Kind; {
+		case k == results.KindSweep, k == results.KindRate, k == results.KindSLO && q.SLOStep < p.SLOStep:
+		default:
 			continue
 		}
 		rec := r.records[q.ID]
@@ -384,11 +400,11 @@ func (r *Runner) loadConfig(p Point, sc results.Scenario, addr string) (loadgen.
 	cfg := loadgen.Config{
 		Addr: addr, Conns: sc.Conns, SizeBytes: sc.SizeBytes, Depth: sc.Depth,
 		Duration: r.cfg.Duration.Duration, Warmup: r.cfg.Warmup.Duration,
-		Mode: loadgen.Closed, Timeout: r.cfg.MsgTimeout.Duration,
+		Mode: loadgen.Closed, Timeout: cmp.Or(p.MsgTimeout, r.cfg.MsgTimeout.Duration),
 		IdleConns: sc.IdleConns, SlowReaders: sc.SlowReaders,
 		ConnLifetime: sc.ConnLifetime, ConnectBurst: sc.ConnectBurst,
 	}
-	if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
+	if sc.Mode == config.ModeOpen {
 		cfg.Mode, cfg.RateMsgsPerSec = loadgen.Open, sc.RateMsgsPerSec
 	}
 	if sc.SlowReaders > 0 {

@@ -67,11 +67,18 @@ func describe(pt Point) string {
 	if sc.Work != "" {
 		s += " work " + sc.Work
 	}
+	if pt.MsgTimeout > 0 {
+		s += fmt.Sprintf(" timeout %v", pt.MsgTimeout)
+	}
 	switch sc.Kind {
 	case results.KindSweep:
 		s += fmt.Sprintf(" load %g", sc.LoadFraction)
 	case results.KindSLO:
 		s += fmt.Sprintf(" step %d", pt.SLOStep)
+	case results.KindRate:
+		s += fmt.Sprintf(" rate %g", sc.RateMsgsPerSec)
+	case results.KindOverload:
+		s += fmt.Sprintf(" overload x%g", sc.LoadFraction)
 	}
 	return s
 }

@@ -137,8 +137,8 @@ func (r *Runner) printSummary(w io.Writer) {
 }
 
 // printSLO prints, per server and open-loop family, the highest rate that
-// met the objective in each repeat (sweep and SLO points together), and its
-// median.
+// met the objective in each repeat (sweep, absolute-rate and SLO points
+// together), and its median.
 func (r *Runner) printSLO(w io.Writer) {
 	type fam struct {
 		server, group string
@@ -149,7 +149,7 @@ func (r *Runner) printSLO(w io.Writer) {
 	var keys []string
 	p99 := float64(r.cfg.SLOP99.Microseconds())
 	for _, p := range r.plan {
-		if p.Scenario.Kind != results.KindSweep && p.Scenario.Kind != results.KindSLO {
+		if k := p.Scenario.Kind; k != results.KindSweep && k != results.KindSLO && k != results.KindRate {
 			continue
 		}
 		rec := r.records[p.ID]

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"echobench/internal/results"
+	"echobench/loadgen"
 )
 
 // checkLoads puts every distinct load of the plan through the load
@@ -20,14 +21,14 @@ func (r *Runner) checkLoads() error {
 		// The port is a placeholder (the server's comes at run time); the
 		// host is the server's, whose family the source IPs must share.
 		addr := placeholderAddr(p.Server.Addr)
-		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%d|%d|%s|%s", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, sc.ConnLifetime, sc.ConnectBurst, p.SourceIPs, addr)
+		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%d|%d|%s|%s|%v|%g", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, sc.ConnLifetime, sc.ConnectBurst, p.SourceIPs, addr, p.MsgTimeout, sc.RateMsgsPerSec)
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		cfg, err := r.loadConfig(p, sc, addr)
 		if err == nil {
-			if sc.Kind == results.KindSweep || sc.Kind == results.KindSLO {
+			if cfg.Mode == loadgen.Open && sc.Kind != results.KindRate {
 				// The rate derives from the capacity measured at run
 				// time; the load generator bounds it on its own.
 				cfg.RateMsgsPerSec = 1

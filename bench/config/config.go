@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,8 +46,15 @@ const (
 	// MaxSlowReadBytesPerSec is the load generator's bound.
 	MaxSlowReadBytesPerSec = 1 << 30
 	// MaxLoadFraction bounds an open-loop fraction of capacity: far beyond
-	// saturation every figure is the same overload.
+	// saturation every figure is the same overload. It bounds overload
+	// factors too.
 	MaxLoadFraction = 10.0
+	// MaxRatePerSlotMsgsPerSec bounds an absolute rate per message slot
+	// (rate / (conns x depth)): one connection at depth 1 turns around at
+	// most ~16k msgs/s on loopback (wake-up bound), so a slot asked for more
+	// than a quarter of that queues messages in the client, and the latency
+	// measured is the client's queue, not the server.
+	MaxRatePerSlotMsgsPerSec = 4000
 )
 
 // Modes of a scenario.
@@ -128,6 +137,16 @@ type ServerEntry struct {
 	Env map[string]string `toml:"env"`
 }
 
+// FamilySLOSteps is the number of SLO bisection steps an open-loop family
+// runs per repeat: slo_steps when it has load fractions or absolute rates
+// (they bracket the search), none for a family of overload factors alone.
+func (c *Config) FamilySLOSteps(f Family) int {
+	if f.Mode != ModeOpen || len(f.Load)+len(f.RatesMsgsPerSec) == 0 || c.SLOSteps == nil {
+		return 0
+	}
+	return *c.SLOSteps
+}
+
 // DisplayName is Name, or Model when Name is empty.
 func (s ServerEntry) DisplayName() string {
 	if s.Name != "" {
@@ -148,8 +167,24 @@ type Family struct {
 	// allowed in flight (open loop). Default [1].
 	Depth []int `toml:"depth"`
 	// Load lists the open-loop rates as fractions of the closed-loop
-	// capacity measured for each model; open mode only, required there.
+	// capacity measured for each model (a sweep: each model at its own
+	// rates); open mode only.
 	Load []float64 `toml:"load"`
+	// RatesMsgsPerSec lists absolute open-loop rates (msgs/s in total),
+	// the same for every model, so the client does the same work whatever
+	// the server; open mode only, exclusive with Load.
+	RatesMsgsPerSec []float64 `toml:"rates"`
+	// Overload lists factors above 1 of each model's reference rate (the
+	// most it completed per second at the same load earlier in the repeat,
+	// see results.Scenario.ReferenceMsgsPerSec): who keeps answering under
+	// overload; open mode only. An open-loop scenario needs at least one of
+	// Load, RatesMsgsPerSec and Overload.
+	Overload []float64 `toml:"overload"`
+	// MsgTimeout, when set, overrides the top-level msg_timeout for every
+	// point of this scenario (and is part of their PointIDs): under
+	// overload, a timeout a client would really use (100 ms) is what
+	// "answered" means.
+	MsgTimeout Duration `toml:"msg_timeout"`
 	// SourceIPs is passed to the load generator as --source-ips, to spread
 	// many connections over several loopback source addresses (each source
 	// address has its own 28k ephemeral ports): "127.0.0.2-127.0.0.9" or a
@@ -178,6 +213,16 @@ type Family struct {
 	ConnLifetime []int `toml:"conn_lifetime"`
 	ConnectBurst []int `toml:"connect_burst"`
 }
+
+// Error is a matrix file that cannot run as written: it does not parse, or a
+// key has a value validation refuses (the message names the key). The
+// command reports it as a usage error (exit status 2); a file that cannot
+// be read is not one.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Checker supplies what validation needs from the world, so that tests can
 // run it without a real registry or PATH.
@@ -217,7 +262,16 @@ func Load(path string, ck Checker) (*Config, []byte, error) {
 }
 
 // Decode parses raw as a matrix file, applies defaults and validates it.
+// Every error it returns is an *Error.
 func Decode(raw []byte, ck Checker) (*Config, error) {
+	c, err := decode(raw, ck)
+	if err != nil {
+		return nil, &Error{err}
+	}
+	return c, nil
+}
+
+func decode(raw []byte, ck Checker) (*Config, error) {
 	if len(raw) > MaxFileBytes {
 		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileBytes)
 	}
@@ -417,17 +471,11 @@ func validName(s string) bool {
 }
 
 func (sc Family) validate(ck Checker) error {
-	switch sc.Mode {
-	case ModeClosed:
-		if len(sc.Load) > 0 {
-			return errors.New("load: only open-loop scenarios take load fractions")
-		}
-	case ModeOpen:
-		if len(sc.Load) == 0 {
-			return errors.New("load: an open-loop scenario needs load fractions, e.g. [0.5, 0.9]")
-		}
-	default:
-		return fmt.Errorf("mode: must be %q or %q, got %q", ModeClosed, ModeOpen, sc.Mode)
+	if err := sc.validateMode(); err != nil {
+		return err
+	}
+	if sc.MsgTimeout.Duration < 0 || sc.MsgTimeout.Duration > MaxTimeout {
+		return fmt.Errorf("msg_timeout: must be 0 (the top-level one) up to %v, got %v", MaxTimeout, sc.MsgTimeout.Duration)
 	}
 	if len(sc.Conns) == 0 {
 		return errors.New("conns: at least one connection count is needed")
@@ -478,15 +526,69 @@ func (sc Family) validate(ck Checker) error {
 			return fmt.Errorf("depth: must be 1..%d, got %d", loadgen.MaxDepth, n)
 		}
 	}
-	for _, f := range sc.Load {
-		if !(f > 0 && f <= MaxLoadFraction) {
-			return fmt.Errorf("load: fractions must be in (0, %g], got %v", MaxLoadFraction, f)
-		}
+	if err := sc.validateRates(); err != nil {
+		return err
 	}
 	if err := sc.checkWork(); err != nil {
 		return err
 	}
 	return checkSourceIPs(sc.SourceIPs)
+}
+
+// validateMode checks the mode and the keys that only the open loop takes:
+// an open-loop scenario needs load fractions, absolute rates or overload
+// factors, and fractions of each model's own capacity and absolute rates
+// are two different questions, so one scenario asks one of them.
+func (sc Family) validateMode() error {
+	switch sc.Mode {
+	case ModeClosed:
+		for _, k := range []struct {
+			key string
+			n   int
+		}{{"load", len(sc.Load)}, {"rates", len(sc.RatesMsgsPerSec)}, {"overload", len(sc.Overload)}} {
+			if k.n > 0 {
+				return fmt.Errorf("%s: only open-loop scenarios (mode = %q) take it", k.key, ModeOpen)
+			}
+		}
+	case ModeOpen:
+		switch {
+		case len(sc.Load) > 0 && len(sc.RatesMsgsPerSec) > 0:
+			return errors.New("rates: exclusive with load in one scenario (load is fractions of each model's own capacity, rates the same absolute rates for every model); put them in two [[scenarios]]")
+		case len(sc.Load)+len(sc.RatesMsgsPerSec)+len(sc.Overload) == 0:
+			return errors.New("load: an open-loop scenario needs load fractions, absolute rates or overload factors, e.g. load = [0.5, 0.9], rates = [20000] or overload = [1.2, 2]")
+		}
+	default:
+		return fmt.Errorf("mode: must be %q or %q, got %q", ModeClosed, ModeOpen, sc.Mode)
+	}
+	return nil
+}
+
+// validateRates bounds the load fractions, overload factors and absolute
+// rates, and checks that every connection count and depth of the scenario
+// has message slots enough for each absolute rate (see
+// MaxRatePerSlotMsgsPerSec). Sizes, conns and depth are checked before.
+func (sc Family) validateRates() error {
+	for _, f := range sc.Load {
+		if !(f > 0 && f <= MaxLoadFraction) {
+			return fmt.Errorf("load: fractions must be in (0, %g], got %v", MaxLoadFraction, f)
+		}
+	}
+	for _, f := range sc.Overload {
+		if !(f > 1 && f <= MaxLoadFraction) {
+			return fmt.Errorf("overload: factors must be in (1, %g] (at or below 1 is not overload: use load), got %v", MaxLoadFraction, f)
+		}
+	}
+	slots := minOf(sc.Conns) * minOf(sc.Depth)
+	for _, r := range sc.RatesMsgsPerSec {
+		if !(r > 0 && r <= loadgen.MaxRateMsgsPerSec) {
+			return fmt.Errorf("rates: must be in (0, %g] msgs/s, got %v", loadgen.MaxRateMsgsPerSec, r)
+		}
+		if perSlot := r / float64(slots); perSlot > MaxRatePerSlotMsgsPerSec {
+			return fmt.Errorf("rates: %g msgs/s over %d connections x depth %d is %.0f msgs/s per connection, above %d: the client would queue messages a connection cannot turn around in time; use at least %d connections or a lower rate",
+				r, minOf(sc.Conns), minOf(sc.Depth), perSlot, MaxRatePerSlotMsgsPerSec, int(math.Ceil(r/MaxRatePerSlotMsgsPerSec/float64(minOf(sc.Depth)))))
+		}
+	}
+	return nil
 }
 
 // checkSourceIPs parses a source_ips value with the load generator's own
@@ -546,6 +648,14 @@ func (sc Family) validateChurn(ck Checker) error {
 			burst, total-burst, total+FDHeadroom, ck.MaxFiles)
 	}
 	return nil
+}
+
+// minOf is the smallest of xs, 1 for none (xs are validated counts).
+func minOf(xs []int) int {
+	if len(xs) == 0 {
+		return 1
+	}
+	return slices.Min(xs)
 }
 
 // maxOf is the largest of xs, 0 for none.

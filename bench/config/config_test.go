@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,18 @@ sizes = [64]
 work = ["none", "cpu:20us", "wait:10ms", "block:1.5ms:fixed", "wait:0.5s:exp"]
 conn_lifetime = [1, 10, 100]
 connect_burst = [2000]
+[[scenarios]]
+mode = "open"
+conns = [64, 256]
+sizes = [64]
+depth = [1, 4]
+rates = [20000, 256000]
+[[scenarios]]
+mode = "open"
+conns = [256]
+sizes = [64]
+overload = [1.2, 2]
+msg_timeout = "100ms"
 `
 
 func TestDecodeGood(t *testing.T) {
@@ -113,6 +126,15 @@ func TestDecodeGood(t *testing.T) {
 	if got := c.Families[0].Work; !reflect.DeepEqual(got, []string{"none"}) {
 		t.Errorf("default work = %q", got)
 	}
+	if sc := c.Families[4]; !reflect.DeepEqual(sc.RatesMsgsPerSec, []float64{20000, 256000}) || sc.MsgTimeout.Duration != 0 {
+		t.Errorf("rates %v, msg_timeout %v", sc.RatesMsgsPerSec, sc.MsgTimeout)
+	}
+	if sc := c.Families[5]; !reflect.DeepEqual(sc.Overload, []float64{1.2, 2}) || sc.MsgTimeout.Duration != 100*time.Millisecond {
+		t.Errorf("overload %v, msg_timeout %v", sc.Overload, sc.MsgTimeout)
+	}
+	if n, m := c.FamilySLOSteps(c.Families[4]), c.FamilySLOSteps(c.Families[5]); n != 0 || m != 0 {
+		t.Errorf("SLO steps %d and %d with slo_steps = 0", n, m)
+	}
 	// Canonical forms, as the server's own String() prints them.
 	if got, want := c.Families[3].Work, []string{"none", "cpu:20µs", "wait:10ms", "block:1.5ms", "wait:500ms:exp"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("work = %q, want %q", got, want)
@@ -123,6 +145,7 @@ func TestDecodeErrors(t *testing.T) {
 	t.Parallel()
 	const servers = "[[servers]]\nmodel = \"epoll\"\n"
 	const closed = "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64]\n"
+	const open64 = "[[scenarios]]\nmode = \"open\"\nconns = [64]\nsizes = [64]\n"
 	base := "duration = \"1s\"\n"
 	tests := []struct {
 		name, file, want string
@@ -178,6 +201,18 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative burst", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconnect_burst = [-2]\n", "scenarios[0]: connect_burst: must not be negative"},
 		{"burst past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64]\nsizes = [1]\nconnect_burst = [19900]\n", "scenarios[0]: connect_burst: 19900 burst connections beside 64 others need 20028 open files"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
+		{"rates with load", base + servers + open64 + "load = [0.5]\nrates = [1000]\n", "scenarios[0]: rates: exclusive with load"},
+		{"closed with rates", base + servers + closed + "rates = [1000]\n", "scenarios[0]: rates: only open-loop scenarios"},
+		{"closed with overload", base + servers + closed + "overload = [1.2]\n", "scenarios[0]: overload: only open-loop scenarios"},
+		{"zero rate", base + servers + open64 + "rates = [1000, 0]\n", "scenarios[0]: rates: must be in (0, 5e+07] msgs/s, got 0"},
+		{"negative rate", base + servers + open64 + "rates = [-5]\n", "scenarios[0]: rates: must be in"},
+		{"absurd rate", base + servers + "[[scenarios]]\nmode = \"open\"\nconns = [19000]\nsizes = [64]\nrates = [6e7]\n", "scenarios[0]: rates: must be in"},
+		{"rate beyond the connections", base + servers + "[[scenarios]]\nmode = \"open\"\nconns = [4, 64]\nsizes = [64]\nrates = [20000]\n",
+			"scenarios[0]: rates: 20000 msgs/s over 4 connections x depth 1 is 5000 msgs/s per connection, above 4000: the client would queue messages a connection cannot turn around in time; use at least 5 connections"},
+		{"overload of 1", base + servers + open64 + "overload = [1.2, 1]\n", "scenarios[0]: overload: factors must be in (1, 10]"},
+		{"absurd overload", base + servers + open64 + "overload = [11]\n", "scenarios[0]: overload: factors must be in (1, 10]"},
+		{"negative scenario timeout", base + servers + closed + "msg_timeout = \"-1s\"\n", "scenarios[0]: msg_timeout: must be 0"},
+		{"scenario timeout too long", base + servers + closed + "msg_timeout = \"11m\"\n", "scenarios[0]: msg_timeout: must be 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +223,10 @@ func TestDecodeErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+			// The command makes it a usage error (exit status 2).
+			if ce := (*Error)(nil); !errors.As(err, &ce) {
+				t.Errorf("%v is not a *config.Error", err)
 			}
 		})
 	}
@@ -287,8 +326,14 @@ func FuzzDecode(f *testing.F) {
 					t.Fatalf("accepted conns %d", n)
 				}
 			}
-			if (sc.Mode == ModeOpen) != (len(sc.Load) > 0) {
-				t.Fatalf("accepted load fractions %v for mode %q", sc.Load, sc.Mode)
+			open := len(sc.Load)+len(sc.RatesMsgsPerSec)+len(sc.Overload) > 0
+			if (sc.Mode == ModeOpen) != open || (len(sc.Load) > 0 && len(sc.RatesMsgsPerSec) > 0) {
+				t.Fatalf("accepted load fractions %v, rates %v, overload %v for mode %q", sc.Load, sc.RatesMsgsPerSec, sc.Overload, sc.Mode)
+			}
+			for _, r := range sc.RatesMsgsPerSec {
+				if r/float64(slices.Min(sc.Conns)*slices.Min(sc.Depth)) > MaxRatePerSlotMsgsPerSec {
+					t.Fatalf("accepted rate %v over conns %v, depth %v", r, sc.Conns, sc.Depth)
+				}
 			}
 		}
 		for _, s := range c.Servers {

@@ -104,7 +104,8 @@ func (c *Config) checkBounds() error {
 
 // points counts the run's points, saturating at MaxPoints+1 so no product
 // overflows: per family the cross product of its lists, an open-loop family
-// counting its capacity point, each load fraction and each SLO step.
+// counting its capacity point (an upper bound: one may be shared), each load
+// fraction, rate, overload factor and SLO step.
 func (c *Config) points() int {
 	over := MaxPoints + 1
 	mul := func(a, b int) int {
@@ -124,11 +125,7 @@ func (c *Config) points() int {
 			n = mul(n, l)
 		}
 		if f.Mode == ModeOpen {
-			steps := 0
-			if c.SLOSteps != nil {
-				steps = *c.SLOSteps
-			}
-			n = mul(n, 1+len(f.Load)+steps)
+			n = mul(n, 1+len(f.Load)+len(f.RatesMsgsPerSec)+len(f.Overload)+c.FamilySLOSteps(f))
 		}
 		perRepeat = min(perRepeat+n, over)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"echobench/bench"
+	"echobench/bench/config"
 	"echobench/bench/supervise"
 	"echobench/servers/all"
 	"echobench/servers/external"
@@ -137,11 +138,16 @@ func parseRunArgs(stderr io.Writer, args []string) (bench.Options, error) {
 	return opts, nil
 }
 
-// runError makes the runner's verdict on its options a usage error.
+// runError makes the runner's verdict on its options, and a matrix file
+// that cannot run as written (a message naming the key), usage errors.
 func runError(err error) error {
 	var oe *bench.OptionError
 	if errors.As(err, &oe) {
 		return usagef("run: %s", oe.Msg)
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return usagef("run: %v", err)
 	}
 	return err
 }

@@ -466,6 +466,57 @@ load = [0.5, 0.9]
 	assertNoSurvivors(t, piddir)
 }
 
+// Absolute rates run as given, with the objective recorded; an overload
+// point runs at its factor of the reference (here the closed-loop point of
+// the same load, which completed more than the rate point) with its
+// scenario's own timeout, and records both.
+func TestRunRatesOverload(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+duration = "150ms"
+warmup = "20ms"
+repeats = 1
+slo_steps = 0
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [2]
+sizes = [64]
+[[scenarios]]
+mode = "open"
+conns = [2]
+sizes = [64]
+rates = [300]
+[[scenarios]]
+mode = "open"
+conns = [2]
+sizes = [64]
+overload = [1.5]
+msg_timeout = "300ms"
+`)
+	_, run := runToEnd(t, piddir, []string{"FAKEBENCH_CAPACITY=1000"}, cfg, filepath.Join(dir, "results"))
+	byID := map[string]results.Scenario{}
+	for _, rec := range readRecords(t, run).Records {
+		if rec.Status != results.StatusOK {
+			t.Fatalf("%s: %s %s", rec.PointID, rec.Status, rec.Error)
+		}
+		byID[rec.PointID] = rec.Scenario
+	}
+	if len(byID) != 3 {
+		t.Fatalf("points %v, want the closed, the rate and the overload point", byID)
+	}
+	if sc := byID["r1/echo/rate/c2-s64-d1/rate300"]; sc.Kind != results.KindRate || sc.RateMsgsPerSec != 300 || sc.SLOCompletion != 0.999 || sc.CapacityMsgsPerSec != 0 {
+		t.Errorf("rate point %+v", sc)
+	}
+	sc := byID["r1/echo/overload/c2-s64-d1-timeout300ms/x1.5"]
+	if sc.ReferenceMsgsPerSec != 1000 || sc.ReferenceFrom != "r1/echo/closed/c2-s64-d1" || sc.RateMsgsPerSec != 1500 || sc.MsgTimeoutS != 0.3 || sc.LoadFraction != 1.5 {
+		t.Errorf("overload point %+v", sc)
+	}
+	assertNoSurvivors(t, piddir)
+}
+
 const resumeConfig = `
 duration = "200ms"
 warmup = "30ms"
@@ -617,6 +668,8 @@ func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.toml", "duration = \"1s\"\nbogus = 1\n")
 	good := writeFile(t, dir, "good.toml", "duration = \"1s\"\n[[servers]]\nmodel = \"echo\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\n")
+	const bothBody = "duration = \"1s\"\n[[servers]]\nmodel = \"echo\"\n[[scenarios]]\nmode = \"open\"\nconns = [64]\nsizes = [1]\nload = [0.5]\nrates = [1000]\n"
+	both := writeFile(t, dir, "both.toml", bothBody)
 	public := writeFile(t, dir, "pub.toml", "duration = \"1s\"\n[[servers]]\nmodel = \"echo\"\naddr = \"0.0.0.0:0\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\n")
 	tests := []struct {
 		args  []string
@@ -626,8 +679,9 @@ func TestRunErrors(t *testing.T) {
 		{nil, true, "missing CONFIG"},
 		{[]string{"a.toml", "b.toml"}, true, "unexpected arguments"},
 		{[]string{"--nope"}, true, "not defined"},
-		{[]string{bad}, false, `unknown key "bogus"`},
-		{[]string{public}, false, "servers[0]: addr:"},
+		{[]string{bad}, true, `unknown key "bogus"`},
+		{[]string{public}, true, "servers[0]: addr:"},
+		{[]string{both}, true, "scenarios[0]: rates: exclusive with load"},
 		{[]string{filepath.Join(dir, "none.toml")}, false, "no such file"},
 		{[]string{"--resume", "../etc"}, false, "not a run ID"},
 		{[]string{"--resume", "20200101-000000", "--results", dir}, false, "no such file"},
@@ -643,7 +697,7 @@ func TestRunErrors(t *testing.T) {
 			t.Errorf("run %q: = %v (usage %v), want usage=%v containing %q", tt.args, err, errors.As(err, &ue), tt.usage, tt.want)
 		}
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 4 {
 		t.Errorf("a failed command left files: %v", ents)
 	}
 	// Through main's exit status: -h is 0 with the usage text, a usage
@@ -655,6 +709,12 @@ func TestRunErrors(t *testing.T) {
 	stderr.Reset()
 	if code := exitCode(run(&stdout, &stderr, []string{"run", good, "--slo-p99", "-1ms"}), &stderr); code != 2 || !strings.Contains(stderr.String(), "run: --slo-p99 must be positive") {
 		t.Errorf("run --slo-p99 -1ms: exit %d, stderr:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	// The same file for the real models: a bad matrix key is a usage error.
+	bothReal := writeFile(t, t.TempDir(), "both.toml", strings.Replace(bothBody, `"echo"`, `"epoll"`, 1))
+	if code := exitCode(run(&stdout, &stderr, []string{"run", bothReal, "--dry-run"}), &stderr); code != 2 || !strings.Contains(stderr.String(), "scenarios[0]: rates: exclusive with load") {
+		t.Errorf("run with rates and load: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
 

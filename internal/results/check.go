@@ -33,6 +33,9 @@ func (r *Record) Check() error {
 	case r.Status == StatusOK && r.Load == nil:
 		return fmt.Errorf("point %s: status ok without a load summary", r.PointID)
 	}
+	if err := r.Scenario.check(); err != nil {
+		return fmt.Errorf("point %s: scenario.%w", r.PointID, err)
+	}
 	if r.Load != nil {
 		if err := r.Load.check(); err != nil {
 			return fmt.Errorf("point %s: load.%w", r.PointID, err)
@@ -47,6 +50,22 @@ func (r *Record) Check() error {
 			if err := f.check(); err != nil {
 				return fmt.Errorf("point %s: server_stats.%w", r.PointID, err)
 			}
+		}
+	}
+	return nil
+}
+
+// maxTimeoutS is the load generator's longest message timeout (10 min).
+const maxTimeoutS = 600
+
+// check bounds the scenario's figures that reports compute with.
+func (s *Scenario) check() error {
+	for _, f := range []namedFloat{
+		{"reference_msgs_per_s", s.ReferenceMsgsPerSec, maxThroughputMsgsPerSec},
+		{"msg_timeout_s", s.MsgTimeoutS, maxTimeoutS},
+	} {
+		if err := f.check(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -48,6 +48,8 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		{"unknown status", func(r *Record) { r.Status = "great" }, `status "great"`},
 		{"ok without load", func(r *Record) { r.Load = nil }, "without a load summary"},
 		{"negative server CPU", func(r *Record) { r.ServerStats.CPUSysS = -2 }, "server_stats.cpu_sys_s"},
+		{"reference of 1e308", func(r *Record) { r.Scenario.ReferenceMsgsPerSec = 1e308 }, "scenario.reference_msgs_per_s"},
+		{"negative timeout", func(r *Record) { r.Scenario.MsgTimeoutS = -1 }, "scenario.msg_timeout_s -1"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)

@@ -149,6 +149,12 @@ const (
 	KindCapacity = "capacity" // closed-loop capacity measured for an open-loop sweep
 	KindSweep    = "sweep"    // open loop at a fraction of the measured capacity
 	KindSLO      = "slo"      // open loop during the search for the highest rate within the SLO
+	// KindRate is open loop at an absolute rate, the same for every model,
+	// so the client does the same work whatever the server.
+	KindRate = "rate"
+	// KindOverload is open loop above the model's reference rate (see
+	// Scenario.ReferenceMsgsPerSec): who keeps answering under overload.
+	KindOverload = "overload"
 )
 
 // Scenario is the load a record measured.
@@ -170,7 +176,8 @@ type Scenario struct {
 	// before work existed have none.
 	Work string `json:"work,omitempty"`
 	// LoadFraction is the offered rate as a fraction of the measured capacity
-	// (open-loop sweep only).
+	// (open-loop sweep), or of the reference rate (overload: the factor,
+	// above 1).
 	LoadFraction   float64 `json:"load_fraction,omitempty"`
 	RateMsgsPerSec float64 `json:"rate_msgs_per_s,omitempty"`
 	DurationS      float64 `json:"duration_s"`
@@ -191,6 +198,21 @@ type Scenario struct {
 	// message and close. See Load.Connects and Load.Burst.
 	ConnLifetime int `json:"conn_lifetime,omitempty"`
 	ConnectBurst int `json:"connect_burst,omitempty"`
+	// ReferenceMsgsPerSec is the rate an overload point's factor
+	// (LoadFraction) multiplies: the most messages per second this model
+	// completed within the timeout at the same load (connections, size,
+	// depth, extras, work) earlier in the same repeat, in its closed-loop
+	// capacity point or any open-loop point that did more. A closed-loop
+	// capacity alone can be below what a model holds open-loop, and then
+	// "1.2x capacity" would not overload it. ReferenceFrom is the PointID
+	// that set it.
+	ReferenceMsgsPerSec float64 `json:"reference_msgs_per_s,omitempty"`
+	ReferenceFrom       string  `json:"reference_from,omitempty"`
+	// MsgTimeoutS is the message timeout in seconds (load --timeout), set
+	// when the point's [[scenarios]] entry sets its own msg_timeout, and on
+	// every overload point, whose completion ratio means "answered within
+	// it"; absent, the run's msg_timeout applied.
+	MsgTimeoutS float64 `json:"msg_timeout_s,omitempty"`
 }
 
 // Latency holds latency percentiles in microseconds.
