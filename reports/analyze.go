@@ -36,7 +36,7 @@ type Options struct {
 func (o Options) withDefaults(recs []results.Record) Options {
 	for i := range recs {
 		sc := &recs[i].Scenario
-		if sc.Kind != results.KindSweep && sc.Kind != results.KindSLO {
+		if sc.Mode != "open" {
 			continue
 		}
 		if o.SLOP99Us <= 0 && sc.SLOP99Us > 0 {
@@ -84,6 +84,10 @@ type Cell struct {
 	// ConnLifetime (messages per connection, 0: the whole window) and
 	// ConnectBurst make a churn point a cell of its own (see churn.go).
 	ConnLifetime, ConnectBurst int
+	// RateMsgsPerSec is the absolute rate of a rate point, the same for
+	// every model; MsgTimeoutS the message timeout, when the record
+	// carries one (see rates.go and overload.go).
+	RateMsgsPerSec, MsgTimeoutS float64
 }
 
 // cellOf is the cell a record measured.
@@ -102,7 +106,12 @@ func cellOf(r *results.Record) Cell {
 		s.LoadFraction = r.Scenario.LoadFraction
 	case results.KindSLO:
 		s.SLOStep = r.Scenario.SLOStep
+	case results.KindRate:
+		s.RateMsgsPerSec = r.Scenario.RateMsgsPerSec
+	case results.KindOverload:
+		s.LoadFraction = r.Scenario.LoadFraction
 	}
+	s.MsgTimeoutS = r.Scenario.MsgTimeoutS
 	return s
 }
 
@@ -117,7 +126,7 @@ func (s Cell) Label() string {
 	case s.Kind == results.KindSLO:
 		b += fmt.Sprintf(" step=%d", s.SLOStep)
 	}
-	return b
+	return b + s.rateLabel()
 }
 
 // extraLabel names the idle connections and slow readers: "+10000 idle",
@@ -162,8 +171,12 @@ func kindOrder(k string) int {
 		return 2
 	case results.KindSLO:
 		return 3
+	case results.KindRate:
+		return 4
+	case results.KindOverload:
+		return 5
 	}
-	return 4
+	return 6
 }
 
 func compareCells(a, b Cell) int {
@@ -180,6 +193,8 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.ConnectBurst, b.ConnectBurst),
 		compareWork(a.Work, b.Work),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
+		cmp.Compare(a.RateMsgsPerSec, b.RateMsgsPerSec),
+		cmp.Compare(a.MsgTimeoutS, b.MsgTimeoutS),
 		cmp.Compare(a.SLOStep, b.SLOStep),
 		cmp.Compare(a.Mode, b.Mode),
 	)
@@ -218,6 +233,9 @@ type Aggregate struct {
 	RSSBytesPerConn  stat.Summary
 	MsgsPerCPUSecond stat.Summary
 	CPUPerMsgUs      stat.Summary
+	// KernelCPUShare is the server's system time over its user + system
+	// time: how much of its CPU went to the kernel.
+	KernelCPUShare stat.Summary
 	// Connects (churn points only, see churn.go): connects per second and
 	// the p99 of connect latency, to established and to the first echoed
 	// byte, over the same repeats as the performance summaries.
@@ -483,6 +501,7 @@ func (p *Aggregate) summarizeFigures() {
 	p.RSSBytesPerConn = stat.Summarize(rss)
 	p.MsgsPerCPUSecond = stat.Summarize(perf.mpc)
 	p.CPUPerMsgUs = stat.Summarize(perf.cpm)
+	p.KernelCPUShare = stat.Summarize(perf.sys)
 }
 
 // checkHistograms checks the header of every ok repeat's histogram, counts
@@ -524,9 +543,10 @@ func (p *Aggregate) judgeRankable() []string {
 	case p.ClientLimitedRepeats > 0:
 		warnings = append(warnings, fmt.Sprintf("%s: %d of %d repeats left out of its figures as client-limited", p.Key(), p.ClientLimitedRepeats, n))
 	}
-	if p.RateNotMetRepeats > 0 && p.Cell.Kind != results.KindSweep && p.Cell.Kind != results.KindSLO {
-		// In a sweep, missing the rate is the outcome being measured: the
-		// latency class counts it as not holding the load.
+	if p.RateNotMetRepeats > 0 && p.Cell.Mode != "open" {
+		// In the open loop, missing the rate is an outcome being measured:
+		// the latency class counts it as not holding the load, and under
+		// overload it is the point.
 		why = append(why, fmt.Sprintf("rate not met in %d of %d repeats", p.RateNotMetRepeats, n))
 	}
 	if p.Corrupted > 0 {
@@ -575,7 +595,7 @@ func (p *Aggregate) Histogram() (*hdrhistogram.Histogram, int) {
 
 // perfSamples holds one value per repeat of each performance figure.
 type perfSamples struct {
-	tput, p50, p99, p999, comp, rate, mpc, cpm []float64
+	tput, p50, p99, p999, comp, rate, mpc, cpm, sys []float64
 }
 
 func (ps *perfSamples) add(r *results.Record) {
@@ -593,6 +613,9 @@ func (ps *perfSamples) add(r *results.Record) {
 	if s := r.ServerStats; s != nil && s.MsgsPerCPUSecond > 0 {
 		ps.mpc = append(ps.mpc, s.MsgsPerCPUSecond)
 		ps.cpm = append(ps.cpm, 1e6/s.MsgsPerCPUSecond)
+	}
+	if s := r.ServerStats; s != nil && s.CPUUserS+s.CPUSysS > 0 {
+		ps.sys = append(ps.sys, s.CPUSysS/(s.CPUUserS+s.CPUSysS))
 	}
 }
 

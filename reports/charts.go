@@ -299,21 +299,24 @@ func hline(p *plot.Plot, y float64, label string) error {
 }
 
 // completionCounts sums each model's outcome counts over its open-loop
-// points, or over every point when the run has no open loop.
+// points, or over every point when the run has no open loop. Overload
+// points are left out: most of their messages time out by design, and
+// they have a class of their own.
 func (a *Analysis) completionCounts() (scope string, counts map[string][4]int64) {
+	isOpen := func(p *Aggregate) bool { return p.Cell.Mode == "open" && p.Cell.Kind != results.KindOverload }
 	open := false
 	for _, p := range a.Aggregates {
-		if p.Cell.Mode == "open" && len(p.OK) > 0 {
+		if isOpen(p) && len(p.OK) > 0 {
 			open = true
 		}
 	}
-	scope = "all open-loop points"
+	scope = "all open-loop points below overload"
 	if !open {
-		scope = "all points"
+		scope = "all points below overload"
 	}
 	counts = map[string][4]int64{}
 	for _, p := range a.Aggregates {
-		if open && p.Cell.Mode != "open" {
+		if p.Cell.Kind == results.KindOverload || (open && !isOpen(p)) {
 			continue
 		}
 		c := counts[p.Server]

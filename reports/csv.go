@@ -25,7 +25,7 @@ var csvHeader = append([]string{
 	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
 	"noise_server_cpus_other", "noise_client_cpus_other", "noise_steal", "disturbed",
 	"work",
-}, churnCSVHeader...)
+}, append(churnCSVHeader, overloadCSVHeader...)...)
 
 // WriteCSV writes one row per record of the run.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -75,6 +75,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 		}
 		row = append(row, workOrNone(sc.Work))
 		row = append(row, churnCSVRow(r)...)
+		row = append(row, overloadCSVRow(r)...)
 		if len(row) != len(csvHeader) {
 			return fmt.Errorf("csv: row %s has %d columns, header %d", r.PointID, len(row), len(csvHeader))
 		}

@@ -181,10 +181,14 @@ details{margin:8px 0}
 {{if .Cells}}<table>
 <tr><th>Point</th><th>Model</th><th class="n">Median</th><th class="n">95% CI</th><th class="n">Min–max</th><th class="n">n</th><th>vs best</th></tr>
 {{range $v := .Cells}}{{range $i, $e := .Ranked}}<tr>
-<td>{{if eq $i 0}}<code>{{label $v.Cell}}</code>{{end}}</td>
+<td>{{if eq $i 0}}<code>{{$v.Label}}</code>{{end}}</td>
 <td><span class="sw" style="background:{{color $.A $e.Model}}"></span>{{$e.Model}}{{if eq $i 0}} <b>best</b>{{end}}</td>
 <td class="n">{{sum $e.Sample}}</td><td class="n">{{ci $e.Sample}}</td><td class="n">{{spread $e.Sample}}</td><td class="n">{{$e.Sample.N}}</td>
 <td>{{if $i}}{{delta $e.VsBest}} ({{$e.VsBest}}, {{$e.VsBest.Verdict}}){{end}}</td>
+</tr>{{end}}{{range $i, $e := .Behind}}<tr>
+<td>{{if and (eq $i 0) (not $v.Ranked)}}<code>{{$v.Label}}</code>{{end}}</td><td><span class="sw" style="background:{{color $.A $e.Model}}"></span>{{$e.Model}}</td>
+<td class="n">{{sum $e.Sample}}</td><td class="n">{{ci $e.Sample}}</td><td class="n">{{spread $e.Sample}}</td><td class="n">{{$e.Sample.N}}</td>
+<td class="flag">behind: {{$e.Behind}}</td>
 </tr>{{end}}{{range .Unranked}}<tr>
 <td></td><td><span class="sw" style="background:{{color $.A .Model}}"></span>{{.Model}}</td>
 <td class="n">{{sum .Sample}}</td><td class="n">{{ci .Sample}}</td><td class="n">{{spread .Sample}}</td><td class="n">{{.Sample.N}}</td>

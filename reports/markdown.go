@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"echobench/internal/results"
@@ -30,7 +31,11 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	for _, c := range a.Classes {
 		var pts []string
 		for _, v := range c.Cells {
-			pts = append(pts, "`"+v.Cell.Label()+"`")
+			// A class that compares several statistics has a verdict per
+			// statistic at one point: the point is listed once.
+			if pt := "`" + v.Cell.Label() + "`"; !slices.Contains(pts, pt) {
+				pts = append(pts, pt)
+			}
 		}
 		if len(pts) == 0 {
 			pts = []string{"none in this run"}

@@ -37,6 +37,10 @@ type Entry struct {
 	Sample stat.Summary
 	// Unranked says why the model is shown but not ranked.
 	Unranked string
+	// Behind says why the model ranks behind every ranked one: it was
+	// measured, but did not meet the class's precondition (the latency
+	// class: it did not hold the rate).
+	Behind string
 	// VsBest compares the best model's sample with this one (ranked only).
 	VsBest stat.Comparison
 }
@@ -44,14 +48,27 @@ type Entry struct {
 // CellVerdict ranks the models at one cell of a class.
 type CellVerdict struct {
 	Cell Cell
-	// Ranked best first, then Unranked.
-	Ranked, Unranked []Entry
+	// Facet is the statistic compared when a class compares several at one
+	// cell ("p99"); empty when it compares one.
+	Facet string
+	// Ranked best first, then Behind (ranked after every ranked model,
+	// with why), then Unranked.
+	Ranked, Behind, Unranked []Entry
 	// Winners are the best model and every model not significantly
 	// different from it (or that too few repeats cannot separate from it).
 	Winners []string
 	TooFew  bool
 	// Undecided explains why no claim is made at this point, if so.
 	Undecided string
+}
+
+// Label names the cell and, when the class compares several statistics
+// there, the statistic: "rate c=64 64B d=1 at 20000 msgs/s · p99".
+func (v CellVerdict) Label() string {
+	if v.Facet == "" {
+		return v.Cell.Label()
+	}
+	return v.Cell.Label() + " · " + v.Facet
 }
 
 // Best is the model with the best median, or "".
@@ -93,7 +110,10 @@ type ClassResult struct {
 
 type classDef struct {
 	Class
-	cells  []Cell
+	cells []Cell
+	// sample is one model's figure at one cell; nil for the latency class
+	// at absolute rates, which compares several statistics per cell
+	// (rateVerdicts).
 	sample func(a *Analysis, model string, sc Cell) (stat.Summary, string, bool)
 }
 
@@ -112,6 +132,13 @@ func recommend(a *Analysis) []ClassResult {
 		}
 		if d.ID == "churn" {
 			cr.Why += burstNote(a)
+		}
+		if d.ID == "latency" && d.sample == nil {
+			cr.Why += separationNote(cr)
+		}
+		if d.ID == "overload" {
+			cr.Why += overloadBehaviour(a, d.cells)
+			cr.Advice = overloadAdvice(a, cr)
 		}
 		out = append(out, cr)
 	}
@@ -141,11 +168,7 @@ func classDefs(a *Analysis) []classDef {
 	// and slow readers have classes of their own.
 	closed := a.Cells(func(s Cell) bool { return s.Kind == results.KindClosed && s.Plain() })
 	defs := throughputClassDefs(closed)
-	defs = append(defs, classDef{Class{ID: "latency", Name: "Latency under a fixed load",
-		Rule: fmt.Sprintf("open-loop sweep and SLO-search points; per repeat, the highest offered rate that held: rate met, not client-limited, p99 ≤ %s, completion ≥ %s",
-			usLabel(a.Options.SLOP99Us), pctLabel(a.Options.SLOCompletion)),
-		Metric: "sustained rate", Unit: "msgs/s", HigherIsBetter: true},
-		filterCells(sweepGroups(a), func(s Cell) bool { return s.Work == "" }), sustainedSample})
+	defs = append(defs, latencyClassDef(a), overloadClassDef(a))
 	memCells, memRule := memoryCells(a, closed)
 	defs = append(defs, classDef{Class{ID: "memory", Name: "Memory per connection", Rule: memRule, Metric: "RSS per connection", Unit: "bytes"},
 		memCells, rssSample})
@@ -356,6 +379,11 @@ func offered(r *results.Record) float64 {
 
 func (d classDef) evaluate(a *Analysis) ClassResult {
 	cr := ClassResult{Class: d.Class}
+	if d.sample == nil {
+		cr.Cells = rateVerdicts(a, d)
+		cr.decide()
+		return cr
+	}
 	for _, sc := range d.cells {
 		v := CellVerdict{Cell: sc}
 		for _, m := range a.Models {
@@ -440,7 +468,7 @@ func (cr *ClassResult) decide() {
 		cr.Status, cr.Headline = StatusUndecided, "undecided"
 		var why []string
 		for _, v := range cr.Cells {
-			why = append(why, fmt.Sprintf("%s: %s.", v.Cell.Label(), v.Undecided))
+			why = append(why, fmt.Sprintf("%s: %s.", v.Label(), v.Undecided))
 		}
 		cr.Why = strings.Join(why, " ")
 		return
@@ -468,12 +496,18 @@ func (cr *ClassResult) decideFrom(decided []CellVerdict) {
 			stat.MinForDifference, stat.MinForCI, decided[0].Best(), ev)
 	case len(pick) == 1:
 		cr.Status, cr.Pick, cr.Headline = StatusPick, pick, pick[0]
-		cr.Why = fmt.Sprintf("%s is significantly best at %s. %s", pick[0], pointsPhrase(len(decided)), ev)
+		if sole := soleWins(decided, pick[0]); sole < len(decided) {
+			// Never beaten, but tied with some other model at some points.
+			cr.Why = fmt.Sprintf("%s is the only model among the best at %s: significantly best at %d, tied with another at the rest. %s",
+				pick[0], cr.pointsPhrase(len(decided)), sole, ev)
+		} else {
+			cr.Why = fmt.Sprintf("%s is significantly best at %s. %s", pick[0], cr.pointsPhrase(len(decided)), ev)
+		}
 	case len(pick) > 1:
 		cr.Status, cr.Pick = StatusTie, pick
 		cr.Headline = "tie: " + strings.Join(pick, ", ")
 		cr.Why = fmt.Sprintf("%s are not significantly different at %s (Mann–Whitney U, α=%.2f). %s",
-			strings.Join(pick, ", "), pointsPhrase(len(decided)), stat.Alpha, ev)
+			strings.Join(pick, ", "), cr.pointsPhrase(len(decided)), stat.Alpha, ev)
 	default:
 		cr.Status = StatusMixed
 		var parts []string
@@ -536,17 +570,34 @@ func (cr *ClassResult) notCounted() string {
 	var undecided []string
 	for _, v := range cr.Cells {
 		if v.Undecided != "" {
-			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Cell.Label(), v.Undecided))
+			undecided = append(undecided, fmt.Sprintf("%s: %s", v.Label(), v.Undecided))
 		}
 	}
 	return strings.Join(undecided, "; ")
 }
 
-func pointsPhrase(n int) string {
-	if n == 1 {
-		return "the 1 point of this class"
+// pointsPhrase counts the class's decided cells: points, or comparisons
+// (point × statistic) in a class that compares several statistics.
+func (cr *ClassResult) pointsPhrase(n int) string {
+	noun := "point"
+	if len(cr.Cells) > 0 && cr.Cells[0].Facet != "" {
+		noun = "comparison"
 	}
-	return fmt.Sprintf("all %d points of this class", n)
+	if n == 1 {
+		return fmt.Sprintf("the 1 %s of this class", noun)
+	}
+	return fmt.Sprintf("all %d %ss of this class", n, noun)
+}
+
+// soleWins counts the cells where m is the only winner.
+func soleWins(decided []CellVerdict, m string) int {
+	n := 0
+	for _, v := range decided {
+		if len(v.Winners) == 1 && v.Winners[0] == m {
+			n++
+		}
+	}
+	return n
 }
 
 // evidence cites, for the point with the closest race, the best model and its
@@ -555,7 +606,7 @@ func (cr *ClassResult) evidence(decided []CellVerdict) string {
 	var parts []string
 	for _, v := range decided {
 		best := v.Ranked[0]
-		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Cell.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
+		s := fmt.Sprintf("%s: %s %s %s %s (%s, n=%d)", v.Label(), best.Model, cr.Metric, num(best.Sample.Median), cr.Unit, best.Sample.CIString(), best.Sample.N)
 		if len(v.Ranked) > 1 {
 			r := v.Ranked[1]
 			s += fmt.Sprintf(" vs %s %s (%s, %s)", r.Model, num(r.Sample.Median), signedPct(r.VsBest), r.VsBest)

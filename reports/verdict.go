@@ -90,8 +90,7 @@ func (a *Analysis) standing(cr *ClassResult, m string) VerdictCell {
 	case !ranked:
 		return VerdictCell{Standing: StandNotRanked, Text: "not ranked: " + shortReason(reason), Detail: reason}
 	case cr.Status == StatusTooFew:
-		n := cr.Cells[0].Ranked[0].Sample.N
-		return VerdictCell{Standing: StandNotRanked, Text: fmt.Sprintf("not ranked: too few repeats (n=%d)", n), Detail: cr.Why}
+		return VerdictCell{Standing: StandNotRanked, Text: fmt.Sprintf("not ranked: too few repeats (n=%d)", rankedN(cr)), Detail: cr.Why}
 	}
 	inPick := slices.Contains(cr.Pick, m)
 	switch {
@@ -116,11 +115,23 @@ func (a *Analysis) skippedWhy(m string) string {
 	return ""
 }
 
-// presence says whether m is ranked at some point of the class, unranked
-// at some, and the first reason it was not ranked.
+// rankedN is the repeats of the best model at the class's first cell that
+// ranked any: what "too few repeats" refers to.
+func rankedN(cr *ClassResult) int {
+	for _, v := range cr.Cells {
+		if len(v.Ranked) > 0 {
+			return v.Ranked[0].Sample.N
+		}
+	}
+	return 0
+}
+
+// presence says whether m is ranked at some point of the class (behind the
+// others counts: it was compared), unranked at some, and the first reason
+// it was not ranked.
 func presence(cr *ClassResult, m string) (ranked, unranked bool, reason string) {
 	for _, v := range cr.Cells {
-		for _, e := range v.Ranked {
+		for _, e := range append(v.Ranked[:len(v.Ranked):len(v.Ranked)], v.Behind...) {
 			ranked = ranked || e.Model == m
 		}
 		for _, e := range v.Unranked {
@@ -157,6 +168,11 @@ func behindText(cr *ClassResult, m string) string {
 		for _, e := range v.Ranked {
 			if e.Model == m {
 				return fmt.Sprintf("behind (%s)", signedPct(e.VsBest))
+			}
+		}
+		for _, e := range v.Behind {
+			if e.Model == m {
+				return "behind: did not hold the rate"
 			}
 		}
 	}

@@ -26,8 +26,11 @@ func TestVerdictGrid(t *testing.T) {
 	for key, want := range map[string]string{
 		"netconn/few":      StandBest,
 		"epoll/few":        StandBehind,
-		"epoll/latency":    StandTied,
-		"gnet/latency":     StandTied,
+		"epoll/latency":    StandBest,
+		"gnet/latency":     StandBehind,
+		"node/latency":     StandBehind,
+		"node/overload":    StandBest,
+		"netconn/overload": StandBehind,
 		"evio/many":        StandNotRanked,
 		"epoll/large":      StandNotRanked,
 		"epoll/pipelined":  StandNotRanked,

@@ -1,7 +1,8 @@
 // Package synth builds a deterministic, realistic results file for the report
 // tests: several models with known differences, ties, too few repeats,
 // client-bound and failed points, an open-loop sweep that breaks each model
-// at a different rate, idle connections and slow readers, a work family
+// at a different rate, absolute rates that one model cannot hold, overload
+// points, idle connections and slow readers, a work family
 // (CPU, waiting, blocking and heavy-tailed handlers, where the event loops
 // serialise blocking calls), and a skipped foreign stack. The figures are invented
 // from a simple queueing model; they are test input, not measurements.
@@ -200,6 +201,7 @@ func Records() []results.Record {
 			}
 		}
 	}
+	out = append(out, rateRecords(next)...)
 	setLoadRuntime(out)
 	return out
 }
