@@ -3,7 +3,9 @@
 // client-bound and failed points, an open-loop sweep that breaks each model
 // at a different rate, idle connections and slow readers, a work family
 // (CPU, waiting, blocking and heavy-tailed handlers, where the event loops
-// serialise blocking calls), and a skipped foreign stack. The figures are invented
+// serialise blocking calls), timelines in 100 ms intervals at three points
+// (a stall, GC pauses, a server slowing under overload), and a skipped
+// foreign stack. The figures are invented
 // from a simple queueing model; they are test input, not measurements.
 package synth
 
@@ -201,6 +203,7 @@ func Records() []results.Record {
 		}
 	}
 	setLoadRuntime(out)
+	addTimelines(out)
 	return out
 }
 
