@@ -168,19 +168,21 @@ func TestFaultClasses(t *testing.T) {
 	}
 }
 
-// A server that stops answering shows in the timeline: with a 300 ms stall
-// every 600 ms (counted from the server's start, so the 1 s window holds at
-// least one whole stall), at least two 100 ms intervals in a row have no
-// completion while every connection waits for its answer, Stalls names
-// them, a warning says so, and the intervals around them complete messages.
+// A server that stops answering shows in the timeline: with a 400 ms stall
+// every 800 ms (counted from the server's start, so the 1.2 s window holds
+// at least one whole stall, three whole intervals or more), at least two
+// 100 ms intervals in a row have no completion while every connection waits
+// for its answer (two, not three: a completion the loaded client reads late
+// may land in the first), Stalls names them, a warning says so, and the
+// intervals outside the stalls (450 ms at least) complete messages.
 func TestTimelineShowsStall(t *testing.T) {
 	t.Parallel()
-	s := startFault(t, faultserver.Faults{StallEvery: 600 * time.Millisecond, StallFor: 300 * time.Millisecond})
+	s := startFault(t, faultserver.Faults{StallEvery: 800 * time.Millisecond, StallFor: 400 * time.Millisecond})
 	cfg := closedCfg(s.Addr())
-	cfg.Duration, cfg.Timeout = time.Second, 2*time.Second // the stall never times a message out
+	cfg.Duration, cfg.Timeout = 1200*time.Millisecond, 2*time.Second // the stall never times a message out
 	l := run(t, cfg).Load
-	if l.IntervalMs != 100 || len(l.Intervals) != 10 {
-		t.Fatalf("%d intervals of %d ms, want 10 of 100 ms", len(l.Intervals), l.IntervalMs)
+	if l.IntervalMs != 100 || len(l.Intervals) != 12 {
+		t.Fatalf("%d intervals of %d ms, want 12 of 100 ms", len(l.Intervals), l.IntervalMs)
 	}
 	stalls := l.Stalls()
 	longest, run := 0, 0
@@ -192,12 +194,11 @@ func TestTimelineShowsStall(t *testing.T) {
 		}
 		longest = max(longest, run)
 	}
-	// Two stalls overlap the window at most: 3 whole intervals each.
-	if longest < 2 || len(stalls) > 6 {
-		t.Errorf("stalled intervals %v (completions per interval %v): want a run of at least 2, at most 6 in all", stalls, completions(l))
+	if longest < 2 || len(stalls) > len(l.Intervals)-3 {
+		t.Errorf("stalled intervals %v (completions per interval %v): want a run of at least 2, and 3 intervals with completions", stalls, completions(l))
 	}
-	if len(stalls) == len(l.Intervals) || !strings.Contains(strings.Join(l.Warnings, "\n"), "stalled") {
-		t.Errorf("every interval stalled, or no warning: %v; warnings %q", completions(l), l.Warnings)
+	if !strings.Contains(strings.Join(l.Warnings, "\n"), "stalled") {
+		t.Errorf("no stall warning: %q", l.Warnings)
 	}
 }
 
