@@ -32,8 +32,8 @@ const defaultTimelines = 4
 // one row per model.
 type Timeline struct {
 	Cell Cell
-	// Why says why it is charted: "picked", "headline point", "stalled",
-	// "failed messages".
+	// Why says why it is charted: "picked with --timeline", "headline
+	// point", "stalled, ...", "N failed messages ...".
 	Why string
 	// Records is the repeat shown per model, in Analysis.Models order (see
 	// pickTimelineRecord).
@@ -98,7 +98,7 @@ func (a *Analysis) pickedTimelineCells() (cells []Cell, why map[Cell]string, pin
 	add := func(c Cell) {
 		if _, ok := why[c]; !ok {
 			cells = append(cells, c)
-			why[c] = "picked"
+			why[c] = "picked with --timeline"
 		}
 	}
 	for _, id := range a.Options.TimelinePoints {
