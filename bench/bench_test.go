@@ -267,26 +267,29 @@ func planIDs(plan []Point) map[string]bool {
 
 func TestNextSLORate(t *testing.T) {
 	t.Parallel()
+	try := func(rate float64, held bool) results.RateTry {
+		return results.RateTry{RateMsgsPerSec: rate, Held: held}
+	}
 	tests := []struct {
 		name     string
-		samples  []sloSample
+		tries    []results.RateTry
 		capacity float64
 		want     float64
 	}{
 		{"nothing known", nil, 1000, 500},
-		{"bracketed", []sloSample{{500, true}, {900, false}}, 1000, 700},
-		{"all met", []sloSample{{500, true}, {900, true}}, 1000, 1350},
-		{"none met", []sloSample{{500, false}, {900, false}}, 1000, 250},
-		{"miss below a success is noise", []sloSample{{300, false}, {500, true}, {900, false}}, 1000, 700},
-		{"capped at max fraction", []sloSample{{9000, true}}, 1000, 9500},
+		{"bracketed", []results.RateTry{try(500, true), try(900, false)}, 1000, 700},
+		{"all met", []results.RateTry{try(500, true), try(900, true)}, 1000, 1350},
+		{"none met", []results.RateTry{try(500, false), try(900, false)}, 1000, 250},
+		{"miss below a success is noise", []results.RateTry{try(300, false), try(500, true), try(900, false)}, 1000, 700},
+		{"capped at max fraction", []results.RateTry{try(9000, true)}, 1000, 9500},
 	}
 	for _, tt := range tests {
-		if got := nextSLORate(tt.samples, tt.capacity); math.Abs(got-tt.want) > 1e-9 {
+		if got := nextSLORate(tt.tries, tt.capacity); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("%s: nextSLORate = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if got := foundSLORate([]sloSample{{300, false}, {500, true}, {700, true}, {900, false}}); got != 700 {
-		t.Errorf("foundSLORate = %v, want 700", got)
+	if got := results.HighestRateHeld([]results.RateTry{try(300, false), try(500, true), try(700, true), try(900, false)}); got != 700 {
+		t.Errorf("HighestRateHeld = %v, want 700", got)
 	}
 }
 
@@ -294,7 +297,7 @@ func TestCPUTimeline(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(1000, 0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	ticks := []tick{{at(0), 0}, {at(0.5), 50}, {at(1.0), 100}, {at(1.5), 110}, {at(2.01), 120}}
+	ticks := []tick{{at: at(0), ticks: 0}, {at: at(0.5), ticks: 50}, {at: at(1.0), ticks: 100}, {at: at(1.5), ticks: 110}, {at: at(2.01), ticks: 120}}
 	got := cpuTimeline(ticks)
 	want := []float64{1.0, 20 / 1.01 / proc.ClockTicks}
 	if len(got) != 2 || math.Abs(got[0]-want[0]) > 1e-9 || math.Abs(got[1]-want[1]) > 1e-9 {

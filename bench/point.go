@@ -141,10 +141,9 @@ func (r *Runner) setRate(rec *results.Record, p Point) bool {
 
 // sloSamples gathers what this repeat already knows about a server and
 // family: its sweep and absolute-rate points and the SLO steps before p.
-func (r *Runner) sloSamples(p Point) []sloSample {
-	var out []sloSample
+func (r *Runner) sloSamples(p Point) []results.RateTry {
+	var out []results.RateTry
 	prefix := groupID(p.Repeat, p.Server.Name, "")
-	p99 := float64(r.cfg.SLOP99.Microseconds())
 	for _, q := range r.plan {
 		if q.Repeat != p.Repeat || q.Server != p.Server || q.Group != p.Group || !strings.HasPrefix(q.ID, prefix) {
 			continue
@@ -158,13 +157,9 @@ func (r *Runner) sloSamples(p Point) []sloSample {
 		if rec == nil || rec.Scenario.RateMsgsPerSec <= 0 {
 			continue
 		}
-		if rec.Status != results.StatusOK {
-			// A failed point is a miss, not an unknown: the rate broke
-			// the server or the load generator.
-			out = append(out, sloSample{rate: rec.Scenario.RateMsgsPerSec})
-			continue
-		}
-		out = append(out, sloSample{rate: rec.Scenario.RateMsgsPerSec, met: meetsSLO(rec, p99, r.cfg.SLOCompletion)})
+		// A failed point is a miss, not an unknown: the rate broke the
+		// server or the load generator (Held says so).
+		out = append(out, results.RateTry{RateMsgsPerSec: results.OfferedRate(rec), Held: r.slo().Held(rec)})
 	}
 	return out
 }
@@ -376,7 +371,11 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	// ends after the window's duration or when the generator exits,
 	// whichever comes first.
 	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: clientTicks(lp)}
-	win := sampleWindow(ctx, pgid, probe, loadStart.Add(cfg.Warmup), cfg.Duration, lp.Done(), r.opts.SampleInterval)
+	every := r.opts.SampleInterval
+	if every <= 0 {
+		every = sampleEvery(cfg.Duration)
+	}
+	win := sampleWindow(ctx, pgid, probe, loadStart.Add(cfg.Warmup), cfg.Duration, lp.Done(), every)
 
 	limit := loadLimit(cfg)
 	t := time.NewTimer(max(0, limit-time.Since(loadStart)))
@@ -470,6 +469,9 @@ func finishLoad(lp *supervise.Proc, rec *results.Record, win *window) (*results.
 		return nil, fmt.Errorf("load generator output: %w (stderr: %s)", err, lastLines(lp.StderrTail(), 5))
 	}
 	rec.ServerStats = win.stats(load.Completed)
+	if rec.ServerStats != nil {
+		rec.ServerStats.Intervals = win.cpuIntervals(load)
+	}
 	rec.Env.LoadGOMAXPROCS, rec.Env.LoadWorkers = load.GOMAXPROCS, load.Workers
 	if rec.Noise = win.noise(); rec.Noise != nil && rec.Noise.Disturbed {
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf(

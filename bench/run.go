@@ -79,7 +79,8 @@ type Options struct {
 	PinSelf bool
 	// Terminal shows a progress bar instead of plain progress lines.
 	Terminal bool
-	// SampleInterval is the /proc sampling period. Default 200ms.
+	// SampleInterval is the /proc sampling period. Default: half the
+	// window's timeline interval, within 50–200 ms (sampleEvery).
 	SampleInterval time.Duration
 }
 
@@ -175,9 +176,6 @@ func New(ctx context.Context, opts Options, deps Deps, stdout, stderr io.Writer)
 	}
 	if opts.ResultsDir == "" {
 		opts.ResultsDir = "results"
-	}
-	if opts.SampleInterval <= 0 {
-		opts.SampleInterval = 200 * time.Millisecond
 	}
 	if deps.Exe == "" {
 		exe, err := os.Executable()

@@ -11,8 +11,16 @@ import (
 
 // tick is one periodic reading of the server group during the window.
 type tick struct {
-	at    time.Time
-	ticks uint64 // user+system clock ticks
+	at     time.Time
+	monoNs int64  // CLOCK_MONOTONIC, the load generator's clock
+	ticks  uint64 // user+system clock ticks
+	user   uint64
+	sys    uint64
+}
+
+// newTick stamps a reading of s with the time.
+func newTick(s proc.Sample) tick {
+	return tick{at: time.Now(), monoNs: monoNowNs(), ticks: s.UTicks + s.STicks, user: s.UTicks, sys: s.STicks}
 }
 
 // window samples a server's process group over the measured window, in its
@@ -23,10 +31,14 @@ type tick struct {
 type window struct {
 	done chan struct{}
 
-	ok          bool // both ends of the window were read
-	t0, t1      time.Time
-	s0, s1      proc.Sample
-	ticks       []tick
+	ok     bool // both ends of the window were read
+	t0, t1 time.Time
+	s0, s1 proc.Sample
+	ticks  []tick
+	// tail holds readings after the window's end reading, until the load
+	// generator exits: its window started after ours (it connects first),
+	// so its last intervals end after ours.
+	tail        []tick
 	peakHWM     int64
 	peakRSS     int64
 	peakThreads int
@@ -92,6 +104,18 @@ func sampleWindow(ctx context.Context, pgid int, cpus cpuProbe, start time.Time,
 const rescanEvery = time.Second
 
 func (w *window) read(pgid int, ctxsw bool) (proc.Sample, bool) {
+	s, ok := w.readGroup(pgid, ctxsw)
+	if !ok {
+		return s, false
+	}
+	w.peakHWM = max(w.peakHWM, s.HWM)
+	w.peakRSS = max(w.peakRSS, s.RSS)
+	w.peakThreads = max(w.peakThreads, s.Threads)
+	return s, true
+}
+
+// readGroup reads the group without counting it towards the window's peaks.
+func (w *window) readGroup(pgid int, ctxsw bool) (proc.Sample, bool) {
 	if w.members == nil || ctxsw || time.Since(w.scanned) >= rescanEvery {
 		members, err := proc.GroupMembers(pgid)
 		if err != nil || len(members) == 0 {
@@ -103,9 +127,6 @@ func (w *window) read(pgid int, ctxsw bool) (proc.Sample, bool) {
 	if err != nil || s.Members == 0 {
 		return proc.Sample{}, false
 	}
-	w.peakHWM = max(w.peakHWM, s.HWM)
-	w.peakRSS = max(w.peakRSS, s.RSS)
-	w.peakThreads = max(w.peakThreads, s.Threads)
 	return s, true
 }
 
@@ -124,9 +145,10 @@ func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Du
 	if !ok {
 		return
 	}
-	w.s0, w.t0 = s0, time.Now()
+	t0 := newTick(s0)
+	w.s0, w.t0 = s0, t0.at
 	w.cpu0 = w.cpus.read()
-	w.ticks = append(w.ticks, tick{at: w.t0, ticks: s0.UTicks + s0.STicks})
+	w.ticks = append(w.ticks, t0)
 	end := time.NewTimer(dur)
 	defer end.Stop()
 	tk := time.NewTicker(every)
@@ -136,7 +158,7 @@ func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Du
 		select {
 		case <-tk.C:
 			if s, ok := w.read(pgid, false); ok {
-				w.ticks = append(w.ticks, tick{at: time.Now(), ticks: s.UTicks + s.STicks})
+				w.ticks = append(w.ticks, newTick(s))
 				last = s
 			}
 			continue
@@ -152,9 +174,11 @@ func (w *window) run(ctx context.Context, pgid int, start time.Time, dur time.Du
 		// The server died: the last periodic reading is the best end.
 		s1 = last
 	}
-	w.s1, w.t1, w.ok = s1, time.Now(), true
+	t1 := newTick(s1)
+	w.s1, w.t1, w.ok = s1, t1.at, true
 	w.cpu1 = w.cpus.read()
-	w.ticks = append(w.ticks, tick{at: w.t1, ticks: s1.UTicks + s1.STicks})
+	w.ticks = append(w.ticks, t1)
+	w.sampleTail(ctx, pgid, stop, tk.C)
 }
 
 // stats waits for the sampler and turns its readings into ServerStats;

@@ -143,11 +143,10 @@ func (r *Runner) printSLO(w io.Writer) {
 	type fam struct {
 		server, group string
 		capacity      []float64
-		found         map[int][]sloSample
+		found         map[int][]results.RateTry
 	}
 	fams := map[string]*fam{}
 	var keys []string
-	p99 := float64(r.cfg.SLOP99.Microseconds())
 	for _, p := range r.plan {
 		if k := p.Scenario.Kind; k != results.KindSweep && k != results.KindSLO && k != results.KindRate {
 			continue
@@ -159,11 +158,11 @@ func (r *Runner) printSLO(w io.Writer) {
 		k := p.Server.Name + " " + p.Group
 		f := fams[k]
 		if f == nil {
-			f = &fam{server: p.Server.Name, group: p.Group, found: map[int][]sloSample{}}
+			f = &fam{server: p.Server.Name, group: p.Group, found: map[int][]results.RateTry{}}
 			fams[k] = f
 			keys = append(keys, k)
 		}
-		f.found[p.Repeat] = append(f.found[p.Repeat], sloSample{rate: rec.Scenario.RateMsgsPerSec, met: meetsSLO(rec, p99, r.cfg.SLOCompletion)})
+		f.found[p.Repeat] = append(f.found[p.Repeat], results.RateTry{RateMsgsPerSec: results.OfferedRate(rec), Held: r.slo().Held(rec)})
 		if rec.Scenario.CapacityMsgsPerSec > 0 && len(f.found[p.Repeat]) == 1 {
 			f.capacity = append(f.capacity, rec.Scenario.CapacityMsgsPerSec)
 		}
@@ -171,14 +170,14 @@ func (r *Runner) printSLO(w io.Writer) {
 	if len(keys) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nHighest open-loop rate with p99 <= %v and completion >= %g (median over repeats)\n", r.cfg.SLOP99.Duration, r.cfg.SLOCompletion)
+	fmt.Fprintf(w, "\nHighest open-loop rate held with p99 <= %v and completion >= %g, rate met, client not the limit, nothing corrupted (median over repeats)\n", r.cfg.SLOP99.Duration, r.cfg.SLOCompletion)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "server\tfamily\tSLO msg/s\tof capacity\trepeats")
 	for _, k := range keys {
 		f := fams[k]
 		var rates []float64
 		for _, s := range f.found {
-			rates = append(rates, foundSLORate(s))
+			rates = append(rates, results.HighestRateHeld(s))
 		}
 		rate, capacity := median(rates), median(f.capacity)
 		frac := "-"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,20 @@ func checkInvariants(t *testing.T, res *Result) {
 	}
 	if done != l.Completed || failed != l.TimedOut+l.Errored+l.Corrupted {
 		t.Errorf("timeline sums to %d completed, %d failed; want %d, %d", done, failed, l.Completed, l.TimedOut+l.Errored+l.Corrupted)
+	}
+	if l.Drain == nil || len(l.Intervals) == 0 {
+		t.Fatalf("no timeline: %d intervals, drain %v", len(l.Intervals), l.Drain)
+	}
+	var started, finished int64
+	for _, iv := range append(l.Intervals[:len(l.Intervals):len(l.Intervals)], *l.Drain) {
+		started += iv.Started
+		finished += iv.Completed + iv.Failed()
+	}
+	if started != l.Intended || finished != l.Intended {
+		t.Errorf("intervals and drain: %d started, %d finished; want intended %d each", started, finished, l.Intended)
+	}
+	if err := (&results.Record{RunID: "r", PointID: "p", Status: results.StatusOK, Load: &l}).Check(); err != nil {
+		t.Errorf("the summary does not pass Record.Check: %v", err)
 	}
 	h, err := hdrhistogram.Decode([]byte(l.HDR))
 	if err != nil {
@@ -151,6 +166,48 @@ func TestFaultClasses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A server that stops answering shows in the timeline: with a 400 ms stall
+// every 800 ms (counted from the server's start, so the 1.2 s window holds
+// at least one whole stall, three whole intervals or more), at least two
+// 100 ms intervals in a row have no completion while every connection waits
+// for its answer (two, not three: a completion the loaded client reads late
+// may land in the first), Stalls names them, a warning says so, and the
+// intervals outside the stalls (450 ms at least) complete messages.
+func TestTimelineShowsStall(t *testing.T) {
+	t.Parallel()
+	s := startFault(t, faultserver.Faults{StallEvery: 800 * time.Millisecond, StallFor: 400 * time.Millisecond})
+	cfg := closedCfg(s.Addr())
+	cfg.Duration, cfg.Timeout = 1200*time.Millisecond, 2*time.Second // the stall never times a message out
+	l := run(t, cfg).Load
+	if l.IntervalMs != 100 || len(l.Intervals) != 12 {
+		t.Fatalf("%d intervals of %d ms, want 12 of 100 ms", len(l.Intervals), l.IntervalMs)
+	}
+	stalls := l.Stalls()
+	longest, run := 0, 0
+	for i, k := range stalls {
+		if i > 0 && k == stalls[i-1]+1 {
+			run++
+		} else {
+			run = 1
+		}
+		longest = max(longest, run)
+	}
+	if longest < 2 || len(stalls) > len(l.Intervals)-3 {
+		t.Errorf("stalled intervals %v (completions per interval %v): want a run of at least 2, and 3 intervals with completions", stalls, completions(l))
+	}
+	if !strings.Contains(strings.Join(l.Warnings, "\n"), "stalled") {
+		t.Errorf("no stall warning: %q", l.Warnings)
+	}
+}
+
+func completions(l results.Load) []int64 {
+	var out []int64
+	for _, iv := range l.Intervals {
+		out = append(out, iv.Completed)
+	}
+	return out
 }
 
 func want(t *testing.T, what string, got, want int64) {

@@ -20,7 +20,7 @@ func pairWorker(tb testing.TB, cfg Config) (*worker, *conn, int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w, err := newWorker(sh, []int32{0}, 1<<16, 2)
+	w, err := newWorker(sh, []int32{0}, 1<<16)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,6 +42,25 @@ func pairWorker(tb testing.TB, cfg Config) (*worker, *conn, int) {
 	sh.endNs.Store(now + int64(cfg.Duration))
 	w.begin(timing{warmStartNs: now, windowStartNs: now})
 	return w, c, fds[1]
+}
+
+// startedWorker is a worker with cfg's one connection, not connected, and
+// its window begun now for cfg.Duration.
+func startedWorker(tb testing.TB, cfg Config) *worker {
+	tb.Helper()
+	sh, err := newShared(cfg.WithDefaults())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, err := newWorker(sh, []int32{0}, 1<<16)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(w.close)
+	now := nanotime()
+	sh.endNs.Store(now + int64(sh.cfg.Duration))
+	w.begin(timing{warmStartNs: now, windowStartNs: now})
+	return w
 }
 
 // echoOnce plays the server: reads what the worker sent and writes it back.
@@ -107,6 +126,41 @@ func TestHotPathAllocs(t *testing.T) {
 					st.completed, st.timedOut, st.errored, st.corrupted, c.state)
 			}
 		})
+	}
+}
+
+// Recording into the timeline allocates nothing either, across interval
+// boundaries and seconds and into the drain after the window: every slot
+// was sized when the worker was made. Messages complete, fail and start at
+// made-up times 10 ms apart over a 2 s window and 1 s past it.
+// (AllocsPerRun's average is an integer division: one run of the whole
+// sweep counts every allocation in it.)
+func TestTimelineAllocs(t *testing.T) {
+	w := startedWorker(t, Config{Addr: "127.0.0.1:9", Conns: 1, Workers: 1, SizeBytes: 64, Duration: 2 * time.Second})
+	start, c := w.windowStartNs, w.conns[0]
+	sweep := func() {
+		for k := range int64(300) {
+			now := start + k*10_000_000
+			c.ring[0] = sendRec{sentNs: now - 20_000, counted: true}
+			w.complete(c, 0, now)
+			w.fail(c, 0, classErrored, now)
+			w.recordFirstSend(c, 0, now, now)
+		}
+	}
+	if allocs := testing.AllocsPerRun(1, sweep); allocs != 0 {
+		t.Errorf("%.0f allocations recording 600 messages into a 2 s timeline, want 0", allocs)
+	}
+	if n := len(w.tl.counts); n != 21 {
+		t.Fatalf("%d slots for a 2 s window, want 20 intervals of 100 ms and the drain", n)
+	}
+	for i, cnt := range w.tl.counts {
+		want := int64(20) // 10 per run, two runs
+		if i == 20 {
+			want = 200 // the drain: the sweep's last second
+		}
+		if cnt.completed != want || cnt.errored != want {
+			t.Errorf("slot %d: %d completed, %d errored, want %d each", i, cnt.completed, cnt.errored, want)
+		}
 	}
 }
 
@@ -237,19 +291,7 @@ func TestConnectionCycleAllocs(t *testing.T) {
 			lfd, addr := rawListener(t)
 			cfg := tc.cfg
 			cfg.Addr, cfg.Conns, cfg.Workers, cfg.Duration, cfg.ConnLifetime = addr, 1, 1, time.Hour, 1
-			cfg = cfg.WithDefaults()
-			sh, err := newShared(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := newWorker(sh, []int32{0}, 1<<16, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(w.close)
-			now := nanotime()
-			sh.endNs.Store(now + int64(cfg.Duration))
-			w.begin(timing{warmStartNs: now, windowStartNs: now})
+			w := startedWorker(t, cfg)
 			c := w.conns[0]
 			w.pending = append(w.pending, c)
 			buf := make([]byte, 4096)

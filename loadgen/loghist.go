@@ -3,11 +3,13 @@ package loadgen
 import "math/bits"
 
 // logHist is a small log-bucketed latency histogram (16 buckets per power of
-// two, about 4% resolution) for the per-second timeline, where an HDR
-// histogram per second would cost too much memory. Values are ns.
+// two, about 4% resolution) for the window's timeline, where an HDR
+// histogram per interval would cost too much memory. Values are ns, up to
+// 2^36 ns (68.7 s, above the HDR histograms' 60 s); a longer latency counts
+// in the top bucket (record).
 const (
 	logSub     = 16
-	logBuckets = 64 * logSub
+	logBuckets = (36 - 3) * logSub
 )
 
 type logHist [logBuckets]uint32
@@ -30,6 +32,18 @@ func logBucketValue(b int) int64 {
 	}
 	e := b/logSub + 3
 	return int64(logSub+b%logSub+1)<<(e-4) - 1
+}
+
+// record counts one latency. Hot path: no allocation.
+func (h *logHist) record(latencyNs int64) {
+	h[min(logBucket(latencyNs), logBuckets-1)]++
+}
+
+// add adds o's counts to h.
+func (h *logHist) add(o *logHist) {
+	for b, n := range o {
+		h[b] += n
+	}
 }
 
 // quantile returns the value at quantile q (0..1) over count values.

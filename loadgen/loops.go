@@ -42,7 +42,7 @@ type loops struct {
 // (connection id i goes to worker i mod Workers), and the idle/slow loop
 // when the run has idle connections or slow readers. On error nothing is
 // left open.
-func newLoops(sh *shared, fdLimit, seconds int) (*loops, error) {
+func newLoops(sh *shared, fdLimit int) (*loops, error) {
 	cfg := sh.cfg
 	l := &loops{sh: sh, workers: make([]*worker, cfg.Workers)}
 	for i := range l.workers {
@@ -50,7 +50,7 @@ func newLoops(sh *shared, fdLimit, seconds int) (*loops, error) {
 		for id := i; id < cfg.Conns; id += cfg.Workers {
 			ids = append(ids, int32(id))
 		}
-		w, err := newWorker(sh, ids, fdLimit, seconds)
+		w, err := newWorker(sh, ids, fdLimit)
 		if err != nil {
 			for _, w := range l.workers[:i] {
 				w.close()

@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	lp, err := newLoops(sh, int(min(fdLimit, 1<<20)), int(math.Ceil(cfg.Duration.Seconds())))
+	lp, err := newLoops(sh, int(min(fdLimit, 1<<20)))
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func assemble(cfg Config, workers []*worker, ax *aux, windowStartNs, windowEndNs
 		Mode: string(cfg.Mode), Conns: cfg.Conns, SizeBytes: cfg.SizeBytes, Depth: cfg.Depth,
 		RateMsgsPerSec: cfg.RateMsgsPerSec, DurationS: windowS, RateMet: true,
 	}
-	m := mergeWorkers(&l, workers, int(math.Ceil(windowS-1e-9)))
+	m := mergeWorkers(&l, workers)
 	if l.Intended > 0 {
 		l.CompletionRatio = float64(l.Completed) / float64(l.Intended)
 	}
@@ -212,7 +212,12 @@ func assemble(cfg Config, workers []*worker, ax *aux, windowStartNs, windowEndNs
 	} else {
 		l.Warnings = append(l.Warnings, fmt.Sprintf("encode histogram: %v", err))
 	}
-	l.Timeline = timeline(m.secs)
+	if windowS > 0 {
+		// nanotime is CLOCK_MONOTONIC: the orchestrator reads the same
+		// clock to align its /proc readings of the server on the window.
+		l.WindowStartMonoNs = windowStartNs
+	}
+	mergeTimelines(workers, windowEndNs-windowStartNs).addTo(&l)
 	l.Warnings = append(l.Warnings, runWarnings(&l, m, auxSt)...)
 	res.Load = l
 	res.aux = auxSt
@@ -225,17 +230,14 @@ type mergedWorkers struct {
 	hist, lag                  *hdrhistogram.Histogram
 	dropped, recordErrs, stray int64 // histogram values lost; stray echoes
 	sentInWindow, pollNs       int64
-	secs                       []second // the window's seconds
 }
 
-// mergeWorkers adds the workers' counts to l and merges the rest. A window
-// cut short has fewer than the workers' seconds: the later ones fold into
-// its last.
-func mergeWorkers(l *results.Load, workers []*worker, windowSeconds int) mergedWorkers {
+// mergeWorkers adds the workers' counts to l and merges the rest (their
+// timelines: mergeTimelines).
+func mergeWorkers(l *results.Load, workers []*worker) mergedWorkers {
 	m := mergedWorkers{
 		hist: hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs),
 		lag:  hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs),
-		secs: make([]second, max(windowSeconds, 0)),
 	}
 	for _, w := range workers {
 		st := &w.st
@@ -255,29 +257,8 @@ func mergeWorkers(l *results.Load, workers []*worker, windowSeconds int) mergedW
 		if st.lag != nil {
 			m.dropped += m.lag.Merge(st.lag)
 		}
-		if len(m.secs) > 0 {
-			foldSeconds(m.secs, st.secs)
-		}
 	}
 	return m
-}
-
-// foldSeconds adds src's seconds to dst's, the ones past dst's end to its
-// last.
-func foldSeconds(dst, src []second) {
-	for i := range src {
-		d := &dst[min(i, len(dst)-1)]
-		d.completed += src[i].completed
-		d.failed += src[i].failed
-		if src[i].lat != nil {
-			if d.lat == nil {
-				d.lat = new(logHist)
-			}
-			for b, n := range src[i].lat {
-				d.lat[b] += n
-			}
-		}
-	}
 }
 
 // addAuxFigures puts the idle/slow loop's counts into l.
@@ -318,23 +299,13 @@ func addSendLag(l *results.Load, cfg Config, lag *hdrhistogram.Histogram, sentRa
 	}
 }
 
-// timeline is the window second by second; nil for an empty window.
-func timeline(secs []second) []results.Second {
-	var tl []results.Second
-	for i, s := range secs {
-		sec := results.Second{ElapsedS: float64(i), Completed: s.completed, Failed: s.failed}
-		if s.lat != nil {
-			sec.P99Us = float64(s.lat.quantile(0.99, s.completed)) / 1e3
-		}
-		tl = append(tl, sec)
-	}
-	return tl
-}
-
 // runWarnings are the warnings about how the run went that l's figures do
 // not say on their own.
 func runWarnings(l *results.Load, m mergedWorkers, auxSt auxStats) []string {
 	var ws []string
+	if w := stallWarning(l); w != "" {
+		ws = append(ws, w)
+	}
 	if l.ClientBound {
 		ws = append(ws, fmt.Sprintf("client-bound: the load generator used %.0f%% of its CPUs; the figures may be the client's limit", 100*l.ClientCPUUtil))
 	}

@@ -67,12 +67,6 @@ type conn struct {
 	ring []sendRec // by seq % depth; covers [doneSeq, nextSeq)
 }
 
-// second is one second of the timeline, by the time messages finished.
-type second struct {
-	completed, failed int64
-	lat               *logHist // completed latencies; nil until used
-}
-
 // workerStats is everything a worker measured; merged after the run.
 type workerStats struct {
 	intended, completed, timedOut, errored, corrupted int64
@@ -82,7 +76,6 @@ type workerStats struct {
 	pollNs                                            int64 // open loop: idle polling during the window
 	connectedAtStart                                  int
 	hist, lag                                         *hdrhistogram.Histogram
-	secs                                              []second
 }
 
 // shared is the read-only run description every worker uses.
@@ -143,6 +136,7 @@ type worker struct {
 	cs       *connectStats
 
 	st workerStats
+	tl timelineRec
 }
 
 const (
@@ -161,7 +155,7 @@ const (
 	pollAheadNs = 100_000
 )
 
-func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, error) {
+func newWorker(sh *shared, ids []int32, fdLimit int) (*worker, error) {
 	p, err := poller.New(maxEvents)
 	if err != nil {
 		return nil, err
@@ -208,7 +202,7 @@ func newWorker(sh *shared, ids []int32, fdLimit int, seconds int) (*worker, erro
 	if w.open {
 		w.st.lag = hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
 	}
-	w.st.secs = make([]second, max(seconds, 1))
+	w.tl = newTimelineRec(sh.cfg.Duration)
 	return w, nil
 }
 
@@ -477,6 +471,7 @@ func (w *worker) recordFirstSend(c *conn, seq int64, sentNs, admittedNs int64) {
 	r.counted = w.inWindow(admittedNs)
 	if r.counted {
 		w.st.intended++
+		w.tl.counts[w.tl.slot(admittedNs, w.windowStartNs, w.windowEndNs)].started++
 	}
 }
 
@@ -565,18 +560,14 @@ func (w *worker) complete(c *conn, seq int64, now int64) {
 		startNs = c.ring[seq%w.sh.depth].sentNs
 	}
 	latencyNs := now - startNs
-	sec := w.second(now)
+	i := w.tl.slot(now, w.windowStartNs, w.windowEndNs)
 	if latencyNs > w.sh.timeoutNs {
 		w.st.timedOut++
-		sec.failed++
+		w.tl.fail(i, classTimedOut)
 		return
 	}
 	w.st.completed++
-	sec.completed++
-	if sec.lat == nil {
-		sec.lat = new(logHist) // once per second, not per message
-	}
-	sec.lat[logBucket(latencyNs)]++
+	w.tl.complete(i, latencyNs)
 	w.record(w.st.hist, latencyNs)
 }
 
@@ -603,12 +594,6 @@ func (w *worker) recordLag(lagNs int64) {
 	}
 }
 
-func (w *worker) second(now int64) *second {
-	i := (now - w.windowStartNs) / 1e9
-	i = min(max(i, 0), int64(len(w.st.secs)-1))
-	return &w.st.secs[i]
-}
-
 // fail finishes message seq with a failure class.
 func (w *worker) fail(c *conn, seq int64, class int, now int64) {
 	if _, counted := w.startOf(c, seq); !counted {
@@ -622,7 +607,7 @@ func (w *worker) fail(c *conn, seq int64, class int, now int64) {
 	case classCorrupted:
 		w.st.corrupted++
 	}
-	w.second(now).failed++
+	w.tl.fail(w.tl.slot(now, w.windowStartNs, w.windowEndNs), class)
 }
 
 // sentFrontier is the first message of c with no byte on the current socket.
@@ -810,6 +795,7 @@ func (w *worker) finish(now int64) error {
 		for _, c := range w.conns {
 			w.st.intended += w.pacer.CountBefore(int(c.id), w.windowEndNs) - w.pacer.CountBefore(int(c.id), w.windowStartNs)
 		}
+		w.openStarts()
 	}
 	st := &w.st
 	if sum := st.completed + st.timedOut + st.errored + st.corrupted; sum != st.intended {

@@ -28,6 +28,13 @@ type Options struct {
 	// its Cell.Label (e.g. "closed c=1000 64B d=1"). Default: the closed,
 	// depth-1 point with the most connections at the smallest size.
 	SpectrumPoint string
+	// TimelinePoints selects the points whose window is charted interval
+	// by interval: a record's point_id (that repeat is shown for its
+	// model) or a Cell.Label. Default: the headline point (the spectrum's)
+	// and the points where a repeat stalled or failed messages (see
+	// selectTimelines). A name the run does not have is an error wrapping
+	// ErrUnknownPoint.
+	TimelinePoints []string
 }
 
 // withDefaults returns o with every zero field set to its default. It takes
@@ -291,6 +298,10 @@ type Analysis struct {
 	Failed   []*results.Record
 	Warnings []string
 	Classes  []ClassResult
+	// Timelines are the points whose window is charted interval by
+	// interval; TimelineNotes say which were left out and why.
+	Timelines     []Timeline
+	TimelineNotes []string
 }
 
 // Analyze aggregates a run. It fails only when no record could be used.
@@ -323,6 +334,11 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 		a.Warnings = append(a.Warnings, p.summarize()...)
 	}
 	a.Classes = recommend(a)
+	notes, err := a.selectTimelines()
+	if err != nil {
+		return nil, fmt.Errorf("analyze %s: timeline: %w", run.Path, err)
+	}
+	a.TimelineNotes = notes
 	return a, nil
 }
 
@@ -619,37 +635,21 @@ func (ps *perfSamples) add(r *results.Record) {
 	}
 }
 
-// serverSaturated is the share of its CPUs a server must use to count as at
-// capacity itself.
-const serverSaturated = 0.9
-
 // clientLimited reports whether a record's figure is the load generator's
-// limit rather than the server's: the generator flagged itself client_bound
-// (≥ 90% of its CPUs) and the server had CPU to spare. On a 2-core machine
-// echo costs client and server about the same per message, so at capacity
-// both run near 100%; then the figure is the server's capacity under this
-// client, the same client every model faced, and it may be ranked. Without
-// server figures a client_bound record counts as limited.
-func clientLimited(r *results.Record) bool {
-	if r.Load == nil || !r.Load.ClientBound {
-		return false
-	}
-	cpus := r.Env.ServerGOMAXPROCS
-	if r.ServerStats == nil || cpus <= 0 {
-		return true
-	}
-	return r.ServerStats.CPUUtil < serverSaturated*float64(cpus)
+// limit rather than the server's (results.Record.ClientLimited: the SLO
+// search judges by the same rule).
+func clientLimited(r *results.Record) bool { return r.ClientLimited() }
+
+// slo is the objective the report judges open-loop points by.
+func (o Options) slo() results.SLO {
+	return results.SLO{P99Us: o.SLOP99Us, Completion: o.SLOCompletion}
 }
 
-// holds reports whether an open-loop record held its offered load: the rate
-// was met, completion reached the SLO and p99 stayed under it.
-func holds(r *results.Record, opt Options) bool {
-	if r.Status != results.StatusOK || r.Load == nil {
-		return false
-	}
-	l := r.Load
-	return l.RateMet && !clientLimited(r) && l.CompletionRatio >= opt.SLOCompletion && l.LatencyUs.P99 <= opt.SLOP99Us && l.Corrupted == 0
-}
+// holds reports whether an open-loop record held its offered load
+// (results.SLO.Held, as the orchestrator's SLO search decides it): the rate
+// was met by a load generator that was not the limit, nothing came back
+// corrupted, completion reached the SLO and p99 stayed under it.
+func holds(r *results.Record, opt Options) bool { return opt.slo().Held(r) }
 
 // Cells returns the distinct cells that match keep, sorted.
 func (a *Analysis) Cells(keep func(Cell) bool) []Cell {

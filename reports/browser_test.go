@@ -112,7 +112,8 @@ func TestReportInBrowser(t *testing.T) {
 	if m := regexp.MustCompile(`<div id="render-check">([^<]*)</div>`).FindStringSubmatch(dom); m != nil {
 		verdict = m[1]
 	}
-	if want := "RENDER-OK 9"; verdict != want {
+	// 9 charts, the SLO rates and 3 timelines (headline, a stall, failures).
+	if want := "RENDER-OK 13"; verdict != want {
 		t.Errorf("render check = %q, want %q", verdict, want)
 	}
 	// The verdict grid must be whole on the first screen, without

@@ -46,14 +46,20 @@ const errBarNote = "Error bars: 95% CI of the median across repeats (min–max w
 func (a *Analysis) charts(withPNG bool) (charts []Chart, notes []string, err error) {
 	builders := []func() (*figure, string){
 		a.throughputFigure, a.latencyFigure, a.sweepFigure, a.workFigure, a.completionFigure,
-		a.cpuFigure, a.memoryFigure, a.spectrumFigure, a.churnFigure,
+		a.cpuFigure, a.memoryFigure, a.spectrumFigure, a.churnFigure, a.sloFigure,
 	}
+	var figs []*figure
 	for _, b := range builders {
 		f, note := b()
 		if f == nil {
 			notes = append(notes, note)
 			continue
 		}
+		figs = append(figs, f)
+	}
+	figs = append(figs, a.timelineFigures()...)
+	notes = append(notes, a.TimelineNotes...)
+	for _, f := range figs {
 		f.footnote = a.EnvLine() + " · run " + orDash(a.runID())
 		f.a = a
 		if f.legend == nil {

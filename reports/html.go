@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -40,6 +41,7 @@ type htmlData struct {
 	MinDiff    int
 	MinCI      int
 	Stacks     []string
+	SLO        []SLORate
 }
 
 // WriteHTML writes the self-contained report: every chart is embedded as an
@@ -50,7 +52,7 @@ func WriteHTML(w io.Writer, a *Analysis, charts []Chart, chartNotes []string) er
 
 func writeHTML(w io.Writer, a *Analysis, charts []Chart, chartNotes []string, opt htmlOptions) error {
 	d := htmlData{A: a, RunID: a.runID(), ChartNotes: chartNotes, Unranked: a.unrankedAggregates(),
-		Alpha: stat.Alpha, MinDiff: stat.MinForDifference, MinCI: stat.MinForCI}
+		Alpha: stat.Alpha, MinDiff: stat.MinForDifference, MinCI: stat.MinForCI, SLO: a.SLORates()}
 	for _, c := range charts {
 		src := "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(c.SVG)
 		if opt.placeholders {
@@ -93,7 +95,17 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"lower":  strings.ToLower,
 	"isPick": func(s string) bool { return s == StatusPick || s == StatusTie },
 	"delta":  signedPct,
+	"share":  shareLabel,
+	"facts":  TimelineFacts,
 }).Parse(reportHTML))
+
+// shareLabel is an SLO rate's share of capacity: "0.83", "–" when unknown.
+func shareLabel(s SLORate) string {
+	if f := s.ShareOfCapacity(); !math.IsNaN(f) {
+		return fmt.Sprintf("%.2f", f)
+	}
+	return "–"
+}
 
 func spread(s stat.Summary) string {
 	if s.N == 0 {
@@ -166,7 +178,7 @@ details{margin:8px 0}
 {{if .A.Warnings}}<div class="box" id="warnings"><b>Warnings</b>
 <ul>{{range .A.Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 
-<nav><a href="#charts">Charts</a><a href="#classes">Workload classes</a><a href="#points">All points</a><a href="#env">Environment</a><a href="#method">Method</a></nav>
+<nav><a href="#charts">Charts</a><a href="#slo">SLO rates</a><a href="#timelines">Timelines</a><a href="#classes">Workload classes</a><a href="#points">All points</a><a href="#env">Environment</a><a href="#method">Method</a></nav>
 
 <h2 id="charts">Charts</h2>
 {{range .Charts}}<figure id="chart-{{.Name}}">
@@ -174,6 +186,8 @@ details{margin:8px 0}
 <figcaption><b>{{.Title}}.</b> {{.Caption}} Files: <code>charts/{{.Name}}.svg</code>, <code>charts/{{.Name}}.png</code>.</figcaption>
 </figure>
 {{end}}{{range .ChartNotes}}<p class="why">Not drawn: {{.}}</p>{{end}}
+{{template "slo" .}}
+{{template "timelines" .A}}
 
 <h2 id="classes">Workload classes: the points behind each recommendation</h2>
 {{range .A.Classes}}<h3 id="class-{{.ID}}">{{.Name}} — {{.Headline}}</h3>
@@ -232,3 +246,19 @@ details{margin:8px 0}
 </body>
 </html>
 `
+
+// timelineHTML is the SLO rates' table and the list of timelines, after the
+// charts.
+var _ = template.Must(reportTemplate.New("slo-and-timelines").Parse(timelineHTML))
+
+const timelineHTML = `{{define "slo"}}<h2 id="slo">Highest rate within the SLO</h2>
+{{if .SLO}}<p class="why">Objective: {{.A.SLOObjective}}. Per repeat, the highest offered rate that held it (the sweep's fixed loads and the SLO search's steps together; a miss below a success is noise), as <code>echobench run</code> prints it; median over repeats with its 95% CI, and its share of the model's closed-loop capacity. <a href="#chart-slo">Chart</a>.</p>
+<table>
+<tr><th>Open-loop point</th><th>Model</th><th class="n">msgs/s held</th><th class="n">95% CI</th><th class="n">min–max</th><th class="n">n</th><th class="n">of capacity</th><th>Note</th></tr>
+{{range .SLO}}<tr><td><code>{{label .Group}}</code></td><td><span class="sw" style="background:{{color $.A .Model}}"></span>{{.Model}}</td><td class="n">{{sum .Rate}}</td><td class="n">{{ci .Rate}}</td><td class="n">{{spread .Rate}}</td><td class="n">{{.Rate.N}}</td><td class="n">{{share .}}</td><td class="flag">{{.Note}}</td></tr>
+{{end}}</table>{{else}}<p class="why">The run has no open-loop sweep or SLO search.</p>{{end}}
+{{end}}{{define "timelines"}}<h2 id="timelines">What happened during the window</h2>
+{{if .Timelines}}<p class="why">The window of these points in intervals of 100 ms (wider for windows over 6 minutes): messages per second, failed messages, stalls (no message completed while some were outstanding), p99 and the server's CPU, one row per model.</p>
+<ul>{{range .Timelines}}<li><a href="#chart-{{.Name}}"><code>{{label .Cell}}</code></a> ({{.Why}})<ul>{{range .Records}}<li>{{facts .}}</li>{{end}}</ul></li>
+{{end}}</ul>{{else}}<p class="why">No point is charted.</p>{{end}}{{range .TimelineNotes}}<p class="why">{{.}}</p>{{end}}
+{{end}}`

@@ -90,6 +90,8 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		}
 		b.WriteString("\n† not ranked (see above). n = repeats; no CI below 6 repeats.\n")
 	}
+	writeSLOMD(&b, a)
+	writeTimelinesMD(&b, a)
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
@@ -152,4 +154,38 @@ func (a *Analysis) unrankedAggregates() []*Aggregate {
 		}
 	}
 	return out
+}
+
+// writeSLOMD writes the SLO rates: the objective, a table and the chart.
+func writeSLOMD(b *strings.Builder, a *Analysis) {
+	b.WriteString("\n## Highest rate within the SLO\n\n")
+	rates := a.SLORates()
+	if len(rates) == 0 {
+		b.WriteString("The run has no open-loop sweep or SLO search.\n")
+		return
+	}
+	fmt.Fprintf(b, "Objective: %s. Per repeat, the highest offered rate that held it (sweep and SLO-search points together; a miss below a success is noise), as `echobench run` prints it; median, 95%% CI and n over repeats.\n\n", a.SLOObjective())
+	b.WriteString("| Open-loop point | Model | msgs/s held | 95% CI | n | of capacity | Note |\n|---|---|---:|---:|---:|---:|---|\n")
+	for _, r := range rates {
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %d | %s | %s |\n", r.Group.Label(), r.Model, num(r.Rate.Median), r.Rate.CIString(), r.Rate.N, shareLabel(r), mdEscape(r.Note))
+	}
+	b.WriteString("\n![Highest rate within the SLO](charts/slo.svg)\n")
+}
+
+// writeTimelinesMD lists the charted timelines with what each repeat's
+// window held.
+func writeTimelinesMD(b *strings.Builder, a *Analysis) {
+	b.WriteString("\n## What happened during the window\n\n")
+	if len(a.Timelines) == 0 {
+		b.WriteString("No point is charted.\n")
+	}
+	for _, t := range a.Timelines {
+		fmt.Fprintf(b, "- `%s` (%s): [charts/%s.svg](charts/%s.svg)\n", t.Cell.Label(), mdEscape(t.Why), t.Name, t.Name)
+		for _, r := range t.Records {
+			fmt.Fprintf(b, "  - %s\n", mdEscape(TimelineFacts(r)))
+		}
+	}
+	for _, n := range a.TimelineNotes {
+		fmt.Fprintf(b, "\n%s\n", mdEscape(n))
+	}
 }

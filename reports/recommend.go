@@ -326,10 +326,10 @@ func (a *Analysis) uniq(f func(Cell) (Cell, bool)) []Cell {
 }
 
 // sustainedSample is, per repeat, the highest offered rate of the group that
-// held (0 when none did). As in the orchestrator's SLO search, a miss below a
-// success is treated as noise.
+// held (0 when none did): results.HighestRateHeld, as in the orchestrator's
+// SLO search, so a miss below a success is noise.
 func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, bool) {
-	best := map[int]float64{}
+	tries := map[int][]results.RateTry{}
 	clientBound := 0
 	for i := range a.Run.Records {
 		r := &a.Run.Records[i]
@@ -343,18 +343,14 @@ func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, b
 		if clientLimited(r) {
 			clientBound++
 		}
-		b := best[r.Repeat]
-		if holds(r, a.Options) {
-			b = math.Max(b, offered(r))
-		}
-		best[r.Repeat] = b
+		tries[r.Repeat] = append(tries[r.Repeat], results.RateTry{RateMsgsPerSec: results.OfferedRate(r), Held: holds(r, a.Options)})
 	}
-	if len(best) == 0 {
+	if len(tries) == 0 {
 		return stat.Summary{}, "", false
 	}
 	var vals []float64
-	for _, v := range best {
-		vals = append(vals, v)
+	for _, t := range tries {
+		vals = append(vals, results.HighestRateHeld(t))
 	}
 	why := ""
 	if clientBound > 0 {
@@ -368,13 +364,6 @@ func sustainedSample(a *Analysis, model string, g Cell) (stat.Summary, string, b
 func sameGroup(sc, g Cell) bool {
 	return sc.Conns == g.Conns && sc.SizeBytes == g.SizeBytes && sc.Depth == g.Depth && sc.Mode == g.Mode &&
 		sc.IdleConns == g.IdleConns && sc.SlowReaders == g.SlowReaders && sc.SlowReadBytesPerSec == g.SlowReadBytesPerSec && sc.Work == g.Work
-}
-
-func offered(r *results.Record) float64 {
-	if r.Load != nil && r.Load.RateMsgsPerSec > 0 {
-		return r.Load.RateMsgsPerSec
-	}
-	return r.Scenario.RateMsgsPerSec
 }
 
 func (d classDef) evaluate(a *Analysis) ClassResult {

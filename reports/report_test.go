@@ -138,7 +138,8 @@ func TestGoldenHTML(t *testing.T) {
 	t.Parallel()
 	a := analyzeTestRun(t)
 	var charts []Chart
-	for _, n := range []string{"throughput", "latency", "sweep", "work", "completion", "cpu", "memory", "spectrum"} {
+	for _, n := range []string{"throughput", "latency", "sweep", "work", "completion", "cpu", "memory", "spectrum", "churn", "slo",
+		"timeline-closed-c-1000-64b-d-1", "timeline-closed-c-64-64b-d-1", "timeline-sweep-c-64-64b-d-1-load-1.10"} {
 		charts = append(charts, Chart{Name: n, Title: n + " title", Caption: n + " caption"})
 	}
 	var b bytes.Buffer
@@ -167,7 +168,8 @@ func TestChartsRender(t *testing.T) {
 			t.Errorf("%s: SVG %d bytes, PNG %d bytes; want an SVG only", c.Name, len(c.SVG), len(c.PNG))
 		}
 	}
-	if got := strings.Join(names, ","); got != "throughput,latency,sweep,work,completion,cpu,memory,spectrum,churn" {
+	if got := strings.Join(names, ","); got != "throughput,latency,sweep,work,completion,cpu,memory,spectrum,churn,slo,"+
+		"timeline-closed-c-1000-64b-d-1,timeline-closed-c-64-64b-d-1,timeline-sweep-c-64-64b-d-1-load-1.10" {
 		t.Errorf("charts = %s", got)
 	}
 	f, _ := a.spectrumFigure()

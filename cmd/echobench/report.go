@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"echobench/reports"
 )
@@ -32,6 +34,7 @@ Examples:
   echobench report results/20261101T120000Z
   echobench report results --latest
   echobench report results/run1 --out /tmp/report --slo-p99 1ms
+  echobench report results/run1 --timeline 'closed c=1000 64B d=1,r2/epoll/closed/c64-s64-d1'
 
 Flags:
 `
@@ -45,6 +48,8 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	sloCompletion := fs.Float64("slo-completion", 0, "completion `ratio` an open-loop point must reach to hold its load (default: the run's objective, else 0.999)")
 	png := fs.Bool("png", true, "also write every chart as PNG (the slowest part; the HTML embeds SVG)")
 	spectrum := fs.String("spectrum", "", "point `label` of the percentile-spectrum chart, as in the report's tables (default: most connections, smallest size)")
+	var timeline pointList
+	fs.Var(&timeline, "timeline", "`POINTS` whose window to chart in 100 ms intervals, comma-separated: point_ids (as in results.csv; that repeat is shown) or point labels (as in the report's tables) (default: the headline point and the worst points with stalls or failures)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), reportUsage)
 		fs.PrintDefaults()
@@ -76,7 +81,11 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 	}
 	a, err := reports.Analyze(run, reports.Options{
 		SLOP99Us: float64(slo.Microseconds()), SLOCompletion: *sloCompletion, SpectrumPoint: *spectrum,
+		TimelinePoints: timeline,
 	})
+	if errors.Is(err, reports.ErrUnknownPoint) {
+		return usagef("report: --timeline: %v", err)
+	}
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -101,5 +110,20 @@ func runReport(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "  %-34s %s\n", c.Name+":", c.Headline)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n      %s\n      %s\n      %s/ (%d files)\n", w.Index, w.Summary, w.CSV, w.Charts, len(w.ChartFiles))
+	return nil
+}
+
+// pointList is a flag of comma-separated point names; it may be repeated.
+type pointList []string
+
+func (p *pointList) String() string { return strings.Join(*p, ",") }
+
+func (p *pointList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			return errors.New("an empty point name")
+		}
+		*p = append(*p, s)
+	}
 	return nil
 }

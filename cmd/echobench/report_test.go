@@ -48,11 +48,25 @@ func TestReportCommand(t *testing.T) {
 
 	out := filepath.Join(root, "elsewhere")
 	stdout.Reset()
-	if err := run2(&stdout, &stderr, "report", filepath.Join(dir, "results.jsonl"), "--out", out, "--slo-p99", "1ms", "--png=false"); err != nil {
+	// --timeline: a record's point_id (its repeat is shown) and a point
+	// label whose records have no timeline (made before they existed).
+	stderr.Reset()
+	if err := run2(&stdout, &stderr, "report", filepath.Join(dir, "results.jsonl"), "--out", out, "--slo-p99", "1ms", "--png=false",
+		"--timeline", "evio/closed/c64/s64/d1/r2,sweep c=64 64B d=1 load=0.95"); err != nil {
 		t.Fatalf("report --out: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "index.html")); err != nil {
 		t.Errorf("--out ignored: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "charts", "timeline-closed-c-64-64b-d-1.svg")); err != nil {
+		t.Errorf("--timeline: chart not written: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "Timeline of sweep c=64 64B d=1 load=0.95: no repeat recorded its window in intervals") {
+		t.Errorf("--timeline of a point without timelines: no note on stderr:\n%s", stderr.String())
+	}
+	if sum, _ := os.ReadFile(filepath.Join(out, "summary.md")); !strings.Contains(string(sum), "evio repeat 2:") ||
+		strings.Contains(string(sum), "timeline-closed-c-1000") {
+		t.Errorf("--timeline: summary.md does not show evio's repeat 2, or shows an unpicked point")
 	}
 }
 
@@ -70,6 +84,8 @@ func TestReportAndCompareUsage(t *testing.T) {
 		{"report of a missing path", []string{"report", filepath.Join(root, "nope")}, 1, "no such file"},
 		{"report with a bad SLO", []string{"report", dir, "--slo-completion", "2"}, 2, "slo-completion"},
 		{"report with a NaN SLO", []string{"report", dir, "--slo-completion", "NaN"}, 2, "slo-completion"},
+		{"report of an unknown timeline point", []string{"report", dir, "--png=false", "--timeline", "closed c=3 64B d=1"}, 2, "--timeline"},
+		{"report with an empty timeline point", []string{"report", dir, "--timeline", "a,,b"}, 2, "timeline"},
 		{"compare with one run", []string{"compare", dir}, 2, "want OLD and NEW"},
 		{"compare a run with itself", []string{"compare", dir, dir}, 0, ""},
 	}

@@ -285,6 +285,11 @@ sizes = [64]
 		if rec.Noise == nil {
 			t.Errorf("%s: no noise figures", name)
 		}
+		// The server's CPU lands on the load's 100 ms grid, up to its end:
+		// the sampler reads on until the load generator exits.
+		if n := len(st.Intervals); n == 0 || n > len(rec.Load.Intervals) || rec.Load.WindowStartMonoNs == 0 {
+			t.Errorf("%s: %d server intervals for %d load intervals (window start %d)", name, n, len(rec.Load.Intervals), rec.Load.WindowStartMonoNs)
+		}
 		if w := undisturbedWarnings(rec); len(w) != 0 {
 			t.Errorf("%s: warnings %v", name, w)
 		}
@@ -293,6 +298,14 @@ sizes = [64]
 	// the machine (it has its own pinned CPU, shared with other tests).
 	if st := byServer["busy"].ServerStats; st == nil || st.CPUUtil < 0.1 || st.CPUUserS <= 0 {
 		t.Errorf("busy: CPU not measured: %+v", st)
+	} else {
+		var cpuS float64
+		for _, iv := range st.Intervals {
+			cpuS += iv.CPUUserS + iv.CPUSysS
+		}
+		if cpuS <= 0 {
+			t.Errorf("busy: no CPU in its intervals %+v", st.Intervals)
+		}
 	}
 	crash := check("crash", results.StatusFailed, "exited with status 3 before it was ready")
 	if crash.ExitStatus == nil || *crash.ExitStatus != 3 || !strings.Contains(crash.StderrTail, "simulated crash") {

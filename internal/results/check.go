@@ -17,6 +17,9 @@ const (
 	maxLatencyUs = float64(HistHighestNs / 1000)
 	// maxWindowS is a day: bench's longest window is 24 h.
 	maxWindowS = 86400 + 3600
+	// maxIntervals is far above the load generator's cap on a window's
+	// intervals (3600), and keeps a damaged record from holding millions.
+	maxIntervals = 100_000
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -50,6 +53,13 @@ func (r *Record) Check() error {
 			if err := f.check(); err != nil {
 				return fmt.Errorf("point %s: server_stats.%w", r.PointID, err)
 			}
+		}
+		var intervalMs int64
+		if r.Load != nil {
+			intervalMs = r.Load.IntervalMs
+		}
+		if err := s.checkServerIntervals(intervalMs); err != nil {
+			return fmt.Errorf("point %s: server_stats.%w", r.PointID, err)
 		}
 	}
 	return nil
@@ -115,5 +125,5 @@ func (l *Load) check() error {
 	if sum := l.Completed + l.TimedOut + l.Errored + l.Corrupted; sum != l.Intended {
 		return fmt.Errorf("completed + timed_out + errored + corrupted = %d, but intended = %d", sum, l.Intended)
 	}
-	return nil
+	return l.checkIntervals()
 }

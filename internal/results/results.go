@@ -307,9 +307,32 @@ type Load struct {
 	// HDR is the merged latency histogram (ns), HdrHistogram V2 compressed,
 	// base64.
 	HDR string `json:"hdr"`
-	// Timeline has one entry per second of the measured window.
+	// Timeline has one entry per second of the measured window (messages
+	// that finished in the drain after it count in its last second). It
+	// is derived from Intervals, so it is left out when those are wider
+	// than a second (windows longer than an hour).
 	Timeline []Second `json:"timeline,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	// IntervalMs is the width of each entry of Intervals: 100 ms, or the
+	// next of 200, 500, 1000, 2000, 5000 ... ms that keeps a long window
+	// within the load generator's cap on intervals (3600), so its memory
+	// stays bounded. The last interval is shorter when the window is not
+	// a whole number of them.
+	IntervalMs int64 `json:"interval_ms,omitempty"`
+	// Intervals is the window in fixed-width intervals from its start,
+	// finer than Timeline, so that a stall, a GC pause or a server slowing
+	// down shows. Each message counts in the interval in which it finished
+	// (started: in which it started); see Interval. Records written before
+	// it existed have none.
+	Intervals []Interval `json:"intervals,omitempty"`
+	// Drain holds the window's messages that finished after it ended,
+	// during the drain of up to the message timeout: Intervals plus Drain
+	// add up to the totals above.
+	Drain *Interval `json:"drain,omitempty"`
+	// WindowStartMonoNs is CLOCK_MONOTONIC (ns) of this host when the
+	// window began: the orchestrator aligns its /proc readings of the
+	// server on it (ServerStats.Intervals). Meaningless on another host.
+	WindowStartMonoNs int64    `json:"window_start_mono_ns,omitempty"`
+	Warnings          []string `json:"warnings,omitempty"`
 }
 
 // ConnectFailures splits failed connection attempts by cause. Ports
@@ -396,6 +419,31 @@ type Second struct {
 	P99Us     float64 `json:"p99_us"`
 }
 
+// Interval is one interval of Load.Intervals: the window's messages that
+// started and finished in it, by outcome.
+type Interval struct {
+	// Started is the window's messages that started in the interval: first
+	// sent (closed loop) or due (open loop, its intended time).
+	Started   int64 `json:"started"`
+	Completed int64 `json:"completed"`
+	TimedOut  int64 `json:"timed_out,omitempty"`
+	Errored   int64 `json:"errored,omitempty"`
+	Corrupted int64 `json:"corrupted,omitempty"`
+	// P99Us is the p99 latency of the messages completed in the interval,
+	// from a small log histogram (≈4% resolution); 0 when none completed.
+	P99Us float64 `json:"p99_us,omitempty"`
+}
+
+// Failed is the interval's timed out, errored and corrupted messages.
+func (iv Interval) Failed() int64 { return iv.TimedOut + iv.Errored + iv.Corrupted }
+
+// ServerInterval is the server's CPU time in one interval of
+// Load.Intervals.
+type ServerInterval struct {
+	CPUUserS float64 `json:"cpu_user_s"`
+	CPUSysS  float64 `json:"cpu_sys_s"`
+}
+
 // ServerStats is sampled from /proc for the server process during the
 // measured window.
 type ServerStats struct {
@@ -415,4 +463,10 @@ type ServerStats struct {
 	RSSBytesPerConn float64 `json:"rss_bytes_per_conn"`
 	// CPUTimeline is server CPU utilisation per second of the window.
 	CPUTimeline []float64 `json:"cpu_timeline,omitempty"`
+	// Intervals is the server's CPU time per interval of Load.Intervals
+	// (same grid, aligned on Load.WindowStartMonoNs), from /proc readings
+	// every 50 ms spread evenly over the time between two readings; the
+	// kernel counts CPU time in 10 ms clock ticks, so a 100 ms interval
+	// reads to about 0.1 CPU. It ends early when the readings did.
+	Intervals []ServerInterval `json:"intervals,omitempty"`
 }

@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"echobench/internal/results"
 	"echobench/loadgen"
 	"echobench/servers"
@@ -218,6 +220,7 @@ type measured struct {
 	mu                 sync.Mutex
 	completed, errored int64
 	lat                []time.Duration
+	windowStartMonoNs  int64 // CLOCK_MONOTONIC at the window's start
 }
 
 func (m *measured) fail() {
@@ -229,7 +232,7 @@ func (m *measured) fail() {
 // echoActive runs cfg.Conns connections, each echoing one message at a time
 // (paced per connection in open loop), until the window ends.
 func echoActive(cfg loadgen.Config) *measured {
-	m := &measured{}
+	m := &measured{windowStartMonoNs: monoNowNs() + int64(cfg.Warmup)}
 	measureFrom := time.Now().Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
 	perConnGap := time.Duration(0)
@@ -300,7 +303,11 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		SlowReaders: int64(cfg.SlowReaders), SlowReadBytes: ex.slowBytes,
 		// As echobench load reports them: one worker, one P more.
 		Workers: 1, GOMAXPROCS: 2,
+		// The real load generator says so only when an open loop misses.
+		RateMet:           true,
+		WindowStartMonoNs: m.windowStartMonoNs,
 	}
+	addTimeline(&l, cfg)
 	if cfg.SlowReaders > 0 {
 		l.SlowReadBytesPerSec = int64(cfg.SlowReadBytesPerSec)
 	}
@@ -349,4 +356,35 @@ func LookupStack(name string) (Stack, bool) {
 		return Stack{Err: errors.New("python3-missing is not installed: run make deps")}, true
 	}
 	return Stack{}, false
+}
+
+// addTimeline gives l a timeline on the real load generator's grid, its
+// counts spread evenly (the fake does not time its messages): enough for
+// the orchestrator to put the server's CPU on the grid, and for
+// results.Record.Check, which wants the intervals to add up to the totals.
+func addTimeline(l *results.Load, cfg loadgen.Config) {
+	width := loadgen.TimelineWidth(cfg.Duration)
+	n := int64((cfg.Duration + width - 1) / width)
+	l.IntervalMs = width.Milliseconds()
+	l.Intervals = make([]results.Interval, n)
+	for i := range l.Intervals {
+		iv := &l.Intervals[i]
+		iv.Completed = l.Completed / n
+		if int64(i) == n-1 {
+			iv.Completed += l.Completed % n
+			iv.Errored = l.Errored
+		}
+		iv.Started = iv.Completed + iv.Errored
+	}
+	l.Drain = &results.Interval{}
+}
+
+// monoNowNs is CLOCK_MONOTONIC, the clock the load generator stamps its
+// window with.
+func monoNowNs() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano()
 }

@@ -4,7 +4,9 @@
 // at a different rate, absolute rates that one model cannot hold, overload
 // points, idle connections and slow readers, a work family
 // (CPU, waiting, blocking and heavy-tailed handlers, where the event loops
-// serialise blocking calls), and a skipped foreign stack. The figures are invented
+// serialise blocking calls), timelines in 100 ms intervals at three points
+// (a stall, GC pauses, a server slowing under overload), and a skipped
+// foreign stack. The figures are invented
 // from a simple queueing model; they are test input, not measurements.
 package synth
 
@@ -203,6 +205,7 @@ func Records() []results.Record {
 	}
 	out = append(out, rateRecords(next)...)
 	setLoadRuntime(out)
+	addTimelines(out)
 	return out
 }
 
