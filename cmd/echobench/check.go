@@ -39,7 +39,7 @@ case starts its own server, as 'echobench run' starts a [[servers]] command:
 and prints one line, in the suite's order, then a summary:
 
   PASS one-byte  0.01s
-  FAIL half-close-8mib: read echo after half-close: got 8388607 of 8388608 bytes: EOF
+  FAIL half-close-8mib: read echo after half-close: got 8388607 of 8388608 bytes: unexpected EOF
   SKIP work-lone-cpu: myserver does not implement --work cpu (its work kinds: none)
 
 A failure is followed by the rest of what the case reported, indented: the
@@ -295,17 +295,17 @@ func formatResult(r servertest.Result) string {
 	case servertest.Pass:
 		return fmt.Sprintf("PASS %s  %.2fs\n", r.Case, r.Elapsed.Seconds())
 	case servertest.Skip:
-		return fmt.Sprintf("SKIP %s: %s\n", r.Case, indentRest(r.Reason))
+		return fmt.Sprintf("SKIP %s: %s\n", r.Case, indentRest(strings.TrimRight(r.Reason, "\n")))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "FAIL %s: %s\n", r.Case, indentRest(r.Reason))
+	fmt.Fprintf(&b, "FAIL %s: %s\n", r.Case, indentRest(strings.TrimRight(r.Reason, "\n")))
 	reasonSeen := false
 	for _, m := range r.Messages {
 		if m == r.Reason && !reasonSeen {
 			reasonSeen = true
 			continue
 		}
-		b.WriteString("    " + strings.ReplaceAll(m, "\n", "\n    ") + "\n")
+		b.WriteString("    " + indentRest(strings.TrimRight(m, "\n")) + "\n")
 	}
 	return b.String()
 }
