@@ -149,6 +149,17 @@ type Model struct {
 	// error (never fakes it), and the conformance suite runs the work
 	// cases of exactly these kinds.
 	WorkKinds []work.Kind
+	// BlockSerializes says a blocking handler (--work block) stalls every
+	// connection of its loop, as on an event loop; false where a handler
+	// blocks only its own connection (a goroutine per connection). The
+	// conformance case work-block-20-conns asserts whichever it says.
+	BlockSerializes bool
+	// Limitations maps a conformance case (servertest.CaseNames) to the
+	// reason, in the words of the model's package doc, that its library
+	// cannot pass it; the suite, under go test and `echobench check`,
+	// skips that case with the reason. A key that names no case fails the
+	// suite, so a renamed case cannot silently stop being checked.
+	Limitations map[string]string
 }
 
 // EchoOnly is the refusal of a model that implements no work, for its Start:

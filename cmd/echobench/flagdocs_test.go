@@ -46,6 +46,7 @@ func TestFlagsDocumented(t *testing.T) {
 	for _, tt := range []struct{ command, doc string }{
 		{"load", "../../docs/loadgen.md"},
 		{"serve", "../../docs/servers.md"},
+		{"check", "../../docs/conformance.md"},
 	} {
 		docs, flags := docFlags(t, tt.doc), helpFlags(t, tt.command)
 		for _, f := range flags {

@@ -15,11 +15,7 @@ import (
 
 func TestLoadUsageErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		args []string
-		msg  string
-	}{
+	testUsageErrors(t, "load", []usageCase{
 		{"no addr", []string{"--conns", "1"}, "--addr is required"},
 		{"non-loopback addr", []string{"--addr", "10.0.0.1:9000"}, "not loopback"},
 		{"hostname", []string{"--addr", "example.com:80"}, "loopback IP"},
@@ -45,23 +41,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"negative conn lifetime", []string{"--addr", "127.0.0.1:9", "--conn-lifetime", "-1"}, "conn-lifetime must not be negative"},
 		{"negative connect burst", []string{"--addr", "127.0.0.1:9", "--connect-burst", "-1"}, "connect-burst must not be negative"},
 		{"connect burst above the file limit", []string{"--addr", "127.0.0.1:9", "--connect-burst", "50000"}, "connect-burst 50000 is above"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			err := run(&stdout, &stderr, append([]string{"load"}, tt.args...))
-			if code := exitCode(err, &stderr); code != 2 {
-				t.Fatalf("exit %d (err %v), want 2", code, err)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not mention %q", err, tt.msg)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout not empty on a usage error: %q", stdout.String())
-			}
-		})
-	}
+	})
 }
 
 // With --json, stdout is exactly one results.Load object, and --hdr-out

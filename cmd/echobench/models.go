@@ -54,7 +54,8 @@ type modelInfo struct {
 	Reason string `json:"reason,omitempty"`
 	// Command is the foreign stack's argv before --addr and --max-pending.
 	Command []string `json:"command,omitempty"`
-	// Limitations are the conformance cases the stack documents it cannot pass.
+	// Limitations are the conformance cases the model documents it cannot
+	// pass, with the reason; `echobench check MODEL` skips them.
 	Limitations map[string]string `json:"limitations,omitempty"`
 }
 
@@ -163,7 +164,7 @@ func goModelInfos(reg servers.Registry) []modelInfo {
 	var infos []modelInfo
 	for _, name := range reg.Names() {
 		m := reg[name]
-		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: m.Version()}
+		info := modelInfo{Name: name, Kind: "go", Doc: m.Doc, Available: true, Version: m.Version(), Limitations: m.Limitations}
 		if err := m.Available(); err != nil {
 			info.Available, info.Reason, info.Version = false, err.Error(), ""
 		}

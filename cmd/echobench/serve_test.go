@@ -9,11 +9,7 @@ import (
 // Bad serve flags are usage errors naming the flag, before anything binds.
 func TestServeUsageErrors(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name string
-		args []string
-		msg  string
-	}{
+	testUsageErrors(t, "serve", []usageCase{
 		{"too many loops", []string{"netconn", "--loops", "30000"}, "--loops must be 1..1024"},
 		{"zero loops", []string{"netconn", "--loops", "0"}, "--loops must be positive"},
 		{"huge max-pending", []string{"netconn", "--max-pending", "4294967296"}, "--max-pending must be 1.."},
@@ -28,22 +24,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"absurd work", []string{"netconn", "--work", "wait:1000s", "--request-size", "64"}, `mean "1000s" out of range`},
 		{"work without size", []string{"netconn", "--work", "cpu:20us"}, "needs --request-size"},
 		{"huge request", []string{"netconn", "--work", "cpu:20us", "--request-size", "16777217"}, "--request-size must be 1.."},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			err := run(&stdout, &stderr, append([]string{"serve"}, tt.args...))
-			if code := exitCode(err, &stderr); code != 2 {
-				t.Fatalf("exit %d (err %v), want 2", code, err)
-			}
-			if !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q does not mention %q", err, tt.msg)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout not empty on a usage error: %q", stdout.String())
-			}
-		})
-	}
+	})
 }
 
 // A model refuses the work it does not implement, as a usage error naming

@@ -4,24 +4,12 @@ import (
 	"testing"
 
 	"echobench/servers/servertest"
-	"echobench/servers/work"
 )
-
-// Every stack implements every --work kind (docs/stacks.md, "Work per
-// request", says how each does it); none refuses one.
-var stackWorkKinds = []work.Kind{work.CPU, work.Wait, work.Block}
-
-// blockCooperative names the stacks on which `block` (Python's time.sleep)
-// does not stall the whole server, with the reason. Every other stack runs
-// its handlers on one event loop in one thread, where a blocking sleep
-// stalls every connection: the suite asserts that too.
-var blockCooperative = map[string]string{
-	"gevent": "gevent.monkey.patch_all makes time.sleep gevent's cooperative sleep: that is gevent's point",
-}
 
 // TestConformance runs the shared conformance suite against every foreign
 // stack, started exactly as the orchestrator starts it: Argv, Env, and the
-// contract flags the suite appends. A stack that cannot run here is skipped
+// contract flags the suite appends (Stack.Target, which `echobench check
+// STACK` uses too). A stack that cannot run here is skipped
 // with Check's reason, unless ECHOBENCH_REQUIRE_STACKS=1 (CI) and the stack
 // comes from Debian packages, in which case the test fails.
 //
@@ -36,19 +24,11 @@ func TestConformance(t *testing.T) {
 			if !usable(t, s) {
 				t.Skip("unavailable here")
 			}
-			argv, err := s.Argv()
+			target, err := s.Target()
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, cooperative := blockCooperative[s.Name]
-			servertest.Run(t, servertest.Target{
-				Name:            s.Name,
-				Command:         argv,
-				Env:             s.Env,
-				Limitations:     s.Limitations,
-				WorkKinds:       stackWorkKinds,
-				BlockSerializes: !cooperative,
-			})
+			servertest.Run(t, target)
 		})
 	}
 }

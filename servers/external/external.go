@@ -26,8 +26,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
+
+	"echobench/servers/servertest"
+	"echobench/servers/work"
 )
 
 // Stack is one foreign server stack.
@@ -184,6 +188,38 @@ func (s Stack) clone() Stack {
 	s.Env = append([]string(nil), s.Env...)
 	s.args = append([]string(nil), s.args...)
 	return s
+}
+
+// stackWorkKinds: every stack implements every --work kind (docs/stacks.md,
+// "Work per request", says how each does it); none refuses one.
+var stackWorkKinds = []work.Kind{work.CPU, work.Wait, work.Block}
+
+// blockCooperative names the stacks on which `block` (Python's time.sleep)
+// does not stall the whole server, with the reason. Every other stack runs
+// its handlers on one event loop in one thread, where a blocking sleep
+// stalls every connection: the suite asserts that too.
+var blockCooperative = map[string]string{
+	"gevent": "gevent.monkey.patch_all makes time.sleep gevent's cooperative sleep: that is gevent's point",
+}
+
+// Target is the stack as the conformance suite starts it: Argv and Env, its
+// documented Limitations, every work kind, and whether a blocking handler
+// stalls it. TestConformance and `echobench check STACK` both start a
+// stack through it.
+func (s Stack) Target() (servertest.Target, error) {
+	argv, err := s.Argv()
+	if err != nil {
+		return servertest.Target{}, err
+	}
+	_, cooperative := blockCooperative[s.Name]
+	return servertest.Target{
+		Name:            s.Name,
+		Command:         argv,
+		Env:             slices.Clone(s.Env),
+		Limitations:     s.clone().Limitations,
+		WorkKinds:       slices.Clone(stackWorkKinds),
+		BlockSerializes: !cooperative,
+	}, nil
 }
 
 // Argv returns the command that starts the stack's server, up to but not

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // buildDirPrefix names the per-process directory the built binaries go to.
@@ -36,7 +35,10 @@ type buildResult struct {
 // the target {BuildEchobench(t), "serve", MODEL}. The binary is built without
 // -race whatever the test binary is: models are race-tested in their own
 // packages, and here they should run at their normal speed.
-func BuildEchobench(t testing.TB) string {
+func BuildEchobench(t interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}) string {
 	t.Helper()
 	path, err := buildPackage("echobench/cmd/echobench", "echobench")
 	if err != nil {

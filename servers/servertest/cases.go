@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"echobench/servers/work"
@@ -21,11 +20,6 @@ import (
 // Patience of the suite. Variables only so the suite's own tests can shorten
 // them; a conforming server needs a small fraction of each.
 var (
-	// caseTimeout is the I/O deadline of every connection of a case.
-	caseTimeout = 40 * time.Second
-	// watchdogSlack is how long after caseTimeout the watchdog kills a case's
-	// server, for a case stuck somewhere other than socket I/O.
-	watchdogSlack = 10 * time.Second
 	// eofTimeout bounds the wait for EOF once every echoed byte is back
 	// after a half-close.
 	eofTimeout = 5 * time.Second
@@ -36,6 +30,12 @@ var (
 	// case decides the server has stopped reading.
 	stallTimeout = 2 * time.Second
 )
+
+// DefaultCaseTimeout bounds one case once its server is up: every
+// connection of the case has an I/O deadline at 4/5 of it, and at the bound
+// a watchdog kills the server, for a case stuck somewhere other than socket
+// I/O. A conforming server needs a small fraction of it.
+const DefaultCaseTimeout = 50 * time.Second
 
 // SeedEnv names the environment variable that fixes the seed of every case,
 // to replay a failure.
@@ -74,7 +74,7 @@ var cases = append([]testCase{
 
 // env is what a case works with.
 type env struct {
-	t        *testing.T
+	t        Reporter
 	target   Target
 	srv      *serverProc
 	rng      *rand.Rand // owned by the case's goroutine
@@ -83,7 +83,9 @@ type env struct {
 	spec     work.Spec // the server's --work
 }
 
-func runCase(t *testing.T, target Target, c testCase) {
+// runCase runs c against a fresh server of target. bound is the case's
+// time limit (DefaultCaseTimeout).
+func runCase(t Reporter, target Target, c testCase, bound time.Duration) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(SeedEnv); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -110,7 +112,7 @@ func runCase(t *testing.T, target Target, c testCase) {
 		srv:      srv,
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		seed:     seed,
-		deadline: time.Now().Add(caseTimeout),
+		deadline: time.Now().Add(bound - bound/5),
 		spec:     spec,
 	}
 
@@ -120,13 +122,13 @@ func runCase(t *testing.T, target Target, c testCase) {
 		wdMu   sync.Mutex
 		wdDone bool
 	)
-	wd := time.AfterFunc(caseTimeout+watchdogSlack, func() {
+	wd := time.AfterFunc(bound, func() {
 		wdMu.Lock()
 		defer wdMu.Unlock()
 		if wdDone {
 			return
 		}
-		t.Errorf("watchdog: %s %s still running after %v; killing the server's process group %d", target.Name, c.name, caseTimeout+watchdogSlack, srv.pid)
+		t.Errorf("watchdog: %s %s still running after %v; killing the server's process group %d", target.Name, c.name, bound, srv.pid)
 		srv.signalGroup(syscall.SIGKILL)
 	})
 	t.Cleanup(func() {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"echobench/servers"
@@ -58,7 +57,7 @@ type serverProc struct {
 
 // startServer starts target and waits for its LISTENING line. It registers a
 // cleanup that stops the process group, so no process outlives the test.
-func startServer(t *testing.T, target Target, spec work.Spec) *serverProc {
+func startServer(t Reporter, target Target, spec work.Spec) *serverProc {
 	t.Helper()
 	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending(), Work: spec}
 	if spec.Kind != work.None {
@@ -263,7 +262,7 @@ func (p *serverProc) waitExit(d time.Duration) bool {
 // stop ends the process group for good: SIGTERM, then SIGKILL as a last
 // resort, and it waits for the stream drains. Contract violations that
 // only show at the end (extra stdout lines) are reported here.
-func (p *serverProc) stop(t *testing.T) {
+func (p *serverProc) stop(t Reporter) {
 	if !p.hasExited() {
 		p.noteChildren()
 		if err := p.signalGroup(syscall.SIGTERM); err != nil {

@@ -31,6 +31,11 @@
 //			Command: []string{"python3", "servers/python/echo.py", "asyncio-protocol"},
 //		})
 //	}
+//
+// or from a program, as `echobench check` does, with Check. Both run every
+// case through the same code against a Reporter (*testing.T under Run), so
+// a server that passes one passes the other. The package does not import
+// package testing: the echobench binary links it.
 package servertest
 
 import (
@@ -38,8 +43,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"testing"
+	"time"
 
+	"echobench/servers"
 	"echobench/servers/work"
 )
 
@@ -110,28 +116,91 @@ func checkLimitations(target Target) error {
 	return errors.Join(errs...)
 }
 
+// Reporter is what a case reports to: *testing.T under Run, one case's
+// report under Check. As in package testing, Fatal, Fatalf, Skip and Skipf
+// end the calling goroutine (runtime.Goexit), so a case calls them from its
+// own goroutine only; the others are safe from any goroutine.
+type Reporter interface {
+	Helper()
+	Cleanup(func())
+	Error(args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+}
+
+// TestingT is what Run needs of *testing.T beyond Reporter: subtests, and
+// Parallel. It is a constraint rather than *testing.T itself so that this
+// package need not import package testing, which the binary would then link.
+type TestingT[T any] interface {
+	Reporter
+	Parallel()
+	Run(name string, f func(T)) bool
+}
+
+// validate rejects a target no case could start.
+func (tg Target) validate() error {
+	if len(tg.Command) == 0 {
+		return fmt.Errorf("servertest: target %q has an empty Command", tg.Name)
+	}
+	return nil
+}
+
 // Run runs every conformance case against target, each as a subtest with its
 // own server process and watchdog. The subtests call t.Parallel, so Run
 // returns before they finish when t is itself a parallel test's parent; the
-// results are reported on t as usual.
-func Run(t *testing.T, target Target) {
+// results are reported on t as usual. t is a *testing.T.
+func Run[T TestingT[T]](t T, target Target) {
 	t.Helper()
-	if len(target.Command) == 0 {
-		t.Fatalf("servertest: target %q has an empty Command", target.Name)
+	if err := target.validate(); err != nil {
+		t.Fatal(err)
 	}
 	if err := checkLimitations(target); err != nil {
 		t.Error(err)
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if reason, ok := target.Limitations[c.name]; ok {
-				t.Skipf("%s: documented limitation: %s", target.Name, reason)
-			}
-			if reason := skipWork(target, c); reason != "" {
-				t.Skip(reason)
-			}
-			t.Parallel()
-			runCase(t, target, c)
+		t.Run(c.name, func(t T) {
+			caseBody(t, target, c, DefaultCaseTimeout, t.Parallel)
 		})
+	}
+}
+
+// caseBody is one case as both Run and Check run it: the skip rules, then
+// the case against a fresh server. parallel is t.Parallel under Run, which
+// go test schedules; nil under Check, which bounds concurrency itself.
+func caseBody(t Reporter, target Target, c testCase, bound time.Duration, parallel func()) {
+	if reason := skipReason(target, c); reason != "" {
+		t.Skip(reason)
+	}
+	if parallel != nil {
+		parallel()
+	}
+	runCase(t, target, c, bound)
+}
+
+// skipReason says why c does not run against target (a documented
+// limitation, or work of a kind the target does not implement), or "".
+func skipReason(target Target, c testCase) string {
+	if reason, ok := target.Limitations[c.name]; ok {
+		return fmt.Sprintf("%s: documented limitation: %s", target.Name, reason)
+	}
+	return skipWork(target, c)
+}
+
+// ModelTarget is the Go model m as the suite starts it: `BIN serve NAME` of
+// the echobench binary at bin, with the limitations, work kinds and
+// blocking behaviour its registration states. TestGoModels and `echobench
+// check MODEL` both start a model through it.
+func ModelTarget(bin string, m servers.Model) Target {
+	return Target{
+		Name:            m.Name,
+		Command:         []string{bin, "serve", m.Name},
+		Limitations:     m.Limitations,
+		WorkKinds:       m.WorkKinds,
+		BlockSerializes: m.BlockSerializes,
 	}
 }

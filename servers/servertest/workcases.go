@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,19 @@ func skipWork(target Target, c testCase) string {
 	if k == work.None || slices.Contains(target.WorkKinds, k) {
 		return ""
 	}
-	return fmt.Sprintf("%s does not implement --work %v (Target.WorkKinds %v)", target.Name, k, target.WorkKinds)
+	return fmt.Sprintf("%s does not implement --work %v (its work kinds: %s)", target.Name, k, kindList(target.WorkKinds))
+}
+
+// kindList is kinds for a message: "cpu,wait", or "none".
+func kindList(kinds []work.Kind) string {
+	if len(kinds) == 0 {
+		return "none"
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.String()
+	}
+	return strings.Join(names, ",")
 }
 
 // request writes one request of e's pattern on c and reads its echo,

@@ -8,7 +8,9 @@
 // but announces 127.0.0.1), diemid (exits 5 once a connection arrives), busy
 // (echoes and keeps one CPU busy, so its CPU time is sure to be measured),
 // needwork (echoes, but refuses to start, exit 2, unless it got --work and
-// a --request-size the server contract accepts: what reaches a server).
+// a --request-size the server contract accepts: what reaches a server),
+// corrupt (echoes every read with its first byte inverted: a server whose
+// bytes are wrong).
 //
 // Load connects and echoes for real and prints a results.Load. Environment:
 // FAKEBENCH_CAPACITY fixes the closed-loop throughput it reports;
@@ -44,7 +46,7 @@ import (
 )
 
 // Modes are the server behaviours Serve knows.
-var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid", "busy", "needwork"}
+var Modes = []string{"echo", "crash", "never", "ignoreterm", "anyaddr", "diemid", "busy", "needwork", "corrupt"}
 
 // lifetime bounds every fake process: nothing may linger if a test fails.
 const lifetime = 60 * time.Second
@@ -97,7 +99,7 @@ func Serve(args []string) int {
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "fake serve: --work %s --request-size %d\n", cfg.Work, cfg.RequestSizeBytes)
-	case "echo", "diemid":
+	case "echo", "diemid", "corrupt":
 	default:
 		fmt.Fprintf(os.Stderr, "fake serve: unknown model %q\n", mode)
 		return 2
@@ -119,10 +121,7 @@ func Serve(args []string) int {
 				fmt.Fprintln(os.Stderr, "fake serve: dying mid-run")
 				os.Exit(5)
 			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
+			go echoConn(c, mode == "corrupt")
 		}
 	}()
 	<-term
@@ -131,6 +130,29 @@ func Serve(args []string) int {
 		select {}
 	}
 	return 0
+}
+
+// echoConn echoes what c sends until c ends; corrupt inverts the first
+// byte of every read, for a server whose bytes are wrong.
+func echoConn(c net.Conn, corrupt bool) {
+	defer c.Close()
+	if !corrupt {
+		_, _ = io.Copy(c, c)
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			buf[0] ^= 0xff
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Load runs a fake load generator with the flags of `echobench load`, parsed
