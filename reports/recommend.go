@@ -358,7 +358,7 @@ func (d classDef) evaluate(a *Analysis) ClassResult {
 	cr := ClassResult{Class: d.Class}
 	for _, sc := range d.cells {
 		v := CellVerdict{Cell: sc}
-		for _, m := range a.Models {
+		for _, m := range a.candidates() {
 			s, why, ok := d.sample(a, m, sc)
 			if !ok {
 				continue
