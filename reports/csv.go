@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 
 // csvHeader is the flat schema of results.csv: one row per record, skipped
 // and failed included. The encoded histogram and timelines are left out.
-var csvHeader = append([]string{
+var csvHeader = slices.Concat([]string{
 	"run_id", "point_id", "repeat", "status", "error",
 	"server", "model", "loops", "kind", "mode", "conns", "size_bytes", "depth", "load_fraction", "rate_msgs_per_s", "duration_s", "warmup_s",
 	"intended", "completed", "timed_out", "errored", "corrupted", "conn_failed", "reconnects", "completion_ratio",
@@ -25,7 +26,7 @@ var csvHeader = append([]string{
 	"idle_conns", "slow_readers", "slow_read_bytes_per_s", "idle_failed", "slow_read_bytes", "slow_closed", "slow_corrupted",
 	"noise_server_cpus_other", "noise_client_cpus_other", "noise_steal", "disturbed",
 	"work",
-}, append(churnCSVHeader, overloadCSVHeader...)...)
+}, churnCSVHeader, overloadCSVHeader, baselineCSVHeader)
 
 // WriteCSV writes one row per record of the run.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -33,6 +34,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 	if err := cw.Write(csvHeader); err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}
+	base := newCSVBaseline(run)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 	for i := range run.Records {
@@ -76,6 +78,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 		row = append(row, workOrNone(sc.Work))
 		row = append(row, churnCSVRow(r)...)
 		row = append(row, overloadCSVRow(r)...)
+		row = append(row, base.row(r)...)
 		if len(row) != len(csvHeader) {
 			return fmt.Errorf("csv: row %s has %d columns, header %d", r.PointID, len(row), len(csvHeader))
 		}

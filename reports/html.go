@@ -212,14 +212,15 @@ details{margin:8px 0}
 {{end}}
 
 <h2 id="points">All points</h2>
-<p class="why">Medians over the ok repeats, with the 95% CI of the median ({{.MinCI}}+ repeats) and min–max. Latency in µs; RSS is growth per connection over the idle server.</p>
+<p class="why">Medians over the ok repeats, with the 95% CI of the median ({{.MinCI}}+ repeats) and min–max. Latency in µs; RSS is growth per connection over the idle server. {{.A.BaselineNote}}</p>
 <table>
-<tr><th>Point</th><th>Model</th><th class="n">ok/n</th><th class="n">msgs/s</th><th class="n">CI</th><th class="n">min–max</th><th class="n">offered</th><th class="n">p50 µs</th><th class="n">p99 µs</th><th class="n">p99.9 µs</th><th class="n">completed</th><th class="n">CPU µs/msg</th><th class="n">RSS/conn</th><th>Flags</th></tr>
+<tr><th>Point</th><th>Model</th><th class="n">ok/n</th><th class="n">msgs/s</th><th class="n">CI</th><th class="n">min–max</th><th class="n">× c-epoll</th><th class="n">offered</th><th class="n">p50 µs</th><th class="n">p99 µs</th><th class="n">p99.9 µs</th><th class="n">completed</th><th class="n">CPU µs/msg</th><th class="n">RSS/conn</th><th>Flags</th></tr>
 {{range .Rows}}<tr>
 <td><code>{{label .Cell}}</code></td>
 <td><span class="sw" style="background:{{.Color}}"></span>{{.Server}}</td>
 <td class="n">{{len .OK}}/{{.Repeats}}</td>
 <td class="n">{{sum .ThroughputMsgsPerSec}}</td><td class="n">{{ci .ThroughputMsgsPerSec}}</td><td class="n">{{spread .ThroughputMsgsPerSec}}</td>
+<td class="n">{{$.A.VsBaseline .Aggregate}}</td>
 <td class="n">{{sum .RateMsgsPerSec}}</td>
 <td class="n">{{sum .P50Us}}</td><td class="n">{{sum .P99Us}}</td><td class="n">{{sum .P999Us}}</td>
 <td class="n">{{if .CompletionRatio.N}}{{pct .CompletionRatio.Median}}{{else}}–{{end}}</td>

@@ -84,11 +84,12 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		for _, sc := range scs {
 			fmt.Fprintf(&b, "| `%s` |", sc.Label())
 			for _, m := range models {
-				fmt.Fprintf(&b, " %s |", cellMD(a.AggregateAt(m, sc)))
+				p := a.AggregateAt(m, sc)
+				fmt.Fprintf(&b, " %s%s |", cellMD(p), a.vsBaselineMD(p))
 			}
 			b.WriteString("\n")
 		}
-		b.WriteString("\n† not ranked (see above). n = repeats; no CI below 6 repeats.\n")
+		b.WriteString("\n† not ranked (see above). n = repeats; no CI below 6 repeats. " + a.BaselineNote() + "\n")
 	}
 	writeSLOMD(&b, a)
 	writeTimelinesMD(&b, a)

@@ -88,7 +88,7 @@ func overloadBehaviour(a *Analysis, cells []Cell) string {
 // figure, most answered first.
 func overloadAggregates(a *Analysis, sc Cell) []*Aggregate {
 	var out []*Aggregate
-	for _, m := range a.Models {
+	for _, m := range a.candidates() {
 		if p := a.AggregateAt(m, sc); p != nil && p.CompletionRatio.N > 0 {
 			out = append(out, p)
 		}

@@ -89,7 +89,7 @@ func rateVerdicts(a *Analysis, d classDef) []CellVerdict {
 	for _, sc := range d.cells {
 		for _, st := range latencyStats {
 			v := CellVerdict{Cell: sc, Facet: st.name}
-			for _, m := range a.Models {
+			for _, m := range a.candidates() {
 				p := a.AggregateAt(m, sc)
 				if p == nil {
 					continue

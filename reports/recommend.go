@@ -375,7 +375,7 @@ func (d classDef) evaluate(a *Analysis) ClassResult {
 	}
 	for _, sc := range d.cells {
 		v := CellVerdict{Cell: sc}
-		for _, m := range a.Models {
+		for _, m := range a.candidates() {
 			s, why, ok := d.sample(a, m, sc)
 			if !ok {
 				continue

@@ -61,7 +61,7 @@ type VerdictRow struct {
 // there appears here without more code.
 func (a *Analysis) VerdictGrid() []VerdictRow {
 	rows := make([]VerdictRow, 0, len(a.Models))
-	for _, m := range a.Models {
+	for _, m := range a.candidates() {
 		row := VerdictRow{Model: m}
 		for i := range a.Classes {
 			c := a.standing(&a.Classes[i], m)

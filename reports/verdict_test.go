@@ -11,8 +11,8 @@ func TestVerdictGrid(t *testing.T) {
 	t.Parallel()
 	a := analyzeTestRun(t)
 	grid := a.VerdictGrid()
-	if len(grid) != len(a.Models) {
-		t.Fatalf("%d rows for %d models", len(grid), len(a.Models))
+	if len(grid) != len(a.candidates()) || len(grid) != len(a.Models)-1 {
+		t.Fatalf("%d rows for %d models (the baseline %s has none)", len(grid), len(a.Models), BaselineModel)
 	}
 	at := map[string]VerdictCell{}
 	for _, row := range grid {

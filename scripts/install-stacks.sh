@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-stacks.sh: install the foreign echo-server stacks (Python frameworks,
-# Node.js) and the browser the report test uses, from Debian's packages.
+# Node.js, the C compiler that builds the native baseline c-epoll) and the
+# browser the report test uses, from Debian's packages.
 #
 # Idempotent: when everything is present it only checks and exits 0, without
 # touching the network. `apt-get update` runs only when something is missing.
@@ -20,6 +21,11 @@ PACKAGES=(
 	python3-tornado
 	python3-twisted
 	python3-trio
+	# c-epoll, the native baseline every report measures the models against,
+	# is C compiled at first use with cc; gcc only recommends the C library's
+	# headers, and --no-install-recommends would leave them out.
+	gcc
+	libc6-dev
 	chromium
 )
 

@@ -26,13 +26,16 @@ const modelsUsage = `Usage: echobench models [--json] [--argv MODEL]
 Lists every server model: the Go models (built into this binary; one that
 needs a kernel feature this host lacks, as iouring may, is listed unavailable
 with the reason) and the foreign stacks (Python and Node.js servers run as their own
-processes), with the version that would run and, for a stack that cannot run
-here, why not. Install the foreign stacks with 'make deps'.
+processes, and c-epoll, the native baseline in C, compiled with the system C
+compiler on first use; its version is the compiler's), with the version that
+would run and, for a stack that cannot run here, why not. Install the foreign
+stacks and the C compiler with 'make deps'.
 
 --argv MODEL prints the command that starts MODEL, one argument per line,
 before the contract flags (--addr, --max-pending, --loops): "echobench serve
 MODEL" for a Go model, the interpreter and its cached script for a foreign
-stack. With it a shell can start any model the same way.
+stack, the cached binary for c-epoll. With it a shell can start any model the
+same way.
 
 Examples:
   echobench models

@@ -2,7 +2,9 @@ package external
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,10 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"echobench/servers"
+	"echobench/servers/native"
 	"echobench/servers/work"
 )
 
@@ -92,7 +96,8 @@ console.log(JSON.stringify(out));`
 
 // The foreign servers parse the contract flags that Go builds from
 // servers.Config (the orchestrator's and the conformance suite's argv) into
-// the same values as `echobench serve`, and refuse what it refuses.
+// the same values as `echobench serve`, and refuse what it refuses; c-epoll,
+// which echoes only, refuses every work but none, naming --work.
 func TestForeignParsersReadTheContract(t *testing.T) {
 	t.Parallel()
 	good := []servers.Config{
@@ -149,6 +154,94 @@ func TestForeignParsersReadTheContract(t *testing.T) {
 			}
 		})
 	}
+	t.Run("c", func(t *testing.T) {
+		t.Parallel()
+		bin := buildParseOnly(t)
+		outcomes := runNativeParser(t, bin, argvs)
+		for i, args := range argvs {
+			got := outcomes[i]
+			good, badSpec := i < nGood, i >= nBadConfigs
+			if good && !plainEcho(t, args) {
+				// c-epoll echoes only: work Go accepts is a usage error
+				// naming --work, never an echo passed off as work.
+				good, badSpec = false, true
+				if !strings.Contains(got.Stderr, "c-epoll echoes only") {
+					t.Errorf("%q: stderr %q does not say c-epoll echoes only", args, got.Stderr)
+				}
+			}
+			checkParsed(t, args, got, good, badSpec)
+		}
+	})
+}
+
+// plainEcho reports whether Go parses args as work none.
+func plainEcho(t *testing.T, args []string) bool {
+	t.Helper()
+	c, err := servers.ParseArgs(nil, args)
+	if err != nil {
+		t.Fatalf("Go %q: %v", args, err)
+	}
+	return c.Work.Kind == work.None
+}
+
+// buildParseOnly compiles c-epoll's source as the contract test's variant
+// (-DECHO_PARSE_ONLY: print what was parsed as JSON, exit), with -Werror, so
+// the source is also proved to compile without a warning.
+func buildParseOnly(t *testing.T) string {
+	t.Helper()
+	cc := requireCompiler(t)
+	dir := t.TempDir()
+	if err := compileC(context.Background(), cc, native.EchoEpollC, dir, "c-epoll-parse", "-Werror", "-DECHO_PARSE_ONLY"); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "c-epoll-parse")
+}
+
+// runNativeParser runs the parse-only c-epoll on each argv, a process each,
+// four at a time: starting a process costs ~40 ms on the shared machine,
+// nearly all of it waiting, so they overlap.
+func runNativeParser(t *testing.T, bin string, argvs [][]string) []parseOutcome {
+	t.Helper()
+	outcomes := make([]parseOutcome, len(argvs))
+	errs := make([]error, len(argvs))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, args := range argvs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			outcomes[i], errs[i] = runNativeParserOnce(bin, args)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return outcomes
+}
+
+func runNativeParserOnce(bin string, args []string) (parseOutcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		if stdout.Len() != 0 {
+			return parseOutcome{}, fmt.Errorf("%q: exit %d with %q on stdout, where LISTENING belongs", args, exitErr.ExitCode(), stdout.String())
+		}
+		return parseOutcome{Code: exitErr.ExitCode(), Stderr: stderr.String()}, nil
+	case err != nil:
+		return parseOutcome{}, fmt.Errorf("%q: %w", args, err)
+	}
+	var out parseOutcome
+	if err := json.Unmarshal(stdout.Bytes(), &out.Parsed); err != nil {
+		return parseOutcome{}, fmt.Errorf("%q printed %q: %w", args, stdout.String(), err)
+	}
+	return out, nil
 }
 
 // checkParsed compares one outcome with Go's: the same values for a good

@@ -1,7 +1,7 @@
 // Package external is the registry of foreign server stacks: echo servers
-// written in Python (asyncio, uvloop, gevent, Tornado, Twisted, trio, curio)
-// and Node.js that run as their own processes and honour the same contract as
-// `echobench serve MODEL`:
+// written in Python (asyncio, uvloop, gevent, Tornado, Twisted, trio, curio),
+// Node.js and C (c-epoll, the native baseline) that run as their own
+// processes and honour the same contract as `echobench serve MODEL`:
 //
 //	ARGV... --addr 127.0.0.1:0 --max-pending BYTES [--work SPEC --request-size BYTES]
 //
@@ -17,6 +17,10 @@
 // packages of the frameworks live (scripts/install-stacks.sh installs them),
 // not under whatever python3 comes first on PATH. ECHOBENCH_PYTHON and
 // ECHOBENCH_NODE override the interpreters, e.g. to run curio from a venv.
+//
+// c-epoll is C source (package servers/native) compiled on first use with
+// the system C compiler ($CC, else cc) into the same cache directory
+// (native.go); its version is the compiler's.
 package external
 
 import (
@@ -32,6 +36,7 @@ import (
 
 	"echobench/servers/servertest"
 	"echobench/servers/work"
+	"echobench/servers/native"
 )
 
 // Stack is one foreign server stack.
@@ -47,6 +52,11 @@ type Stack struct {
 	// os.Environ(). Empty for every stack today: see docs/stacks.md on why
 	// MALLOC_TRIM_THRESHOLD_ is not set.
 	Env []string
+	// EchoOnly says the stack implements no --work kind: it refuses any
+	// but none as a usage error (exit 2, naming --work), as a Go model
+	// registered without servers.Model.WorkKinds does, and the
+	// conformance suite runs no work case against it.
+	EchoOnly bool
 
 	runtime runtime // which interpreter runs script
 	script  string  // file name in the runtime's embedded FS
@@ -73,6 +83,8 @@ type runtime int
 const (
 	runtimePython runtime = iota
 	runtimeNode
+	// runtimeNative is C compiled with the system compiler (native.go).
+	runtimeNative
 )
 
 // DefaultPython is the interpreter for the Python stacks: Debian's, because
@@ -146,6 +158,12 @@ var stacks = []Stack{
 		Doc:     "Node.js net.Server on libuv, one event loop, socket.pipe(socket) backpressure",
 		runtime: runtimeNode, script: "echo.js",
 	},
+	{
+		Name:    "c-epoll",
+		Doc:     "native baseline: one level-triggered epoll loop in C, recv/send per message, reads stop at --max-pending (built with the system C compiler)",
+		runtime: runtimeNative, script: native.SourceName,
+		EchoOnly: true,
+	},
 }
 
 // Stacks returns every foreign stack, available here or not, in a fixed
@@ -212,12 +230,16 @@ func (s Stack) Target() (servertest.Target, error) {
 		return servertest.Target{}, err
 	}
 	_, cooperative := blockCooperative[s.Name]
+	kinds := slices.Clone(stackWorkKinds)
+	if s.EchoOnly {
+		kinds = nil // c-epoll: the work cases are skipped, saying so
+	}
 	return servertest.Target{
 		Name:            s.Name,
 		Command:         argv,
 		Env:             slices.Clone(s.Env),
 		Limitations:     s.clone().Limitations,
-		WorkKinds:       slices.Clone(stackWorkKinds),
+		WorkKinds:       kinds,
 		BlockSerializes: !cooperative,
 	}, nil
 }
@@ -226,6 +248,13 @@ func (s Stack) Target() (servertest.Target, error) {
 // including the contract flags (--addr, --max-pending), with the script's
 // path resolved to the cache directory it is written out to.
 func (s Stack) Argv() ([]string, error) {
+	if s.runtime == runtimeNative {
+		argv, err := nativeArgv()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		return append(argv, s.args...), nil
+	}
 	dir, err := scriptDir()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
@@ -287,8 +316,14 @@ print(v)
 // Check reports whether the stack can run here and, if so, its version, as
 // in "python 3.11.2, uvloop 0.17.0" or "node v20.20.2". When it cannot, err
 // says why and what to do, e.g. "python3-uvloop is not installed: run make
-// deps". It runs the interpreter once, with the flags Argv uses.
+// deps". It runs the interpreter once, with the flags Argv uses. For
+// c-epoll it is the C compiler's version, once the binary is built: "cc
+// (Debian 12.2.0-14+deb12u1) 12.2.0", or "no C compiler (cc): run make
+// deps ...".
 func (s Stack) Check(ctx context.Context) (version string, err error) {
+	if s.runtime == runtimeNative {
+		return checkNative(ctx)
+	}
 	if _, err := scriptDir(); err != nil {
 		return "", fmt.Errorf("%s: %w", s.Name, err)
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"echobench/servers/native"
 )
 
 // requireStacks makes a missing Debian-packaged stack a failure instead of
@@ -22,7 +25,7 @@ func debianPackaged(s Stack) bool { return s.module == "" || s.debianPkg != "" }
 func TestRegistry(t *testing.T) {
 	t.Parallel()
 	want := []string{"asyncio-protocol", "asyncio-streams", "uvloop-protocol", "uvloop-streams",
-		"gevent", "tornado", "twisted", "trio", "curio", "node"}
+		"gevent", "tornado", "twisted", "trio", "curio", "node", "c-epoll"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -37,6 +40,13 @@ func TestRegistry(t *testing.T) {
 		}
 		if s.Doc == "" {
 			t.Errorf("%s: empty Doc", s.Name)
+		}
+		if s.runtime == runtimeNative {
+			if s.script != native.SourceName || len(native.EchoEpollC) == 0 || !s.EchoOnly {
+				t.Errorf("%s: source %q (%d bytes embedded), EchoOnly %v; want %s, embedded, echo only",
+					s.Name, s.script, len(native.EchoEpollC), s.EchoOnly, native.SourceName)
+			}
+			continue
 		}
 		dir := map[runtime]string{runtimePython: "python/", runtimeNode: "node/"}[s.runtime]
 		if !slices.ContainsFunc(files, func(f scriptFile) bool { return f.rel == dir+s.script }) {
@@ -145,6 +155,10 @@ func TestContentHashChangesWithContent(t *testing.T) {
 func TestArgv(t *testing.T) {
 	t.Parallel()
 	for _, s := range Stacks() {
+		if s.runtime == runtimeNative {
+			checkNativeArgv(t, s)
+			continue
+		}
 		argv, err := s.Argv()
 		if err != nil {
 			t.Fatalf("%s: Argv: %v", s.Name, err)
@@ -185,6 +199,12 @@ func TestCheck(t *testing.T) {
 				t.Skipf("unavailable here: %v", err)
 			}
 			wantPrefix := map[runtime]string{runtimePython: "python 3.", runtimeNode: "node v"}[s.runtime]
+			// c-epoll's is the first line of the C compiler's --version,
+			// which starts with the name it was run as and ends with its
+			// version number.
+			if s.runtime == runtimeNative && (strings.Contains(version, "\n") || !regexp.MustCompile(`\d+\.\d+`).MatchString(version)) {
+				t.Errorf("version %q, want one line with a version number", version)
+			}
 			if !strings.HasPrefix(version, wantPrefix) {
 				t.Errorf("version %q, want prefix %q", version, wantPrefix)
 			}

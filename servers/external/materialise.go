@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -110,30 +111,50 @@ func materialise(root string) (string, error) {
 		return "", err
 	}
 	final := filepath.Join(root, "scripts-"+contentHash(files))
-	if _, err := os.Stat(final); err == nil {
-		return final, verify(final, files)
+	fill := func(tmp string) error {
+		for _, f := range files {
+			p := filepath.Join(tmp, filepath.FromSlash(f.rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return fmt.Errorf("write script cache: %w", err)
+			}
+			if err := os.WriteFile(p, f.data, 0o644); err != nil {
+				return fmt.Errorf("write script cache: %w", err)
+			}
+		}
+		return nil
 	}
-	tmp, err := os.MkdirTemp(root, ".tmp-scripts-")
+	err = installDir(root, final, "script cache", fill, func() error { return verify(final, files) })
 	if err != nil {
-		return "", fmt.Errorf("create script cache: %w", err)
+		return "", err
+	}
+	return final, nil
+}
+
+// installDir makes final, a directory under root named by what it holds,
+// complete: one that exists is only checked (check); otherwise fill writes
+// it under a temporary name, renamed into place, so concurrent echobench
+// processes see the whole directory or none of it. When two race, the
+// loser's copy is discarded and the winner's checked. what names the
+// directory in errors.
+func installDir(root, final, what string, fill func(tmp string) error, check func() error) error {
+	if _, err := os.Stat(final); err == nil {
+		return check()
+	}
+	tmp, err := os.MkdirTemp(root, ".tmp-"+strings.ReplaceAll(what, " ", "-")+"-")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", what, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
-	for _, f := range files {
-		p := filepath.Join(tmp, filepath.FromSlash(f.rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", fmt.Errorf("write script cache: %w", err)
-		}
-		if err := os.WriteFile(p, f.data, 0o644); err != nil {
-			return "", fmt.Errorf("write script cache: %w", err)
-		}
+	if err := fill(tmp); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		if _, statErr := os.Stat(final); statErr == nil {
-			return final, verify(final, files) // another process got there first
+			return check() // another process got there first
 		}
-		return "", fmt.Errorf("install script cache %s: %w", final, err)
+		return fmt.Errorf("install %s %s: %w", what, final, err)
 	}
-	return final, nil
+	return nil
 }
 
 // privateDir makes root a directory that only this user can use: created
