@@ -34,9 +34,9 @@ import (
 	"strings"
 	"time"
 
+	"echobench/servers/native"
 	"echobench/servers/servertest"
 	"echobench/servers/work"
-	"echobench/servers/native"
 )
 
 // Stack is one foreign server stack.
