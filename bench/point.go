@@ -78,12 +78,33 @@ func fail(rec *results.Record, format string, args ...any) *results.Record {
 	return rec
 }
 
+// workRefusal is why the point's server, a built-in model or stack, does
+// not implement the point's --work kind, or "". A command's servers are not
+// known: they run, and a refusal is their failed record.
+func (r *Runner) workRefusal(p Point) string {
+	if p.Scenario.Work == "" || p.Server.Info.Model == "" || r.deps.CheckWork == nil {
+		return ""
+	}
+	spec, err := work.Parse(p.Scenario.Work)
+	if err != nil {
+		return "" // validated before the run: checkWork
+	}
+	if err := r.deps.CheckWork(p.Server.Info.Model, spec); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // runPoint runs one point and returns its record; it never returns nil.
 // Failures of the system under test are data: they become failed records.
 func (r *Runner) runPoint(ctx context.Context, p Point) *results.Record {
 	rec := r.newRecord(p)
 	if p.Server.Skip != "" {
 		rec.Status, rec.Error, rec.End = results.StatusSkipped, p.Server.Skip, time.Now()
+		return rec
+	}
+	if reason := r.workRefusal(p); reason != "" {
+		rec.Status, rec.Error, rec.End = results.StatusSkipped, reason, time.Now()
 		return rec
 	}
 	switch p.Scenario.Kind {

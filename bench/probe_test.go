@@ -3,10 +3,13 @@ package bench
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"echobench/bench/config"
+	"echobench/internal/results"
+	"echobench/servers/work"
 )
 
 // A Go model whose probe fails (iouring where io_uring is disabled) is
@@ -36,5 +39,32 @@ func TestUnavailableGoModelSkipped(t *testing.T) {
 	}
 	if srv, err := r.resolveTarget(t.Context(), config.ServerEntry{Model: "echo"}); err != nil || srv.Skip != "" {
 		t.Errorf("an available model: Skip %q, %v", srv.Skip, err)
+	}
+}
+
+// A point whose work the model does not implement is a skipped record with
+// the model's reason, without starting a server; a point without work, and
+// a command's point (its server is not known), go on to run.
+func TestWorkRefusedSkipped(t *testing.T) {
+	t.Parallel()
+	r := &Runner{deps: Deps{CheckWork: func(m string, s work.Spec) error {
+		if m == "echo-only" && s.Kind != work.None {
+			return fmt.Errorf("--work %s: %s echoes only", s, m)
+		}
+		return nil
+	}}}
+	echoOnly := &Target{Name: "echo-only", Info: results.ServerInfo{Model: "echo-only"}}
+	p := Point{ID: "r1/echo-only/closed/c1-s64-d1-work=wait:1ms", Server: echoOnly,
+		Scenario: results.Scenario{Kind: results.KindClosed, SizeBytes: 64, Work: "wait:1ms"}}
+	rec := r.runPoint(t.Context(), p)
+	if rec.Status != results.StatusSkipped || !strings.Contains(rec.Error, "echoes only") {
+		t.Errorf("status %q, error %q: want skipped with the model's reason", rec.Status, rec.Error)
+	}
+	if got := r.workRefusal(Point{Server: echoOnly, Scenario: results.Scenario{SizeBytes: 64}}); got != "" {
+		t.Errorf("a point without work is refused: %q", got)
+	}
+	cmd := &Target{Name: "mine", Argv: []string{"./server"}}
+	if got := r.workRefusal(Point{Server: cmd, Scenario: results.Scenario{SizeBytes: 64, Work: "wait:1ms"}}); got != "" {
+		t.Errorf("a command's point is refused before it runs: %q", got)
 	}
 }

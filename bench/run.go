@@ -25,6 +25,7 @@ import (
 	"echobench/bench/config"
 	"echobench/bench/supervise"
 	"echobench/internal/results"
+	"echobench/servers/work"
 )
 
 // Stack is a foreign server stack (servers/external): a command that honours
@@ -54,6 +55,11 @@ type Deps struct {
 	// ModelProbe says why a Go model cannot run here (a kernel feature
 	// it needs is missing), or nil; nil ModelProbe means every one can.
 	ModelProbe func(model string) error
+	// CheckWork says why a built-in model or stack does not implement a
+	// --work kind (c-epoll, netpoll, nbio and iouring echo only), or nil;
+	// such points become skipped records with the reason instead of
+	// servers that fail to start. nil CheckWork means every one does.
+	CheckWork func(model string, s work.Spec) error
 }
 
 // Options are the command-line choices of one run.

@@ -18,6 +18,7 @@ import (
 	"echobench/bench/supervise"
 	"echobench/servers/all"
 	"echobench/servers/external"
+	"echobench/servers/work"
 )
 
 func init() {
@@ -59,7 +60,20 @@ func runRun(stdout, stderr io.Writer, args []string) error {
 		ModelVersion: modelVersion,
 		Stacks:       lookupStack,
 		ModelProbe:   func(name string) error { return all.Models[name].Available() },
+		CheckWork:    checkModelWork,
 	})
+}
+
+// checkModelWork refuses a --work kind the built-in model or stack called
+// name does not implement.
+func checkModelWork(name string, s work.Spec) error {
+	if m, ok := all.Models[name]; ok {
+		return m.CheckWork(s)
+	}
+	if st, ok := external.Lookup(name); ok {
+		return st.CheckWork(s)
+	}
+	return nil
 }
 
 // runMatrix is `echobench run` with the registries it runs from given, so

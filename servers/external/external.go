@@ -244,6 +244,15 @@ func (s Stack) Target() (servertest.Target, error) {
 	}, nil
 }
 
+// CheckWork refuses a --work kind the stack does not implement: any but
+// none for an EchoOnly stack.
+func (s Stack) CheckWork(w work.Spec) error {
+	if w.Kind == work.None || !s.EchoOnly {
+		return nil
+	}
+	return fmt.Errorf("--work %s: %s echoes only (it implements no --work kind)", w, s.Name)
+}
+
 // Argv returns the command that starts the stack's server, up to but not
 // including the contract flags (--addr, --max-pending), with the script's
 // path resolved to the cache directory it is written out to.
