@@ -48,6 +48,12 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		{"unknown status", func(r *Record) { r.Status = "great" }, `status "great"`},
 		{"ok without load", func(r *Record) { r.Load = nil }, "without a load summary"},
 		{"negative server CPU", func(r *Record) { r.ServerStats.CPUSysS = -2 }, "server_stats.cpu_sys_s"},
+		{"more throttled periods than periods", func(r *Record) {
+			r.Load.CPUThrottle = &CPUThrottle{Periods: 50, Throttled: 51}
+		}, "cpu_throttle.throttled 51"},
+		{"negative throttled time", func(r *Record) {
+			r.Load.CPUThrottle = &CPUThrottle{Periods: 50, Throttled: 1, ThrottledUs: -1}
+		}, "cpu_throttle.throttled_us -1"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)
