@@ -5,7 +5,7 @@ BIN     := bin/echobench
 CONFIG  ?= configs/quick.toml
 RESULTS ?= results
 
-.PHONY: all build test fmt-check vet race allocs bench-smoke fuzz-smoke bench deps clean
+.PHONY: all build test fmt-check vet race allocs bench-smoke fuzz-smoke k8s-test k8s-test-full bench deps clean
 
 all: build
 
@@ -48,7 +48,21 @@ fuzz-smoke:
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg; \
 	done
 
-test: fmt-check vet race allocs bench-smoke fuzz-smoke
+# The Kubernetes recipe's checks, with no cluster (deploy/kubernetes, a module
+# of its own): the manifests against a schema of the API types (no unknown
+# field, no value of the wrong kind), Guaranteed QoS, the Indexed Job and the
+# Service, every flag they pass checked against echobench's, run.sh linted.
+# About 70 CPU-seconds with an empty build cache, most of it the standard
+# library. k8s-test-full also decodes the manifests strictly into the API
+# types themselves and checks that the schema is theirs; compiling k8s.io/api
+# costs another 100 CPU-seconds cold, too slow for `make test`.
+k8s-test:
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+k8s-test-full:
+	cd deploy/kubernetes && $(GO) vet -tags apitypes ./... && $(GO) test -count=1 -tags apitypes ./...
+
+test: fmt-check vet race allocs bench-smoke fuzz-smoke k8s-test
 
 # Debian packages for the foreign stacks (Python, Node.js) and the browser
 # the report test uses. Idempotent.

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"echobench/internal/results"
 )
 
 // loops are a run's event loops, the workers and the idle/slow loop, and the
@@ -272,8 +274,9 @@ func (l *loops) close() {
 // windowRun is what the schedule came to.
 type windowRun struct {
 	startNs, endNs int64
-	cpuSeconds     float64 // this process's CPU time during the window
-	interrupted    bool    // ctx ended the window early, at endNs
+	cpuSeconds     float64              // this process's CPU time during the window
+	throttle       *results.CPUThrottle // a CPU quota's stops in the window; nil under none
+	interrupted    bool                 // ctx ended the window early, at endNs
 }
 
 // runSchedule starts the warm-up now and the window after it, and sleeps
@@ -290,12 +293,13 @@ func (l *loops) runSchedule(ctx context.Context) windowRun {
 		win.interrupted = true
 		win.endNs = max(nanotime(), win.startNs)
 	} else {
-		cpuStartS := cpuSeconds()
+		cpuStartS, statStart := cpuSeconds(), hostCgroup.cpuStat()
 		if !sleepUntil(ctx, win.endNs) {
 			win.interrupted = true
 			win.endNs = nanotime()
 		}
 		win.cpuSeconds = cpuSeconds() - cpuStartS
+		win.throttle = throttleSince(statStart, hostCgroup.cpuStat())
 	}
 	if win.interrupted {
 		l.sh.endNs.Store(win.endNs)

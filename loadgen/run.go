@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := assemble(cfg, lp.workers, lp.ax, win.startNs, win.endNs, win.cpuSeconds)
 	addChurnFigures(&res.Load, cfg, lp)
+	addThrottle(&res.Load, win.throttle)
 	res.ConnectedAtStart = up
 	if win.interrupted {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))

@@ -314,8 +314,10 @@ func Analyze(run *Run, opt Options) (*Analysis, error) {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("the results file repeats %d records line for line; each was counted once", run.Duplicates))
 	}
 	byKey, envDiffers := a.group(run.Records)
-	if w := disturbedWarning(run.Records); w != "" {
-		a.Warnings = append(a.Warnings, w)
+	for _, w := range []string{disturbedWarning(run.Records), throttledWarning(run.Records)} {
+		if w != "" {
+			a.Warnings = append(a.Warnings, w)
+		}
 	}
 	if len(envDiffers) > 0 {
 		a.Warnings = append(a.Warnings, "the environment differs between records, so figures may not be comparable: "+strings.Join(envDiffers, "; "))
@@ -424,6 +426,31 @@ func disturbedWarning(records []results.Record) string {
 	}
 	return fmt.Sprintf("%d of %d measured records were disturbed: other processes (or hypervisor steal) took more than %.0f%% of the pinned CPUs during the window (the noise columns of results.csv say which); rerun on a quiet machine before trusting close calls",
 		disturbed, measured, 100*results.DisturbedShare)
+}
+
+// throttledWarning says how many records' load generators a CPU quota
+// stopped during the window (load.cpu_throttle); empty when none was. The
+// orchestrator pins CPUs without quotas, so this is a distributed run's
+// signal: a CPU limit the kernel enforced on a generator (docs/distributed.md).
+func throttledWarning(records []results.Record) string {
+	measured, throttled := 0, 0
+	var stoppedUs int64
+	for i := range records {
+		l := records[i].Load
+		if l == nil {
+			continue
+		}
+		measured++
+		if t := l.CPUThrottle; t != nil && t.Throttled > 0 {
+			throttled++
+			stoppedUs += t.ThrottledUs
+		}
+	}
+	if throttled == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d records' load generators were throttled by a CPU quota during the window (%.1f ms stopped in all): those clients ran slower than their CPU use says and their latencies include the stops; rerun them on whole CPUs without a quota (docs/distributed.md)",
+		throttled, measured, float64(stoppedUs)/1e3)
 }
 
 func envDiff(a, b results.Env) string {

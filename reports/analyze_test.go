@@ -135,6 +135,8 @@ func TestAnalyzeFlagsAndWarnings(t *testing.T) {
 	t.Parallel()
 	recs := sample(1, "a", 1, 6, 100e3)
 	recs[0].Load.HDR = "garbage"
+	recs[1].Load.CPUThrottle = &results.CPUThrottle{Periods: 50, Throttled: 4, ThrottledUs: 12500}
+	recs[2].Load.CPUThrottle = &results.CPUThrottle{Periods: 50} // under a quota, never stopped
 	recs = append(recs, results.Record{Schema: 1, Server: results.ServerInfo{Name: "py"}, Status: results.StatusSkipped, Error: "not installed"},
 		results.Record{Schema: 1, Server: results.ServerInfo{Name: "py"}, Status: results.StatusSkipped, Error: "not installed"},
 		results.Record{Schema: 1, Server: results.ServerInfo{Name: "x"}, Status: "weird", PointID: "w"})
@@ -146,7 +148,8 @@ func TestAnalyzeFlagsAndWarnings(t *testing.T) {
 		t.Errorf("skipped = %v, want py listed once with its reason", a.Skipped)
 	}
 	all := strings.Join(a.Warnings, "\n")
-	for _, want := range []string{"partial line", "histogram incomplete", `unknown status "weird"`} {
+	for _, want := range []string{"partial line", "histogram incomplete", `unknown status "weird"`,
+		"1 of 6 records' load generators were throttled by a CPU quota during the window (12.5 ms stopped in all)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-stacks.sh: install the foreign echo-server stacks (Python frameworks,
 # Node.js, the C compiler that builds the native baseline c-epoll) and the
-# browser the report test uses, from Debian's packages.
+# browser the report test uses and shellcheck, from Debian's packages.
 #
 # Idempotent: when everything is present it only checks and exits 0, without
 # touching the network. `apt-get update` runs only when something is missing.
@@ -27,6 +27,8 @@ PACKAGES=(
 	gcc
 	libc6-dev
 	chromium
+	# Not a stack: the Kubernetes recipe's test lints deploy/kubernetes/run.sh with it.
+	shellcheck
 )
 
 log() { printf 'install-stacks: %s\n' "$*" >&2; }

@@ -20,6 +20,11 @@ const (
 	// maxIntervals is far above the load generator's cap on a window's
 	// intervals (3600), and keeps a damaged record from holding millions.
 	maxIntervals = 100_000
+	// maxThrottlePeriods: a CFS period is at least 1 ms, and a merged
+	// record sums up to 1,000 generators' counts; maxThrottledUs is that
+	// many generators stopped on 1,024 CPUs each for the whole window.
+	maxThrottlePeriods = maxWindowS * 1000 * 1000
+	maxThrottledUs     = maxWindowS * 1e6 * 1024 * 1000
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -116,6 +121,11 @@ func (l *Load) check() error {
 	} {
 		p.name = "latency_us." + p.name
 		counts = append(counts, p)
+	}
+	if t := l.CPUThrottle; t != nil {
+		counts = append(counts, namedFloat{"cpu_throttle.periods", float64(t.Periods), maxThrottlePeriods},
+			namedFloat{"cpu_throttle.throttled", float64(t.Throttled), float64(t.Periods)},
+			namedFloat{"cpu_throttle.throttled_us", float64(t.ThrottledUs), maxThrottledUs})
 	}
 	for _, f := range counts {
 		if err := f.check(); err != nil {

@@ -50,6 +50,12 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		{"negative server CPU", func(r *Record) { r.ServerStats.CPUSysS = -2 }, "server_stats.cpu_sys_s"},
 		{"reference of 1e308", func(r *Record) { r.Scenario.ReferenceMsgsPerSec = 1e308 }, "scenario.reference_msgs_per_s"},
 		{"negative timeout", func(r *Record) { r.Scenario.MsgTimeoutS = -1 }, "scenario.msg_timeout_s -1"},
+		{"more throttled periods than periods", func(r *Record) {
+			r.Load.CPUThrottle = &CPUThrottle{Periods: 50, Throttled: 51}
+		}, "cpu_throttle.throttled 51"},
+		{"negative throttled time", func(r *Record) {
+			r.Load.CPUThrottle = &CPUThrottle{Periods: 50, Throttled: 1, ThrottledUs: -1}
+		}, "cpu_throttle.throttled_us -1"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)

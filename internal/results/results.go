@@ -299,6 +299,10 @@ type Load struct {
 	// figures.
 	ClientBound bool `json:"client_bound"`
 	RateMet     bool `json:"rate_met"`
+	// CPUThrottle is how often a CPU quota stopped the load generator
+	// during the window; nil when no quota applied to it (or its cgroup
+	// could not be read).
+	CPUThrottle *CPUThrottle `json:"cpu_throttle,omitempty"`
 	// GOMAXPROCS and Workers are what the load generator ran with, so a
 	// record can say so (results.Env).
 	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
@@ -333,6 +337,25 @@ type Load struct {
 	// server on it (ServerStats.Intervals). Meaningless on another host.
 	WindowStartMonoNs int64    `json:"window_start_mono_ns,omitempty"`
 	Warnings          []string `json:"warnings,omitempty"`
+}
+
+// CPUThrottle is the CFS bandwidth controller's count for one cgroup over
+// the measured window, from its cgroup v2 cpu.stat. A CPU quota (a
+// Kubernetes CPU limit without the static CPU manager, docker --cpus) lets
+// a process run for a share of each period and stops it for the rest of
+// the period once that share is spent: a generator stopped so is a slower
+// client, and its latencies include the stops, yet its CPU use looks
+// moderate. On a shared machine this is the one neighbour effect a process
+// can see for itself.
+type CPUThrottle struct {
+	// Periods is the enforcement periods (100 ms by default) in which the
+	// cgroup ran; Throttled those in which it spent its quota and was
+	// stopped until the next one.
+	Periods   int64 `json:"periods"`
+	Throttled int64 `json:"throttled"`
+	// ThrottledUs is the time the cgroup's threads were stopped, summed
+	// over the CPUs they were stopped on, in µs.
+	ThrottledUs int64 `json:"throttled_us"`
 }
 
 // ConnectFailures splits failed connection attempts by cause. Ports
