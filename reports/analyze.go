@@ -495,7 +495,7 @@ func (p *Aggregate) checkHistograms() string {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
 			continue
 		}
-		if err := checkHDR(r.Load.HDR); err != nil {
+		if err := results.CheckHDR(r.Load.HDR); err != nil {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
 			continue
 		}
@@ -557,14 +557,14 @@ func (p *Aggregate) judgeRankable() []string {
 func (p *Aggregate) Histogram() (*hdrhistogram.Histogram, int) {
 	p.histOnce.Do(func() {
 		for _, r := range p.OK {
-			h, err := DecodeHDR(r.Load.HDR)
+			h, err := results.DecodeHDR(r.Load.HDR)
 			if err != nil {
-				continue // counted in HistNote by checkHDR, or corrupt past the header
+				continue // counted in HistNote by CheckHDR, or corrupt past the header
 			}
 			if p.hist == nil {
-				p.hist = NewHDR()
+				p.hist = results.NewHDR()
 			}
-			// Same geometry (checked by DecodeHDR): nothing can be dropped
+			// Same geometry (checked by results.DecodeHDR): nothing can be dropped
 			// but a count overflow, which would need 2^63 messages.
 			p.hist.Merge(h)
 			p.histN++
