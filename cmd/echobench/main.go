@@ -6,6 +6,8 @@
 //	echobench report RESULTS_DIR    write charts, index.html and summary.md
 //	echobench compare OLD NEW       compare two runs point by point
 //	echobench models                list every server model and whether it is available
+//	echobench merge A.json B.json   add up the results of several load generators
+//	echobench wrap -- COMMAND       run a server command, report its CPU and memory at exit
 //
 // Exit status: 0 success, 1 failure, 2 usage error.
 package main
@@ -57,6 +59,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var es exitStatusError
+	if errors.As(err, &es) {
+		return es.code
 	}
 	return 1
 }
