@@ -177,6 +177,13 @@ type Family struct {
 	// Default [0].
 	ConnLifetime []int `toml:"conn_lifetime"`
 	ConnectBurst []int `toml:"connect_burst"`
+
+	// LoadProcs is how many load generator processes run each point of
+	// the family (default 1): each gets an equal share of the connections,
+	// the rate, the extra connections and the client CPUs (so at most one
+	// per client CPU), all start their window at one instant (load
+	// --start-at), and the record holds their exact merge.
+	LoadProcs int `toml:"load_procs"`
 }
 
 // Checker supplies what validation needs from the world, so that tests can
@@ -462,6 +469,9 @@ func (sc Family) validate(ck Checker) error {
 	if err := sc.validateChurn(ck); err != nil {
 		return err
 	}
+	if err := sc.validateLoadProcs(ck); err != nil {
+		return err
+	}
 	if err := sc.validateConns(ck); err != nil {
 		return err
 	}
@@ -544,6 +554,29 @@ func (sc Family) validateChurn(ck Checker) error {
 	if total := maxOf(sc.Conns) + maxOf(sc.IdleConns) + maxOf(sc.SlowReaders) + burst; total+FDHeadroom > ck.MaxFiles {
 		return fmt.Errorf("connect_burst: %d burst connections beside %d others need %d open files per process, the limit is %d",
 			burst, total-burst, total+FDHeadroom, ck.MaxFiles)
+	}
+	return nil
+}
+
+// MaxLoadProcs bounds load_procs: a share of the client CPUs each, and
+// no machine we run on has more CPUs than this.
+const MaxLoadProcs = 256
+
+// validateLoadProcs checks load_procs: every generator needs a connection
+// of its own, and a CPU of its own (bench checks the client CPUs it was
+// given; here the machine's).
+func (sc Family) validateLoadProcs(ck Checker) error {
+	n := sc.LoadProcs
+	switch {
+	case n < 0 || n > MaxLoadProcs:
+		return fmt.Errorf("load_procs: must be 1..%d (0: one), got %d", MaxLoadProcs, n)
+	case n > 1 && ck.NumCPU > 0 && n > ck.NumCPU:
+		return fmt.Errorf("load_procs: %d generators need a client CPU each; this machine has %d", n, ck.NumCPU)
+	}
+	for _, c := range sc.Conns {
+		if n > 1 && c < n {
+			return fmt.Errorf("load_procs: %d generators need at least one connection each, conns has %d", n, c)
+		}
 	}
 	return nil
 }

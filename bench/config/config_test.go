@@ -177,6 +177,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative lifetime", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconn_lifetime = [1, -1]\n", "scenarios[0]: conn_lifetime: must not be negative"},
 		{"negative burst", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [1]\nconnect_burst = [-2]\n", "scenarios[0]: connect_burst: must not be negative"},
 		{"burst past the file limit", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [64]\nsizes = [1]\nconnect_burst = [19900]\n", "scenarios[0]: connect_burst: 19900 burst connections beside 64 others need 20028 open files"},
+		{"negative load_procs", base + servers + closed + "load_procs = -1\n", "scenarios[0]: load_procs: must be 1..256"},
+		{"load_procs past the CPUs", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [500]\nsizes = [1]\nload_procs = 200\n", "scenarios[0]: load_procs: 200 generators need a client CPU each"},
+		{"load_procs past the conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [8, 1]\nsizes = [1]\nload_procs = 2\n", "scenarios[0]: load_procs: 2 generators need at least one connection each, conns has 1"},
 		{"too large", base + strings.Repeat("#", MaxFileBytes), "larger than"},
 	}
 	for _, tt := range tests {
