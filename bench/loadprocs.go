@@ -76,17 +76,16 @@ type generators []*supervise.Proc
 
 // startLoads starts the generators of a point: one for cfg as it is, or n
 // with their shares and one --start-at. It returns them and the instant
-// their window starts (for one generator, its start plus the warm-up: it
-// connects first, so the sampler starts slightly early). On error none is
-// left running.
+// their window starts (for one generator, once it has started, plus the
+// warm-up: it connects first, so the sampler starts slightly early). On
+// error none is left running.
 func (r *Runner) startLoads(cfg loadgen.Config, n int) (generators, time.Time, error) {
 	shares, cpus := loadShares(cfg, r.cliCPUs, n)
-	start := time.Now()
-	windowStart := start.Add(cfg.Warmup)
+	var windowStart time.Time
 	if n > 1 {
 		// Round(0) drops the monotonic reading: the instant crosses the
 		// process boundary as wall-clock time.
-		windowStart = start.Add(startLead(shares) + cfg.Warmup).Round(0)
+		windowStart = time.Now().Add(startLead(shares) + cfg.Warmup).Round(0)
 		for i := range shares {
 			shares[i].StartAt = windowStart
 		}
@@ -100,6 +99,9 @@ func (r *Runner) startLoads(cfg loadgen.Config, n int) (generators, time.Time, e
 			return nil, windowStart, fmt.Errorf("start load generator %d of %d: %w", i+1, n, err)
 		}
 		gens = append(gens, lp)
+	}
+	if n == 1 {
+		windowStart = time.Now().Add(cfg.Warmup)
 	}
 	return gens, windowStart, nil
 }

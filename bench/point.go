@@ -348,13 +348,12 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	if err != nil {
 		return nil, err
 	}
-	n := max(rec.Scenario.LoadProcs, 1)
-	loadStart := time.Now()
-	gens, windowStart, err := r.startLoads(cfg, n)
+	gens, windowStart, err := r.startLoads(cfg, max(rec.Scenario.LoadProcs, 1))
 	if err != nil {
 		return nil, err
 	}
 	defer gens.stop()
+	loadStart := time.Now()
 
 	// The window starts at the generators' --start-at, or when the one
 	// generator's warm-up ends, and ends after the window's duration or
@@ -362,7 +361,8 @@ func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr
 	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: gens.clientTicks()}
 	win := sampleWindow(ctx, pgid, probe, windowStart, cfg.Duration, gens.anyDone(), r.opts.SampleInterval)
 
-	limit := loadLimit(cfg) + windowStart.Sub(loadStart) - cfg.Warmup
+	// Several generators wait for their --start-at: that lead is theirs too.
+	limit := loadLimit(cfg) + max(0, windowStart.Sub(loadStart)-cfg.Warmup)
 	stuck, err := gens.await(ctx, loadStart.Add(limit))
 	switch {
 	case err != nil:
