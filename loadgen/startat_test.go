@@ -65,12 +65,12 @@ func (s *arrivalServer) echo(c net.Conn) {
 
 // Two generators with one --start-at: both connect before it, measure
 // exactly [TIME, TIME + duration), and the server sees no message from
-// either before TIME (no warm-up here) and the first of each within a few
-// milliseconds after it. Their results merge.
+// either before TIME (no warm-up here) and the first of each soon after
+// it. Their results merge.
 func TestStartAtTwoGenerators(t *testing.T) {
 	withProcs(t, 4)
 	srv := startArrivalServer(t)
-	at := time.Now().Add(500 * time.Millisecond).Round(0)
+	at := time.Now().Add(800 * time.Millisecond).Round(0)
 	cfg := Config{Addr: srv.ln.Addr().String(), Conns: 4, SizeBytes: 64, Duration: 300 * time.Millisecond,
 		Workers: 1, StartAt: at}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -101,7 +101,11 @@ func TestStartAtTwoGenerators(t *testing.T) {
 	if len(accepted) != 8 || len(first) != 8 {
 		t.Fatalf("server saw %d connections and %d first bytes, want 8", len(accepted), len(first))
 	}
-	const within = 25 * time.Millisecond // a timer, a channel hand-off, a loopback write
+	// The window starts at TIME exactly (above); the first bytes wait for
+	// a timer, a channel hand-off and a loopback write: 1.6 ms on a quiet
+	// machine, 66 ms once with a load average of 15 on these 2 CPUs. A
+	// generator without the barrier sends 500 ms early.
+	const within = 250 * time.Millisecond
 	var latest time.Duration
 	for i := range accepted {
 		if !accepted[i].Before(at) {
@@ -128,7 +132,7 @@ func TestStartAtTwoGenerators(t *testing.T) {
 func TestStartAtWithWarmup(t *testing.T) {
 	withProcs(t, 3)
 	srv := startFault(t, faultserver.Faults{})
-	at := time.Now().Add(300 * time.Millisecond).Round(0)
+	at := time.Now().Add(500 * time.Millisecond).Round(0)
 	r := run(t, Config{Addr: srv.Addr(), Conns: 2, SizeBytes: 64, Warmup: 100 * time.Millisecond,
 		Duration: 200 * time.Millisecond, Workers: 1, StartAt: at})
 	if r.Load.WindowStartUnixNs != at.UnixNano() || r.Load.Completed == 0 {
@@ -136,7 +140,7 @@ func TestStartAtWithWarmup(t *testing.T) {
 	}
 	for _, w := range r.Load.Warnings {
 		if strings.Contains(w, "warm-up cut") {
-			t.Errorf("warm-up cut although the set-up had 200 ms to spare: %s", w)
+			t.Errorf("warm-up cut although the set-up had 400 ms to spare: %s", w)
 		}
 	}
 }
@@ -155,14 +159,15 @@ func TestAwaitStart(t *testing.T) {
 		t.Errorf("late set-up: %v", err)
 	}
 
-	soon := nanotime() + int64(30*time.Millisecond)
+	before := nanotime()
+	soon := before + int64(30*time.Millisecond)
 	l := &loops{sh: &shared{cfg: Config{Warmup: time.Second, StartAt: at}, startAtNs: soon}}
 	tm, err := l.awaitStart(context.Background())
-	if err != nil || tm.windowStartNs != soon || tm.warmStartNs > soon-int64(20*time.Millisecond) {
-		t.Errorf("warm-up longer than the time left: %+v, %v; want the window at %d and the warm-up at once", tm, err, soon)
+	if after := nanotime(); err != nil || tm.windowStartNs != soon || tm.warmStartNs < before || tm.warmStartNs > after {
+		t.Errorf("warm-up longer than the time left: %+v, %v; want the window at %d and the warm-up at once (%d..%d)", tm, err, soon, before, after)
 	}
 
-	l = &loops{sh: &shared{cfg: Config{Warmup: 10 * time.Millisecond, StartAt: at}, startAtNs: nanotime() + int64(40*time.Millisecond)}}
+	l = &loops{sh: &shared{cfg: Config{Warmup: 10 * time.Millisecond, StartAt: at}, startAtNs: nanotime() + int64(200*time.Millisecond)}}
 	tm, err = l.awaitStart(context.Background())
 	if now := nanotime(); err != nil || tm.warmStartNs != l.sh.startAtNs-int64(10*time.Millisecond) || now < tm.warmStartNs {
 		t.Errorf("warm-up of 10 ms: %+v at %d, %v; want it to start 10 ms before the window, after the wait", tm, now, err)
