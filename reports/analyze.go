@@ -84,6 +84,11 @@ type Cell struct {
 	// ConnLifetime (messages per connection, 0: the whole window) and
 	// ConnectBurst make a churn point a cell of its own (see churn.go).
 	ConnLifetime, ConnectBurst int
+	// LoadProcs is the load generators a point was measured with, 0 for
+	// one. It is the instrument, not the load, but repeats measured with
+	// different instruments are not repeats of one measurement: a cell of
+	// its own.
+	LoadProcs int
 }
 
 // cellOf is the cell a record measured.
@@ -97,6 +102,9 @@ func cellOf(r *results.Record) Cell {
 	if s.SlowReaders > 0 {
 		s.SlowReadBytesPerSec = r.Scenario.SlowReadBytesPerSec
 	}
+	if r.Scenario.LoadProcs > 1 {
+		s.LoadProcs = r.Scenario.LoadProcs
+	}
 	switch s.Kind {
 	case results.KindSweep:
 		s.LoadFraction = r.Scenario.LoadFraction
@@ -109,6 +117,9 @@ func cellOf(r *results.Record) Cell {
 // Label names the cell in tables and on the command line.
 func (s Cell) Label() string {
 	b := fmt.Sprintf("%s c=%d%s %s d=%d%s", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.SizeBytes), s.Depth, s.workLabel())
+	if s.LoadProcs > 1 {
+		b += fmt.Sprintf(" procs=%d", s.LoadProcs)
+	}
 	switch {
 	case s.Kind == results.KindSweep && s.LoadFraction == 0:
 		b += " (sweep and SLO search)"
@@ -178,6 +189,7 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
 		cmp.Compare(a.ConnLifetime, b.ConnLifetime),
 		cmp.Compare(a.ConnectBurst, b.ConnectBurst),
+		cmp.Compare(a.LoadProcs, b.LoadProcs),
 		compareWork(a.Work, b.Work),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
 		cmp.Compare(a.SLOStep, b.SLOStep),
