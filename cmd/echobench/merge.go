@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +39,9 @@ loads (mode, size, depth, connection lifetime).
 
 --run DIR also appends the merged point as one record to DIR/results.jsonl
 (creating DIR and its env.json), repeat 1, 2, ... as the same point is
-merged again, so "echobench report DIR" reports a distributed run.
+merged again, so "echobench report DIR" reports a distributed run. Closed
+loop only: an open-loop point is a fraction of a capacity the merge does
+not know (the merged result is still written; exit 1).
 --server-usage adds the server's own figures, the line written by
 "echobench serve --usage-out" or "echobench wrap".
 
@@ -85,6 +86,12 @@ func runMerge(stdout, stderr io.Writer, args []string) error {
 	}
 	if o.run == "" {
 		return nil
+	}
+	if m.Mode == "open" {
+		// A sweep point is a fraction of a capacity measured beside it;
+		// recorded without one, points at different rates would read as
+		// repeats of one point.
+		return errors.New("merge: --run records closed-loop points only: an open-loop point is a fraction of a capacity the merge does not know (the merged result was written; use load_procs in a matrix for open-loop sweeps)")
 	}
 	id, repeat, err := appendMergedRecord(o.run, o.model, &m, usage)
 	if err != nil {
@@ -251,20 +258,15 @@ func nextRepeat(dir, point string) (int, error) {
 	return n + 1, nil
 }
 
-// mergedRecord is the record of merged result m, without its repeat: the
-// point ID is the one bench gives the same load (closed, or an open-loop
-// rate), with the number of generators.
+// mergedRecord is the record of closed-loop merged result m, without its
+// repeat: the point ID is the one bench gives the same load, with the
+// number of generators.
 func mergedRecord(runID, model string, m *results.Load, usage *results.ServerUsage) *results.Record {
 	procs := max(len(m.Generators), 1)
 	sc := results.Scenario{Kind: results.KindClosed, Mode: m.Mode, Conns: m.Conns, SizeBytes: m.SizeBytes, Depth: m.Depth,
 		IdleConns: int(m.IdleConns), SlowReaders: int(m.SlowReaders), SlowReadBytesPerSec: int(m.SlowReadBytesPerSec),
 		DurationS: m.DurationS, LoadProcs: procs}
 	point := fmt.Sprintf("%s/%s/c%d-s%d-d%d-procs%d", model, results.KindClosed, sc.Conns, sc.SizeBytes, sc.Depth, procs)
-	if m.Mode == "open" {
-		sc.Kind, sc.RateMsgsPerSec = results.KindSweep, m.RateMsgsPerSec
-		point = fmt.Sprintf("%s/%s/c%d-s%d-d%d-procs%d/rate%s", model, results.KindSweep, sc.Conns, sc.SizeBytes, sc.Depth, procs,
-			strconv.FormatFloat(m.RateMsgsPerSec, 'g', -1, 64))
-	}
 	if m.Connects != nil {
 		sc.ConnLifetime = int(m.Connects.ConnLifetime)
 	}

@@ -142,6 +142,12 @@ func TestMergeRunRecord(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "env.json")); err != nil {
 		t.Error(err)
 	}
+	open := readGen(t, genFiles[0])
+	open.Mode, open.RateMsgsPerSec = "open", 1000
+	out, errs, code := runMergeCmd(t, "--run", dir, "--model", "epoll", writeGen(t, t.TempDir(), "open.json", open))
+	if code != 1 || out == "" || !strings.Contains(errs, "closed-loop points only") || len(readRecords(t, dir).Records) != 2 {
+		t.Errorf("open loop with --run: exit %d, stdout %d bytes, %s", code, len(out), errs)
+	}
 	var stdout, stderr bytes.Buffer
 	if err := run(&stdout, &stderr, []string{"report", dir}); err != nil {
 		t.Fatalf("report of a merged run: %v\n%s", err, stderr.String())
