@@ -36,10 +36,10 @@ bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 200x -benchmem -count=1 ./...
 
 # Every fuzz target for a bounded time: the decoders of every input a user
-# hands us (matrix files, results files, histograms) and the report over
-# any results file. Each must give a clear error or a correct result.
+# hands us (matrix files, results files, histograms, load results to merge)
+# and the report over any results file. Each must give a clear error or a correct result.
 FUZZ_TIME ?= 5s
-FUZZ_TARGETS := ./bench/config:FuzzDecode ./internal/results:FuzzRead ./reports:FuzzDecodeHDR ./reports:FuzzReport
+FUZZ_TARGETS := ./bench/config:FuzzDecode ./internal/results:FuzzRead ./internal/results:FuzzDecodeHDR ./reports:FuzzReport ./internal/results:FuzzReadLoad
 
 fuzz-smoke:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -88,6 +88,9 @@ func (t template) loadKey() string {
 	if t.sourceIPs != "" {
 		k += "-src" + strings.ReplaceAll(t.sourceIPs, ",", "+")
 	}
+	if s.LoadProcs > 1 {
+		k += fmt.Sprintf("-procs%d", s.LoadProcs)
+	}
 	// Work last: a none point has none, so its ID is the one it always had.
 	if s.Work != "" {
 		k += "-work=" + s.Work
@@ -153,6 +156,9 @@ func cellScenario(c *config.Config, fam config.Family, conns, size, depth int, x
 		sc.Work = work
 	}
 	sc.MsgTimeoutS = fam.MsgTimeout.Seconds()
+	if fam.LoadProcs > 1 {
+		sc.LoadProcs = fam.LoadProcs
+	}
 	return sc
 }
 

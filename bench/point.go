@@ -372,45 +372,43 @@ func heldConns(sc results.Scenario, load *results.Load) int {
 	return sc.Conns + sc.IdleConns + sc.SlowReaders
 }
 
-// runLoad runs the load generator against addr, pinned to the client CPUs,
-// and samples the server group pgid during the measured window.
+// runLoad runs the load generators of p against addr, pinned to the
+// client CPUs, and samples the server group pgid during the measured
+// window.
 func (r *Runner) runLoad(ctx context.Context, p Point, rec *results.Record, addr string, pgid int) (*results.Load, error) {
 	cfg, err := r.loadConfig(p, rec.Scenario, addr)
 	if err != nil {
 		return nil, err
 	}
-	argv := append(append([]string{r.deps.Exe, "load"}, cfg.Args()...), "--json")
-	lp, err := supervise.Start(supervise.Spec{Argv: argv, CPUs: r.cliCPUs})
+	gens, windowStart, err := r.startLoads(cfg, max(rec.Scenario.LoadProcs, 1))
 	if err != nil {
-		return nil, fmt.Errorf("start load generator: %w", err)
+		return nil, err
 	}
-	defer lp.Stop(0)
+	defer gens.stop()
 	loadStart := time.Now()
 
-	// The window starts when the load generator's warm-up ends, counted
-	// from its start (it connects first, so this runs slightly early), and
-	// ends after the window's duration or when the generator exits,
-	// whichever comes first.
-	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: clientTicks(lp)}
+	// The window starts at the generators' --start-at, or when the one
+	// generator's warm-up ends, and ends after the window's duration or
+	// when a generator exits, whichever comes first.
+	probe := cpuProbe{srvCPUs: r.srvCPUs, cliCPUs: r.cliCPUs, clientTicks: gens.clientTicks()}
 	every := r.opts.SampleInterval
 	if every <= 0 {
 		every = sampleEvery(cfg.Duration)
 	}
-	win := sampleWindow(ctx, pgid, probe, loadStart.Add(cfg.Warmup), cfg.Duration, lp.Done(), every)
+	win := sampleWindow(ctx, pgid, probe, windowStart, cfg.Duration, gens.anyDone(), every)
 
-	limit := loadLimit(cfg)
-	t := time.NewTimer(max(0, limit-time.Since(loadStart)))
-	defer t.Stop()
-	select {
-	case <-lp.Done():
-	case <-t.C:
-		lp.Stop(0)
+	// Several generators wait for their --start-at: that lead is theirs too.
+	limit := loadLimit(cfg) + max(0, windowStart.Sub(loadStart)-cfg.Warmup)
+	stuck, err := gens.await(ctx, loadStart.Add(limit))
+	switch {
+	case err != nil:
+		return nil, err
+	case stuck != nil:
+		gens.stop()
 		rec.ServerStats = win.stats(0)
-		return nil, fmt.Errorf("load generator did not finish within %v (stderr: %s)", limit, lastLines(lp.StderrTail(), 5))
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("load generator did not finish within %v (stderr: %s)", limit, lastLines(stuck.StderrTail(), 5))
 	}
-	return finishLoad(lp, rec, win)
+	return finishLoad(gens, rec, win)
 }
 
 // loadConfig is the load of point p against addr. The orchestrator passes
@@ -476,18 +474,14 @@ func clientTicks(lp *supervise.Proc) func() (uint64, bool) {
 	}
 }
 
-// finishLoad reads the exited load generator's summary into rec, with the
-// server figures of the window and the warnings that qualify them.
-func finishLoad(lp *supervise.Proc, rec *results.Record, win *window) (*results.Load, error) {
-	res := lp.Stop(0)
-	if res.ExitCode != 0 {
-		rec.ServerStats = win.stats(0)
-		return nil, fmt.Errorf("load generator exited with status %d: %s", res.ExitCode, lastLines(lp.StderrTail(), 5))
-	}
-	load, err := parseLoad(lp.Stdout())
+// finishLoad reads the exited load generators' summary into rec (several
+// merged), with the server figures of the window and the warnings that
+// qualify them.
+func finishLoad(gens generators, rec *results.Record, win *window) (*results.Load, error) {
+	load, err := gens.results()
 	if err != nil {
 		rec.ServerStats = win.stats(0)
-		return nil, fmt.Errorf("load generator output: %w (stderr: %s)", err, lastLines(lp.StderrTail(), 5))
+		return nil, err
 	}
 	rec.ServerStats = win.stats(load.Completed)
 	if rec.ServerStats != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"echobench/bench/config"
 	"echobench/internal/results"
 	"echobench/loadgen"
 )
@@ -21,25 +22,46 @@ func (r *Runner) checkLoads() error {
 		// The port is a placeholder (the server's comes at run time); the
 		// host is the server's, whose family the source IPs must share.
 		addr := placeholderAddr(p.Server.Addr)
-		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%d|%d|%s|%s|%v|%g", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, sc.ConnLifetime, sc.ConnectBurst, p.SourceIPs, addr, p.MsgTimeout, sc.RateMsgsPerSec)
+		key := fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d|%d|%d|%d|%s|%s|%v|%g", sc.Mode, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.SlowReadBytesPerSec, sc.ConnLifetime, sc.ConnectBurst, sc.LoadProcs, p.SourceIPs, addr, p.MsgTimeout, sc.RateMsgsPerSec)
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		cfg, err := r.loadConfig(p, sc, addr)
-		if err == nil {
-			if cfg.Mode == loadgen.Open && sc.Kind != results.KindRate {
-				// The rate derives from the capacity measured at run
-				// time; the load generator bounds it on its own.
-				cfg.RateMsgsPerSec = 1
-			}
-			// The load generator runs one worker per client CPU.
-			cfg.Workers = max(1, min(len(r.cliCPUs), cfg.Conns))
-			err = cfg.WithDefaults().Validate()
+		if n := sc.LoadProcs; n > len(r.cliCPUs) {
+			// Generators sharing a CPU would each measure their own CPU
+			// use against a whole CPU: none would see that together
+			// they saturate it, and client_bound would lie.
+			return fmt.Errorf("config: load_procs %d of %s needs a client CPU per generator, the client CPUs are %s (set client_cpus or --client-cpus)",
+				n, p.ID, config.FormatCPUList(r.cliCPUs))
 		}
+		err := r.checkLoad(p, sc, addr)
 		if err != nil {
-			return fmt.Errorf("config: the load generator refuses %s (conns %d, size %d B, depth %d, idle_conns %d, slow_readers %d, conn_lifetime %d, connect_burst %d, duration %v, warmup %v, msg_timeout %v): %v",
-				p.ID, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.ConnLifetime, sc.ConnectBurst, cfg.Duration, cfg.Warmup, cfg.Timeout, err)
+			return fmt.Errorf("config: the load generator refuses %s (conns %d, size %d B, depth %d, idle_conns %d, slow_readers %d, conn_lifetime %d, connect_burst %d, load_procs %d, duration %v, warmup %v, msg_timeout %v): %v",
+				p.ID, sc.Conns, sc.SizeBytes, sc.Depth, sc.IdleConns, sc.SlowReaders, sc.ConnLifetime, sc.ConnectBurst, sc.LoadProcs,
+				r.cfg.Duration.Duration, r.cfg.Warmup.Duration, r.cfg.MsgTimeout.Duration, err)
+		}
+	}
+	return nil
+}
+
+// checkLoad validates the load of point p as each of its generators runs
+// it: its share of the load and of the client CPUs.
+func (r *Runner) checkLoad(p Point, sc results.Scenario, addr string) error {
+	cfg, err := r.loadConfig(p, sc, addr)
+	if err != nil {
+		return err
+	}
+	if cfg.Mode == loadgen.Open && sc.Kind != results.KindRate {
+		// The rate derives from the capacity measured at run time (sweep,
+		// SLO and overload points); the load generator bounds it on its own.
+		cfg.RateMsgsPerSec = 1
+	}
+	shares, cpus := loadShares(cfg, r.cliCPUs, max(sc.LoadProcs, 1))
+	for i, share := range shares {
+		// The load generator runs one worker per client CPU.
+		share.Workers = max(1, min(len(cpus[i]), share.Conns))
+		if err := share.WithDefaults().Validate(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -232,14 +232,15 @@ func (b *burst) giveUp(now int64) {
 func (b *burst) figures() (*results.Burst, []string) {
 	st := &b.st
 	r := &results.Burst{
-		Conns:       st.conns,
-		Echoed:      st.echoed,
-		DurationS:   float64(st.lastDoneNs-st.startNs) / 1e9,
-		ConnectUs:   latencyUs(st.cs.connectHist),
-		FirstByteUs: latencyUs(st.cs.firstByteHist),
-		ConnectHDR:  encodeHist(st.cs.connectHist),
-		Failed:      st.cs.failed,
-		EchoFailed:  st.echoFailed,
+		Conns:        st.conns,
+		Echoed:       st.echoed,
+		DurationS:    float64(st.lastDoneNs-st.startNs) / 1e9,
+		ConnectUs:    results.LatencyOf(st.cs.connectHist),
+		FirstByteUs:  results.LatencyOf(st.cs.firstByteHist),
+		ConnectHDR:   encodeHist(st.cs.connectHist),
+		FirstByteHDR: encodeHist(st.cs.firstByteHist),
+		Failed:       st.cs.failed,
+		EchoFailed:   st.echoFailed,
 	}
 	return r, connectWarnings("connect burst", st.cs, 0)
 }

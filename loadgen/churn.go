@@ -83,8 +83,8 @@ func connectsFigures(cfg Config, workers []*worker, windowS float64) (*results.C
 	c := &results.Connects{
 		ConnLifetime: int64(cfg.ConnLifetime),
 		Established:  all.established,
-		ConnectUs:    latencyUs(all.connectHist),
-		FirstByteUs:  latencyUs(all.firstByteHist),
+		ConnectUs:    results.LatencyOf(all.connectHist),
+		FirstByteUs:  results.LatencyOf(all.firstByteHist),
 		ConnectHDR:   encodeHist(all.connectHist),
 		FirstByteHDR: encodeHist(all.firstByteHist),
 		Failed:       all.failed,

@@ -36,6 +36,10 @@ const (
 	// MaxSlowReadBytesPerSec bounds --slow-read-bytes-per-s: a reader that
 	// fast is not slow.
 	MaxSlowReadBytesPerSec = 1 << 30
+	// MaxStartAhead bounds --start-at: the connections wait, open and
+	// silent, until the warm-up before it; an hour is far beyond any
+	// set-up and catches a wrong date or time zone.
+	MaxStartAhead = time.Hour
 	// fdReserve is what the process needs besides the sockets: stdio, one
 	// epoll, eventfd and timerfd per worker, the Go runtime's own, files.
 	fdReserve = 64
@@ -120,6 +124,15 @@ type Config struct {
 	// own and never touch the active accounting.
 	ConnectBurst int
 
+	// StartAt, when set, is the wall-clock instant the measured window
+	// starts: a start barrier for several load generators (on one host or
+	// many) whose results `echobench merge` adds up. The connections are
+	// made first, the warm-up runs in the Warmup before StartAt (shorter
+	// if the set-up ended late), and the window runs [StartAt, StartAt +
+	// Duration). A set-up that ends after StartAt fails the run
+	// (*StartMissedError). Zero: the window follows the warm-up at once.
+	StartAt time.Time
+
 	// measureFromSend is a test-only knob: in open loop, measure latency from
 	// the actual send instead of the intended time. It exists to show that the
 	// accuracy tests catch coordinated omission.
@@ -197,6 +210,9 @@ func (c Config) Validate() error {
 	case c.ConnectBurst < 0:
 		return configErrorf("connect-burst must not be negative, got %d", c.ConnectBurst)
 	}
+	if err := c.checkStartAt(time.Now()); err != nil {
+		return err
+	}
 	switch c.Mode {
 	case Closed:
 		if c.RateMsgsPerSec != 0 {
@@ -221,6 +237,22 @@ func (c Config) Validate() error {
 		}
 	}
 	return c.checkConnectionBudget()
+}
+
+// checkStartAt refuses a start barrier that has passed or is implausibly
+// far ahead of now (a wrong date or time zone).
+func (c Config) checkStartAt(now time.Time) error {
+	if c.StartAt.IsZero() {
+		return nil
+	}
+	at := c.StartAt.UTC().Format(time.RFC3339Nano)
+	switch ahead := c.StartAt.Sub(now); {
+	case ahead <= 0:
+		return configErrorf("start-at %s is in the past (%v ago, by this host's clock); pick an instant after the connections can be made", at, (-ahead).Round(time.Millisecond))
+	case ahead > MaxStartAhead:
+		return configErrorf("start-at %s is %v ahead, more than %v (by this host's clock): a wrong date or time zone?", at, ahead.Round(time.Second), MaxStartAhead)
+	}
+	return nil
 }
 
 // checkConnectionBudget refuses more connections than the process may open

@@ -70,6 +70,8 @@ var Flags = argv.Table[Config]{
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.ConnLifetime) }},
 	{Name: "connect-burst", Usage: "extra connections that all connect at the start of the window, echo one message and close",
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.ConnectBurst) }},
+	{Name: "start-at", Usage: "start the measured window at this wall-clock `time` (RFC 3339, e.g. 2026-11-27T15:00:00.5Z): connect and warm up before it; a start barrier for several generators",
+		Value: func(c *Config) flag.Value { return (*argv.Time)(&c.StartAt) }},
 }
 
 // Args returns the flags (without the command) that make `echobench load`

@@ -33,6 +33,7 @@ var setConfig = map[string]func(c *Config){
 	"SlowReadBytesPerSec": func(c *Config) { c.SlowReadBytesPerSec = 1000 },
 	"ConnLifetime":        func(c *Config) { c.ConnLifetime = 10 },
 	"ConnectBurst":        func(c *Config) { c.ConnectBurst = 500 },
+	"StartAt":             func(c *Config) { c.StartAt = time.Date(2026, 11, 27, 15, 0, 0, 500_000_000, time.UTC) },
 }
 
 // Every exported field of Config crosses the process boundary: a field added

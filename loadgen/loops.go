@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -279,16 +280,51 @@ type windowRun struct {
 	interrupted    bool                 // ctx ended the window early, at endNs
 }
 
-// runSchedule starts the warm-up now and the window after it, and sleeps
-// through both. Ctrl-C (ctx) ends the window where it is and tells the
-// loops.
-func (l *loops) runSchedule(ctx context.Context) windowRun {
+// StartMissedError is a run whose set-up (connecting) ended after
+// Config.StartAt: its window cannot start at the agreed instant, so
+// nothing was measured.
+type StartMissedError struct {
+	StartAt time.Time
+	// Late is how long after StartAt the set-up ended.
+	Late  time.Duration
+	Conns int
+}
+
+func (e *StartMissedError) Error() string {
+	return fmt.Sprintf("--start-at %s missed: connecting %d connections ended %v after it; set it further ahead",
+		e.StartAt.UTC().Format(time.RFC3339Nano), e.Conns, e.Late.Round(time.Microsecond))
+}
+
+// awaitStart decides the schedule once the connections are up and waits
+// for the warm-up. Without StartAt the warm-up starts now. With it the
+// window starts at StartAt exactly and the warm-up Warmup before, or now
+// if that has passed; the wait is one timer, at most MaxStartAhead, and
+// Ctrl-C (ctx) ends it. A timer that fires late delays the warm-up, never
+// the window.
+func (l *loops) awaitStart(ctx context.Context) (timing, error) {
+	sh := l.sh
+	now := nanotime()
+	if sh.startAtNs == 0 {
+		return timing{warmStartNs: now, windowStartNs: now + int64(sh.cfg.Warmup)}, nil
+	}
+	if now >= sh.startAtNs {
+		return timing{}, &StartMissedError{StartAt: sh.cfg.StartAt, Late: time.Duration(now - sh.startAtNs), Conns: sh.cfg.Conns}
+	}
+	t := timing{warmStartNs: max(now, sh.startAtNs-int64(sh.cfg.Warmup)), windowStartNs: sh.startAtNs}
+	if !sleepUntil(ctx, t.warmStartNs) {
+		return timing{}, fmt.Errorf("interrupted while waiting for --start-at: %w", ctx.Err())
+	}
+	return t, nil
+}
+
+// runSchedule starts the warm-up and the window at t, and sleeps through
+// both. Ctrl-C (ctx) ends the window where it is and tells the loops.
+func (l *loops) runSchedule(ctx context.Context, t timing) windowRun {
 	cfg := l.sh.cfg
-	warmStartNs := nanotime()
-	win := windowRun{startNs: warmStartNs + int64(cfg.Warmup)}
+	win := windowRun{startNs: t.windowStartNs}
 	win.endNs = win.startNs + int64(cfg.Duration)
 	l.sh.endNs.Store(win.endNs)
-	l.begin(timing{warmStartNs: warmStartNs, windowStartNs: win.startNs})
+	l.begin(t)
 	if !sleepUntil(ctx, win.startNs) {
 		win.interrupted = true
 		win.endNs = max(nanotime(), win.startNs)

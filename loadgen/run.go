@@ -109,7 +109,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("no connection to %s could be established (%d attempts failed)", cfg.Addr, res.Load.ConnFailed))
 		return res, ErrNoConnections
 	}
-	win := lp.runSchedule(ctx)
+	t, err := lp.awaitStart(ctx)
+	if err != nil {
+		lp.abandon()
+		return nil, err
+	}
+	win := lp.runSchedule(ctx, t)
 	if err := lp.wait(); err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
@@ -117,10 +122,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	addChurnFigures(&res.Load, cfg, lp)
 	addThrottle(&res.Load, win.throttle)
 	res.ConnectedAtStart = up
-	if win.interrupted {
-		res.Load.Warnings = append(res.Load.Warnings, fmt.Sprintf("interrupted: the window was cut to %.3f s", res.Load.DurationS))
-	}
+	res.Load.WindowStartUnixNs = win.startNs + sh.wallMinusMonoNs
+	res.Load.WindowEndUnixNs = win.endNs + sh.wallMinusMonoNs
+	res.Load.Warnings = append(res.Load.Warnings, scheduleWarnings(cfg, t, win, res.Load.DurationS)...)
 	return res, nil
+}
+
+// scheduleWarnings says where the schedule differed from the one asked
+// for: a window cut short, a warm-up shortened by a late set-up.
+func scheduleWarnings(cfg Config, t timing, win windowRun, windowS float64) []string {
+	var ws []string
+	if warm := time.Duration(t.windowStartNs - t.warmStartNs); warm < cfg.Warmup {
+		ws = append(ws, fmt.Sprintf("warm-up cut to %v of %v: the set-up ended that close to --start-at", warm.Round(time.Microsecond), cfg.Warmup))
+	}
+	if win.interrupted {
+		ws = append(ws, fmt.Sprintf("interrupted: the window was cut to %.3f s", windowS))
+	}
+	return ws
 }
 
 // addChurnFigures puts the connect figures and the burst into l, with
@@ -152,6 +170,12 @@ func newShared(cfg Config) (*shared, error) {
 	}
 	sh.dst, sh.srcs = dst, cfg.SourceIPs
 	sh.endNs.Store(math.MaxInt64)
+	// Read back to back, so the two clocks agree to well under a µs.
+	wallNs := time.Now().UnixNano()
+	sh.wallMinusMonoNs = wallNs - nanotime()
+	if !cfg.StartAt.IsZero() {
+		sh.startAtNs = cfg.StartAt.UnixNano() - sh.wallMinusMonoNs
+	}
 	return sh, nil
 }
 
@@ -200,7 +224,7 @@ func assemble(cfg Config, workers []*worker, ax *aux, windowStartNs, windowEndNs
 	if windowS > 0 {
 		addRates(&l, cfg, windowS, cpuS, m.pollNs)
 	}
-	l.LatencyUs = latencyUs(m.hist)
+	l.LatencyUs = results.LatencyOf(m.hist)
 	if cfg.Mode == Open {
 		res.SendLag = m.lag
 		if windowS > 0 {
@@ -287,10 +311,8 @@ func addRates(l *results.Load, cfg Config, windowS, cpuS float64, pollNs int64) 
 // addSendLag puts the open loop's send lag into l and decides whether it met
 // its rate.
 func addSendLag(l *results.Load, cfg Config, lag *hdrhistogram.Histogram, sentRateMsgsPerSec float64) {
-	l.SendLagUs = results.SendLag{
-		P50: float64(lag.ValueAtQuantile(50)) / 1e3,
-		P99: float64(lag.ValueAtQuantile(99)) / 1e3,
-	}
+	l.SendLagUs = results.SendLagOf(lag)
+	l.SendLagHDR = encodeHist(lag)
 	lagP99 := time.Duration(lag.ValueAtQuantile(99))
 	if sentRateMsgsPerSec < RateMetShare*cfg.RateMsgsPerSec || lagP99 > MaxSendLagP99 {
 		l.RateMet = false
@@ -326,24 +348,6 @@ func runWarnings(l *results.Load, m mergedWorkers, auxSt auxStats) []string {
 		ws = append(ws, fmt.Sprintf("%d of %d slow readers could not connect", auxSt.slowConnectFailed, l.SlowReaders))
 	}
 	return ws
-}
-
-func latencyUs(h *hdrhistogram.Histogram) results.Latency {
-	if h.TotalCount() == 0 {
-		return results.Latency{}
-	}
-	us := func(ns int64) float64 { return float64(ns) / 1e3 }
-	// ValueAtQuantile takes a percentile, 0..100.
-	return results.Latency{
-		Min:   us(h.Min()),
-		P50:   us(h.ValueAtQuantile(50)),
-		P90:   us(h.ValueAtQuantile(90)),
-		P99:   us(h.ValueAtQuantile(99)),
-		P999:  us(h.ValueAtQuantile(99.9)),
-		P9999: us(h.ValueAtQuantile(99.99)),
-		Max:   us(h.Max()),
-		Mean:  h.Mean() / 1e3,
-	}
 }
 
 // WritePercentiles writes the latency distribution in the text format

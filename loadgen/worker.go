@@ -93,6 +93,12 @@ type shared struct {
 	endNs atomic.Int64
 	// abort makes workers give up during connection set-up.
 	abort atomic.Bool
+	// wallMinusMonoNs turns the monotonic clock into Unix time: the
+	// schedule runs on the monotonic clock, the result and --start-at
+	// speak wall-clock time.
+	wallMinusMonoNs int64
+	// startAtNs is Config.StartAt on the monotonic clock; 0 without it.
+	startAtNs int64
 }
 
 // timing is the schedule a worker receives once every connection is set up.

@@ -95,6 +95,11 @@ type Cell struct {
 	// every model; MsgTimeoutS the message timeout, when the record
 	// carries one (see rates.go and overload.go).
 	RateMsgsPerSec, MsgTimeoutS float64
+	// LoadProcs is the load generators a point was measured with, 0 for
+	// one. It is the instrument, not the load, but repeats measured with
+	// different instruments are not repeats of one measurement: a cell of
+	// its own.
+	LoadProcs int
 }
 
 // cellOf is the cell a record measured.
@@ -107,6 +112,9 @@ func cellOf(r *results.Record) Cell {
 	}
 	if s.SlowReaders > 0 {
 		s.SlowReadBytesPerSec = r.Scenario.SlowReadBytesPerSec
+	}
+	if r.Scenario.LoadProcs > 1 {
+		s.LoadProcs = r.Scenario.LoadProcs
 	}
 	switch s.Kind {
 	case results.KindSweep:
@@ -125,6 +133,9 @@ func cellOf(r *results.Record) Cell {
 // Label names the cell in tables and on the command line.
 func (s Cell) Label() string {
 	b := fmt.Sprintf("%s c=%d%s %s d=%d%s", s.Kind, s.Conns, s.extraLabel(), sizeLabel(s.SizeBytes), s.Depth, s.workLabel())
+	if s.LoadProcs > 1 {
+		b += fmt.Sprintf(" procs=%d", s.LoadProcs)
+	}
 	switch {
 	case s.Kind == results.KindSweep && s.LoadFraction == 0:
 		b += " (sweep and SLO search)"
@@ -198,6 +209,7 @@ func compareCells(a, b Cell) int {
 		cmp.Compare(a.SlowReadBytesPerSec, b.SlowReadBytesPerSec),
 		cmp.Compare(a.ConnLifetime, b.ConnLifetime),
 		cmp.Compare(a.ConnectBurst, b.ConnectBurst),
+		cmp.Compare(a.LoadProcs, b.LoadProcs),
 		compareWork(a.Work, b.Work),
 		cmp.Compare(a.LoadFraction, b.LoadFraction),
 		cmp.Compare(a.RateMsgsPerSec, b.RateMsgsPerSec),
@@ -557,7 +569,7 @@ func (p *Aggregate) checkHistograms() string {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: no histogram", r.Repeat))
 			continue
 		}
-		if err := checkHDR(r.Load.HDR); err != nil {
+		if err := results.CheckHDR(r.Load.HDR); err != nil {
 			histErrs = append(histErrs, fmt.Sprintf("repeat %d: %v", r.Repeat, err))
 			continue
 		}
@@ -620,14 +632,14 @@ func (p *Aggregate) judgeRankable() []string {
 func (p *Aggregate) Histogram() (*hdrhistogram.Histogram, int) {
 	p.histOnce.Do(func() {
 		for _, r := range p.OK {
-			h, err := DecodeHDR(r.Load.HDR)
+			h, err := results.DecodeHDR(r.Load.HDR)
 			if err != nil {
-				continue // counted in HistNote by checkHDR, or corrupt past the header
+				continue // counted in HistNote by CheckHDR, or corrupt past the header
 			}
 			if p.hist == nil {
-				p.hist = NewHDR()
+				p.hist = results.NewHDR()
 			}
-			// Same geometry (checked by DecodeHDR): nothing can be dropped
+			// Same geometry (checked by results.DecodeHDR): nothing can be dropped
 			// but a count overflow, which would need 2^63 messages.
 			p.hist.Merge(h)
 			p.histN++

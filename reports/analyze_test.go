@@ -361,3 +361,27 @@ func TestIdleSlowClasses(t *testing.T) {
 		t.Errorf("slow readers: a model that kept its slow readers is said to close them: %s", slow.Why)
 	}
 }
+
+// Repeats measured with several load generators (load_procs, echobench
+// merge) are a cell of their own, never extra repeats of the one-generator
+// cell.
+func TestLoadProcsCell(t *testing.T) {
+	t.Parallel()
+	recs := sample(1, "a", 64, 4, 100e3)
+	two := sample(2, "a", 64, 4, 180e3)
+	for i := range two {
+		two[i].Scenario.LoadProcs = 2
+		two[i].PointID += "-procs2"
+	}
+	a, err := Analyze(&Run{Path: "mem", Records: append(recs, two...)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repeats := map[string]int{}
+	for _, p := range a.Aggregates {
+		repeats[p.Cell.Label()] = p.Repeats()
+	}
+	if repeats["closed c=64 64B d=1"] != 4 || repeats["closed c=64 64B d=1 procs=2"] != 4 {
+		t.Errorf("cells and repeats %v, want 4 repeats with one generator and 4 with two", repeats)
+	}
+}

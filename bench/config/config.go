@@ -212,6 +212,13 @@ type Family struct {
 	// Default [0].
 	ConnLifetime []int `toml:"conn_lifetime"`
 	ConnectBurst []int `toml:"connect_burst"`
+
+	// LoadProcs is how many load generator processes run each point of
+	// the family (default 1): each gets an equal share of the connections,
+	// the rate, the extra connections and the client CPUs (so at most one
+	// per client CPU), all start their window at one instant (load
+	// --start-at), and the record holds their exact merge.
+	LoadProcs int `toml:"load_procs"`
 }
 
 // Error is a matrix file that cannot run as written: it does not parse, or a
@@ -510,6 +517,9 @@ func (sc Family) validate(ck Checker) error {
 	if err := sc.validateChurn(ck); err != nil {
 		return err
 	}
+	if err := sc.validateLoadProcs(ck); err != nil {
+		return err
+	}
 	if err := sc.validateConns(ck); err != nil {
 		return err
 	}
@@ -656,6 +666,29 @@ func minOf(xs []int) int {
 		return 1
 	}
 	return slices.Min(xs)
+}
+
+// MaxLoadProcs bounds load_procs: a share of the client CPUs each, and
+// no machine we run on has more CPUs than this.
+const MaxLoadProcs = 256
+
+// validateLoadProcs checks load_procs: every generator needs a connection
+// of its own, and a CPU of its own (bench checks the client CPUs it was
+// given; here the machine's).
+func (sc Family) validateLoadProcs(ck Checker) error {
+	n := sc.LoadProcs
+	switch {
+	case n < 0 || n > MaxLoadProcs:
+		return fmt.Errorf("load_procs: must be 1..%d (0: one), got %d", MaxLoadProcs, n)
+	case n > 1 && ck.NumCPU > 0 && n > ck.NumCPU:
+		return fmt.Errorf("load_procs: %d generators need a client CPU each; this machine has %d", n, ck.NumCPU)
+	}
+	for _, c := range sc.Conns {
+		if n > 1 && c < n {
+			return fmt.Errorf("load_procs: %d generators need at least one connection each, conns has %d", n, c)
+		}
+	}
+	return nil
 }
 
 // maxOf is the largest of xs, 0 for none.

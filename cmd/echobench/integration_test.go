@@ -86,3 +86,45 @@ func runWithin(t *testing.T, cmd *exec.Cmd, limit time.Duration) ([]byte, error)
 	defer timer.Stop()
 	return cmd.CombinedOutput()
 }
+
+// TestRunLoadProcsEndToEnd runs a point with load_procs = 2 with the real
+// `echobench load`: both take the same --start-at from the orchestrator's
+// argv, and their real outputs merge into the record.
+func TestRunLoadProcsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "procs.toml")
+	err := os.WriteFile(cfg, []byte(`
+duration = "300ms"
+warmup = "100ms"
+repeats = 1
+[[servers]]
+model = "netconn"
+[[scenarios]]
+mode = "closed"
+conns = [4]
+sizes = [64]
+load_procs = 2
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := filepath.Join(dir, "res")
+	cmd := exec.Command(os.Args[0], "run", cfg, "--results", res, "--seed", "1", "--server-cpus", "0", "--client-cpus", "0-1")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	out, err := runWithin(t, cmd, time.Minute)
+	if err != nil {
+		t.Fatalf("echobench run: %v\n%s", err, out)
+	}
+	recs := readRecords(t, onlyRunDir(t, res)).Records
+	if len(recs) != 1 || recs[0].Status != results.StatusOK {
+		t.Fatalf("records %+v\n%s", recs, out)
+	}
+	l := recs[0].Load
+	if len(l.Generators) != 2 || l.Conns != 4 || l.Completed == 0 || l.Completed != l.Generators[0].Completed+l.Generators[1].Completed {
+		t.Fatalf("merged load: %d generators, %d conns, completed %d", len(l.Generators), l.Conns, l.Completed)
+	}
+	g0, g1 := l.Generators[0], l.Generators[1]
+	if g0.WindowStartUnixNs != g1.WindowStartUnixNs || l.DurationS != 0.3 {
+		t.Errorf("windows start at %d and %d, merged window %v s; want one start and 0.3 s", g0.WindowStartUnixNs, g1.WindowStartUnixNs, l.DurationS)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"echobench/loadgen"
 )
@@ -39,6 +40,12 @@ new one in its place; --connect-burst N adds N connections that all connect
 at the start of the window, echo one message and close (load.connects,
 load.burst: connects/s, connect latency, failures by cause).
 
+--start-at TIME is a start barrier for several generators, on one host or
+many: each connects, warms up in the --warmup before TIME, and measures
+exactly [TIME, TIME + --duration); "echobench merge" adds their results up.
+TIME is RFC 3339 (2026-11-27T15:00:00.5Z), at most 1 h ahead. A set-up
+that ends after TIME exits 1 and says by how much.
+
 With --json, stdout carries exactly one JSON object (results.Load); all else
 goes to stderr. Ctrl-C ends the window early and still reports it; a second
 Ctrl-C exits at once. Exit status: 0 the measurement ran (failed messages are
@@ -52,6 +59,7 @@ Examples:
   echobench load --addr 127.0.0.1:9000 --conns 64 --idle-conns 10000 --source-ips 127.0.0.2-127.0.0.9
   echobench load --addr 127.0.0.1:9000 --conns 64 --slow-readers 4 --slow-read-bytes-per-s 65536
   echobench load --addr 127.0.0.1:9000 --conns 8 --conn-lifetime 1 --connect-burst 500 --json
+  echobench load --addr 127.0.0.1:9000 --conns 50 --start-at 2026-11-27T15:00:00Z --json > gen1.json
 
 Flags:
 `
@@ -72,6 +80,9 @@ func runLoad(stdout, stderr io.Writer, args []string) error {
 		fmt.Fprintf(stderr, "echobench load: connecting %d connections (+%d idle, +%d slow readers) to %s ...\n", cfg.Conns, cfg.IdleConns, cfg.SlowReaders, cfg.Addr)
 		if cfg.ConnectBurst > 0 {
 			fmt.Fprintf(stderr, "echobench load: %d more connect at once when the window starts (connect burst)\n", cfg.ConnectBurst)
+		}
+		if !cfg.StartAt.IsZero() {
+			fmt.Fprintf(stderr, "echobench load: the window starts at %s (--start-at)\n", cfg.StartAt.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	res, runErr := loadgen.Run(ctx, cfg)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"echobench/internal/results"
 	"echobench/loadgen/faultserver"
@@ -41,6 +42,9 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"negative conn lifetime", []string{"--addr", "127.0.0.1:9", "--conn-lifetime", "-1"}, "conn-lifetime must not be negative"},
 		{"negative connect burst", []string{"--addr", "127.0.0.1:9", "--connect-burst", "-1"}, "connect-burst must not be negative"},
 		{"connect burst above the file limit", []string{"--addr", "127.0.0.1:9", "--connect-burst", "50000"}, "connect-burst 50000 is above"},
+		{"start in the past", []string{"--addr", "127.0.0.1:9", "--start-at", "2020-01-01T00:00:00Z"}, "start-at 2020-01-01T00:00:00Z is in the past"},
+		{"start a day ahead", []string{"--addr", "127.0.0.1:9", "--start-at", time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}, "more than 1h0m0s"},
+		{"start not a time", []string{"--addr", "127.0.0.1:9", "--start-at", "in 5 minutes"}, "want an RFC 3339 time"},
 	})
 }
 

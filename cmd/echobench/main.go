@@ -7,6 +7,8 @@
 //	echobench compare OLD NEW       compare two runs point by point
 //	echobench models                list every server model and whether it is available
 //	echobench check -- COMMAND      run the conformance suite against any server command
+//	echobench merge A.json B.json   add up the results of several load generators
+//	echobench wrap -- COMMAND       run a server command, report its CPU and memory at exit
 //
 // Exit status: 0 success, 1 failure, 2 usage error.
 package main
@@ -58,6 +60,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var es exitStatusError
+	if errors.As(err, &es) {
+		return es.code
 	}
 	return 1
 }

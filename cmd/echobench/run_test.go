@@ -782,3 +782,44 @@ func readMeta(dir string) (bench.RunMeta, error) {
 	err = json.Unmarshal(b, &m)
 	return m, err
 }
+
+// load_procs = 2: two load generators, one --start-at, one record holding
+// their merge and each one's own result.
+func TestRunLoadProcs(t *testing.T) {
+	t.Parallel()
+	dir, piddir := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+duration = "200ms"
+warmup = "50ms"
+repeats = 1
+[[servers]]
+model = "echo"
+[[scenarios]]
+mode = "closed"
+conns = [3]
+sizes = [64]
+load_procs = 2
+`)
+	res := filepath.Join(dir, "results")
+	_, run := runToEnd(t, piddir, nil, cfg, res, "--seed", "1", "--server-cpus", "0", "--client-cpus", "0-1")
+	rr := readRecords(t, run)
+	if len(rr.Records) != 1 {
+		t.Fatalf("%d records, want 1", len(rr.Records))
+	}
+	rec := rr.Records[0]
+	l := rec.Load
+	if rec.Status != results.StatusOK || l == nil || !strings.HasSuffix(rec.PointID, "closed/c3-s64-d1-procs2") || rec.Scenario.LoadProcs != 2 {
+		t.Fatalf("record %s: %s %s, load %v", rec.PointID, rec.Status, rec.Error, l != nil)
+	}
+	if len(l.Generators) != 2 || l.Conns != 3 {
+		t.Fatalf("%d generators, %d conns; want 2 generators holding 3 conns", len(l.Generators), l.Conns)
+	}
+	a, b := l.Generators[0], l.Generators[1]
+	if a.Conns != 2 || b.Conns != 1 || l.Completed != a.Completed+b.Completed || l.Completed == 0 {
+		t.Errorf("generators ran %d and %d conns, completed %d + %d = %d", a.Conns, b.Conns, a.Completed, b.Completed, l.Completed)
+	}
+	if a.WindowStartUnixNs != b.WindowStartUnixNs || a.WindowStartUnixNs == 0 {
+		t.Errorf("the generators' windows start at %d and %d: no common --start-at", a.WindowStartUnixNs, b.WindowStartUnixNs)
+	}
+	assertNoSurvivors(t, piddir)
+}

@@ -128,3 +128,26 @@ func (v *Duration) Set(s string) error {
 	*v = Duration(d)
 	return nil
 }
+
+// Time is a flag.Value over a time.Time field, written as RFC 3339 with
+// the fraction it needs (2026-11-27T15:00:00.5Z) and read back exactly, so
+// one instant agreed on one side is the instant the other side uses. The
+// zero time writes as "", which Args leaves out.
+type Time time.Time
+
+func (v *Time) String() string {
+	t := time.Time(*v)
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func (v *Time) Set(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return errors.New("want an RFC 3339 time such as 2026-11-27T15:00:00.5Z")
+	}
+	*v = Time(t.UTC())
+	return nil
+}

@@ -14,6 +14,7 @@ type cfg struct {
 	N     int
 	Rate  float64
 	Every time.Duration
+	At    time.Time
 }
 
 var table = Table[cfg]{
@@ -21,6 +22,7 @@ var table = Table[cfg]{
 	{Name: "n", Positive: true, Value: func(c *cfg) flag.Value { return (*Int)(&c.N) }},
 	{Name: "rate", Value: func(c *cfg) flag.Value { return (*Float)(&c.Rate) }},
 	{Name: "every", Positive: true, Value: func(c *cfg) flag.Value { return (*Duration)(&c.Every) }},
+	{Name: "at", Value: func(c *cfg) flag.Value { return (*Time)(&c.At) }},
 }
 
 func parse(t *testing.T, args []string) (cfg, error) {
@@ -37,17 +39,22 @@ func parse(t *testing.T, args []string) (cfg, error) {
 
 func TestArgsRoundTrip(t *testing.T) {
 	t.Parallel()
-	c := cfg{Name: "x y", N: 3, Rate: 1.0 / 3, Every: 1500 * time.Microsecond}
+	at := time.Date(2026, 11, 27, 15, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	c := cfg{Name: "x y", N: 3, Rate: 1.0 / 3, Every: 1500 * time.Microsecond, At: at.UTC()}
 	got, err := parse(t, table.Args(c))
 	if err != nil || got != c {
 		t.Fatalf("round trip of %q = %+v, %v; want %+v", table.Args(c), got, err, c)
+	}
+	// An offset is the same instant, kept in UTC.
+	if got, err := parse(t, []string{"--at", "2026-11-27T15:00:00.123456789+01:00"}); err != nil || got.At != c.At {
+		t.Errorf("--at with an offset = %v, %v; want %v", got.At, err, c.At)
 	}
 	// Zero fields, and fields equal to an omitted configuration, stay out.
 	if a := table.Args(cfg{}); len(a) != 0 {
 		t.Errorf("zero config gave %q", a)
 	}
 	def := cfg{N: 3}
-	if a, want := table.Args(c, def), []string{"--name", "x y", "--rate", "0.3333333333333333", "--every", "1.5ms"}; !slices.Equal(a, want) {
+	if a, want := table.Args(c, def), []string{"--name", "x y", "--rate", "0.3333333333333333", "--every", "1.5ms", "--at", "2026-11-27T14:00:00.123456789Z"}; !slices.Equal(a, want) {
 		t.Errorf("Args with defaults = %q, want %q", a, want)
 	}
 }
@@ -63,6 +70,7 @@ func TestCheckPositive(t *testing.T) {
 		{[]string{"--n", "1.5"}, "want a whole number"},
 		{[]string{"--rate", "x"}, "want a number"},
 		{[]string{"--every", "3"}, "want a duration"},
+		{[]string{"--at", "15:00"}, "want an RFC 3339 time"},
 	} {
 		if _, err := parse(t, tt.args); err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%q: %v, want %q", tt.args, err, tt.msg)

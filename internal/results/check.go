@@ -25,6 +25,9 @@ const (
 	// many generators stopped on 1,024 CPUs each for the whole window.
 	maxThrottlePeriods = maxWindowS * 1000 * 1000
 	maxThrottledUs     = maxWindowS * 1e6 * 1024 * 1000
+	// maxGenerators bounds the generators merged into one result: far
+	// beyond any cluster that drives one server.
+	maxGenerators = 4096
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -40,6 +43,8 @@ func (r *Record) Check() error {
 		return fmt.Errorf("point %s: status %q, want %q, %q or %q", r.PointID, r.Status, StatusOK, StatusFailed, StatusSkipped)
 	case r.Status == StatusOK && r.Load == nil:
 		return fmt.Errorf("point %s: status ok without a load summary", r.PointID)
+	case r.Scenario.LoadProcs < 0 || r.Scenario.LoadProcs > maxGenerators:
+		return fmt.Errorf("point %s: scenario.load_procs %d is outside [0, %d]", r.PointID, r.Scenario.LoadProcs, maxGenerators)
 	}
 	if err := r.Scenario.check(); err != nil {
 		return fmt.Errorf("point %s: scenario.%w", r.PointID, err)
@@ -135,5 +140,37 @@ func (l *Load) check() error {
 	if sum := l.Completed + l.TimedOut + l.Errored + l.Corrupted; sum != l.Intended {
 		return fmt.Errorf("completed + timed_out + errored + corrupted = %d, but intended = %d", sum, l.Intended)
 	}
-	return l.checkIntervals()
+	if err := l.checkIntervals(); err != nil {
+		return err
+	}
+	if err := l.checkWindow(); err != nil {
+		return err
+	}
+	return l.checkGenerators()
+}
+
+// checkWindow: the window's wall-clock times, when given, run forwards and
+// no longer than the longest window.
+func (l *Load) checkWindow() error {
+	start, end := l.WindowStartUnixNs, l.WindowEndUnixNs
+	if start == 0 && end == 0 {
+		return nil // written before the window times existed
+	}
+	if start <= 0 || end < start || float64(end-start) > maxWindowS*1e9 {
+		return fmt.Errorf("window_start_unix_ns %d and window_end_unix_ns %d are not a window of at most %d s", start, end, int(maxWindowS))
+	}
+	return nil
+}
+
+// checkGenerators checks each generator's own result of a merged one.
+func (l *Load) checkGenerators() error {
+	if len(l.Generators) > maxGenerators {
+		return fmt.Errorf("generators: %d, more than %d", len(l.Generators), maxGenerators)
+	}
+	for i := range l.Generators {
+		if err := l.Generators[i].check(); err != nil {
+			return fmt.Errorf("generators[%d].%w", i, err)
+		}
+	}
+	return nil
 }

@@ -56,6 +56,14 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		{"negative throttled time", func(r *Record) {
 			r.Load.CPUThrottle = &CPUThrottle{Periods: 50, Throttled: 1, ThrottledUs: -1}
 		}, "cpu_throttle.throttled_us -1"},
+		{"window backwards", func(r *Record) { r.Load.WindowStartUnixNs, r.Load.WindowEndUnixNs = 2e18, 1e18 }, "window_start_unix_ns"},
+		{"window of a year", func(r *Record) { r.Load.WindowStartUnixNs, r.Load.WindowEndUnixNs = 1e18, 1e18+365*86400e9 }, "window_start_unix_ns"},
+		{"negative load_procs", func(r *Record) { r.Scenario.LoadProcs = -1 }, "scenario.load_procs -1"},
+		{"impossible generator", func(r *Record) {
+			g := *r.Load
+			g.CompletionRatio = 7
+			r.Load.Generators = []Load{*r.Load, g}
+		}, "generators[1].completion_ratio 7"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)

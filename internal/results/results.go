@@ -213,6 +213,10 @@ type Scenario struct {
 	// every overload point, whose completion ratio means "answered within
 	// it"; absent, the run's msg_timeout applied.
 	MsgTimeoutS float64 `json:"msg_timeout_s,omitempty"`
+	// LoadProcs is how many load generator processes shared the load
+	// (each a share of the connections, the rate and the client CPUs, all
+	// with one start barrier), merged into the record's Load; 0 means one.
+	LoadProcs int `json:"load_procs,omitempty"`
 }
 
 // Latency holds latency percentiles in microseconds.
@@ -245,6 +249,13 @@ type Load struct {
 	// RateMsgsPerSec is the target rate of an open loop; 0 for a closed loop.
 	RateMsgsPerSec float64 `json:"rate_msgs_per_s"`
 	DurationS      float64 `json:"duration_s"`
+	// WindowStartUnixNs and WindowEndUnixNs are the measured window on the
+	// generator's wall clock (Unix ns): what `echobench merge` checks
+	// results of several generators against, for an overlap. With
+	// --start-at the start is that instant exactly. Zero in results
+	// written before they existed.
+	WindowStartUnixNs int64 `json:"window_start_unix_ns,omitempty"`
+	WindowEndUnixNs   int64 `json:"window_end_unix_ns,omitempty"`
 
 	Intended   int64 `json:"intended"`
 	Completed  int64 `json:"completed"`
@@ -263,6 +274,10 @@ type Load struct {
 	// recorded at the top of the range, never dropped.
 	LatencyOverflow int64   `json:"latency_overflow"`
 	SendLagUs       SendLag `json:"send_lag_us"`
+	// SendLagHDR is the open loop's send lag histogram (ns), encoded as
+	// HDR, so that a merge of several generators recomputes SendLagUs
+	// exactly. Empty in closed loop.
+	SendLagHDR string `json:"send_lag_hdr,omitempty"`
 
 	// Idle connections (--idle-conns) are opened with the others, send
 	// nothing during the window and each echoes one small message at the
@@ -337,6 +352,11 @@ type Load struct {
 	// server on it (ServerStats.Intervals). Meaningless on another host.
 	WindowStartMonoNs int64    `json:"window_start_mono_ns,omitempty"`
 	Warnings          []string `json:"warnings,omitempty"`
+
+	// Generators holds, in a result merged from several load generators
+	// (`echobench merge`, load_procs), each generator's own result as it
+	// was given; the figures above are their exact merge (see Merge).
+	Generators []Load `json:"generators,omitempty"`
 }
 
 // CPUThrottle is the CFS bandwidth controller's count for one cgroup over
@@ -427,6 +447,8 @@ type Burst struct {
 	ConnectUs   Latency `json:"connect_us"`
 	FirstByteUs Latency `json:"first_byte_us"`
 	ConnectHDR  string  `json:"connect_hdr,omitempty"`
+	// FirstByteHDR is FirstByteUs's histogram, as in Connects.
+	FirstByteHDR string `json:"first_byte_hdr,omitempty"`
 	// Failed is the connects that failed, by cause; EchoFailed the
 	// connections that connected but were closed, reset, answered wrongly
 	// or not within the timeout.

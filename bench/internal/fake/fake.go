@@ -156,8 +156,9 @@ func echoConn(c net.Conn, corrupt bool) {
 }
 
 // Load runs a fake load generator with the flags of `echobench load`, parsed
-// by the load generator's own flag table, and prints one results.Load as
-// JSON. It returns the exit status.
+// by the load generator's own flag table (--start-at too), and prints one
+// results.Load as JSON, with its window's times and a histogram as the
+// real one prints them, so that several merge. It returns the exit status.
 func Load(args []string) int {
 	notePID()
 	time.AfterFunc(lifetime, func() { os.Exit(9) })
@@ -242,7 +243,8 @@ type measured struct {
 	mu                 sync.Mutex
 	completed, errored int64
 	lat                []time.Duration
-	windowStartMonoNs  int64 // CLOCK_MONOTONIC at the window's start
+	from, end          time.Time // the window
+	windowStartMonoNs  int64     // CLOCK_MONOTONIC at the window's start
 }
 
 func (m *measured) fail() {
@@ -252,11 +254,17 @@ func (m *measured) fail() {
 }
 
 // echoActive runs cfg.Conns connections, each echoing one message at a time
-// (paced per connection in open loop), until the window ends.
+// (paced per connection in open loop), until the window ends. With
+// --start-at the window starts there, after a warm-up before it, as with
+// the real load generator.
 func echoActive(cfg loadgen.Config) *measured {
-	m := &measured{windowStartMonoNs: monoNowNs() + int64(cfg.Warmup)}
 	measureFrom := time.Now().Add(cfg.Warmup)
+	if !cfg.StartAt.IsZero() {
+		measureFrom = cfg.StartAt
+		time.Sleep(time.Until(measureFrom.Add(-cfg.Warmup)))
+	}
 	end := measureFrom.Add(cfg.Duration)
+	m := &measured{from: measureFrom, end: end, windowStartMonoNs: monoNowNs() + int64(time.Until(measureFrom))}
 	perConnGap := time.Duration(0)
 	if cfg.Mode == loadgen.Open {
 		perConnGap = time.Duration(float64(time.Second) * float64(cfg.Conns) / cfg.RateMsgsPerSec)
@@ -328,6 +336,8 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		// The real load generator says so only when an open loop misses.
 		RateMet:           true,
 		WindowStartMonoNs: m.windowStartMonoNs,
+		WindowStartUnixNs: m.from.UnixNano(), WindowEndUnixNs: m.end.UnixNano(),
+		HDR: encodeLatencies(lat),
 	}
 	addTimeline(&l, cfg)
 	if cfg.SlowReaders > 0 {
@@ -348,6 +358,19 @@ func summary(cfg loadgen.Config, m *measured, ex extraOutcome) results.Load {
 		}
 	}
 	return l
+}
+
+// encodeLatencies is the fake's histogram, as results.Load carries it.
+func encodeLatencies(lat []time.Duration) string {
+	h := results.NewHDR()
+	for _, d := range lat {
+		_ = h.RecordValue(max(int64(d), results.HistLowestNs))
+	}
+	s, err := results.EncodeHDR(h)
+	if err != nil {
+		return ""
+	}
+	return s
 }
 
 // Stack is a fake foreign stack: it satisfies bench.Stack. A stack with Err

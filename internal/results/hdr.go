@@ -1,4 +1,4 @@
-package reports
+package results
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"io"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-
-	"echobench/internal/results"
 )
 
 // maxHDRChars bounds one encoded histogram. Ours (1 ns–60 s, 3 digits) is
@@ -29,12 +27,12 @@ const (
 
 // DecodeHDR decodes a Load.HDR string: an HdrHistogram V2 compressed, base64
 // histogram of nanoseconds. It accepts only the geometry every histogram of
-// this project uses (results.HistLowestNs, HistHighestNs, HistSigFigs), so
+// this project uses (HistLowestNs, HistHighestNs, HistSigFigs), so
 // histograms can be merged exactly and a corrupt header cannot make the
 // decoder allocate a huge counts array. Garbage returns an error, never a
 // panic.
 func DecodeHDR(s string) (*hdrhistogram.Histogram, error) {
-	if err := checkHDR(s); err != nil {
+	if err := CheckHDR(s); err != nil {
 		return nil, err
 	}
 	h, err := hdrhistogram.Decode([]byte(s))
@@ -44,9 +42,9 @@ func DecodeHDR(s string) (*hdrhistogram.Histogram, error) {
 	return h, nil
 }
 
-// checkHDR checks the size, the base64 and the header's geometry: cheap
+// CheckHDR checks the size, the base64 and the header's geometry: cheap
 // enough to run on every record, unlike a full decode.
-func checkHDR(s string) error {
+func CheckHDR(s string) error {
 	if s == "" {
 		return errors.New("hdr: empty")
 	}
@@ -88,14 +86,53 @@ func checkHDRGeometry(raw []byte) error {
 	sig := int32(binary.BigEndian.Uint32(hdr[12:16]))
 	lo := int64(binary.BigEndian.Uint64(hdr[16:24]))
 	hi := int64(binary.BigEndian.Uint64(hdr[24:32]))
-	if sig != results.HistSigFigs || lo != results.HistLowestNs || hi != results.HistHighestNs {
+	if sig != HistSigFigs || lo != HistLowestNs || hi != HistHighestNs {
 		return fmt.Errorf("hdr: geometry %d..%d ns at %d digits, want %d..%d at %d",
-			lo, hi, sig, results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
+			lo, hi, sig, HistLowestNs, HistHighestNs, HistSigFigs)
 	}
 	return nil
 }
 
 // NewHDR returns an empty histogram with the project's geometry.
 func NewHDR() *hdrhistogram.Histogram {
-	return hdrhistogram.New(results.HistLowestNs, results.HistHighestNs, results.HistSigFigs)
+	return hdrhistogram.New(HistLowestNs, HistHighestNs, HistSigFigs)
+}
+
+// EncodeHDR is the inverse of DecodeHDR: h as a Load.HDR string.
+func EncodeHDR(h *hdrhistogram.Histogram) (string, error) {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return "", fmt.Errorf("hdr: encode: %w", err)
+	}
+	return string(b), nil
+}
+
+// LatencyOf is the percentiles of a histogram of nanoseconds, in µs. The
+// load generator and `echobench merge` both derive Latency from a
+// histogram this way, so a merge of one result gives that result back.
+func LatencyOf(h *hdrhistogram.Histogram) Latency {
+	if h.TotalCount() == 0 {
+		return Latency{}
+	}
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	// ValueAtQuantile takes a percentile, 0..100.
+	return Latency{
+		Min:   us(h.Min()),
+		P50:   us(h.ValueAtQuantile(50)),
+		P90:   us(h.ValueAtQuantile(90)),
+		P99:   us(h.ValueAtQuantile(99)),
+		P999:  us(h.ValueAtQuantile(99.9)),
+		P9999: us(h.ValueAtQuantile(99.99)),
+		Max:   us(h.Max()),
+		Mean:  h.Mean() / 1e3,
+	}
+}
+
+// SendLagOf is the send lag percentiles of a histogram of nanoseconds, in
+// µs, for the load generator and a merge alike.
+func SendLagOf(h *hdrhistogram.Histogram) SendLag {
+	return SendLag{
+		P50: float64(h.ValueAtQuantile(50)) / 1e3,
+		P99: float64(h.ValueAtQuantile(99)) / 1e3,
+	}
 }
