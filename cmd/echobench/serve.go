@@ -35,6 +35,10 @@ cpu (burn CPU), wait (a timer, without blocking other connections) or block
 (a blocking sleep where the handler runs), for MEAN, fixed or exponential
 (docs/servers.md, "Work per request").
 
+--procs belongs to the contract every server shares: a foreign stack runs that
+many worker processes on one port. A Go model runs in one process and refuses
+--procs above 1; give it --loops N and GOMAXPROCS=N for N cores.
+
 Examples:
   echobench serve epoll
   taskset -c 0 env GOMAXPROCS=1 echobench serve gnet --addr 127.0.0.1:9000 --loops 1
@@ -84,6 +88,12 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	}
 	if err := m.CheckWork(cfg.Work); err != nil {
 		return usagef("serve: %v", err)
+	}
+	if cfg.Procs > 1 {
+		// Several processes is the foreign stacks' idiom for several cores;
+		// a Go model gets them from --loops and GOMAXPROCS instead, and
+		// running it once per process would be a different model.
+		return usagef("serve: --procs %d: model %s runs in one process and scales with --loops and GOMAXPROCS; --procs is for the foreign stacks (Python, Node)", cfg.Procs, model)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
