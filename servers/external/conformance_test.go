@@ -30,6 +30,22 @@ var blockCooperative = map[string]string{
 //	go test ./servers/external -run 'TestConformance/trio/half-close-8mib'
 func TestConformance(t *testing.T) {
 	t.Parallel()
+	eachStack(t, func(t *testing.T, s Stack, argv []string) {
+		_, cooperative := blockCooperative[s.Name]
+		servertest.Run(t, servertest.Target{
+			Name:            s.Name,
+			Command:         argv,
+			Env:             s.Env,
+			Limitations:     s.Limitations,
+			WorkKinds:       stackWorkKinds,
+			BlockSerializes: !cooperative,
+		})
+	})
+}
+
+// eachStack runs test as a parallel subtest per stack, with the command
+// that starts it; a stack that cannot run here is skipped (see usable).
+func eachStack(t *testing.T, test func(t *testing.T, s Stack, argv []string)) {
 	for _, s := range Stacks() {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
@@ -40,15 +56,7 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, cooperative := blockCooperative[s.Name]
-			servertest.Run(t, servertest.Target{
-				Name:            s.Name,
-				Command:         argv,
-				Env:             s.Env,
-				Limitations:     s.Limitations,
-				WorkKinds:       stackWorkKinds,
-				BlockSerializes: !cooperative,
-			})
+			test(t, s, argv)
 		})
 	}
 }
