@@ -17,6 +17,9 @@ const (
 	maxLatencyUs = float64(HistHighestNs / 1000)
 	// maxWindowS is a day: bench's longest window is 24 h.
 	maxWindowS = 86400 + 3600
+	// maxProcs is far beyond servers.MaxProcs (256), the most processes
+	// a server is started with.
+	maxProcs = 4096
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -32,6 +35,9 @@ func (r *Record) Check() error {
 		return fmt.Errorf("point %s: status %q, want %q, %q or %q", r.PointID, r.Status, StatusOK, StatusFailed, StatusSkipped)
 	case r.Status == StatusOK && r.Load == nil:
 		return fmt.Errorf("point %s: status ok without a load summary", r.PointID)
+	}
+	if p := r.Server.Procs; p < 0 || p > maxProcs {
+		return fmt.Errorf("point %s: server.procs %d is outside [0, %d]", r.PointID, p, maxProcs)
 	}
 	if r.Load != nil {
 		if err := r.Load.check(); err != nil {

@@ -138,6 +138,11 @@ type ServerInfo struct {
 	Model   string   `json:"model,omitempty"`
 	Command []string `json:"command,omitempty"`
 	Loops   int      `json:"loops"`
+	// Procs is how many processes served, where the server was given
+	// --procs: a foreign stack's worker processes (plus the supervisor or
+	// cluster primary that serves none). Omitted for a Go model, which runs
+	// in one process, and in records made before --procs existed.
+	Procs int `json:"procs,omitempty"`
 	// MaxPendingBytes is the per-connection output cap the server ran with.
 	MaxPendingBytes int    `json:"max_pending_bytes,omitempty"`
 	Version         string `json:"version,omitempty"`
