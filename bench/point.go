@@ -256,6 +256,9 @@ func serverConfig(srv *Target, sc results.Scenario) (servers.Config, error) {
 	if srv.LoopsFlag {
 		cfg.Loops = srv.Loops
 	}
+	if srv.ProcsFlag {
+		cfg.Procs = srv.Procs
+	}
 	if sc.Work != "" {
 		w, err := work.Parse(sc.Work)
 		if err != nil {

@@ -25,6 +25,7 @@ import (
 	"echobench/bench/config"
 	"echobench/bench/supervise"
 	"echobench/internal/results"
+	"echobench/servers"
 	"echobench/servers/work"
 )
 
@@ -100,8 +101,13 @@ type Target struct {
 	Env []string
 	// LoopsFlag says whether the command takes --loops (Go models do,
 	// foreign stacks do not; a command does when the file sets loops).
-	LoopsFlag  bool
-	Loops      int
+	LoopsFlag bool
+	Loops     int
+	// ProcsFlag says whether the command gets --procs: a foreign stack
+	// whenever Procs > 1 or the file sets procs, a command only when the
+	// file sets procs (its flags are its own), a Go model never.
+	ProcsFlag  bool
+	Procs      int
 	MaxPending int
 	Addr       string
 	// Skip, when set, is why this server cannot run here: every point of
@@ -363,6 +369,7 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 		Name:       s.DisplayName(),
 		Addr:       s.Addr,
 		Loops:      s.Loops,
+		Procs:      s.Procs,
 		MaxPending: s.MaxPending,
 	}
 	for k, v := range s.Env {
@@ -373,6 +380,7 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 	case len(s.Command) > 0:
 		srv.Argv = slices.Clone(s.Command)
 		srv.LoopsFlag = s.Loops > 0
+		srv.ProcsFlag = s.Procs > 0
 		srv.Info.Command = srv.Argv
 	case slices.Contains(r.deps.GoModels, s.Model):
 		srv.Argv = []string{r.deps.Exe, "serve", s.Model}
@@ -393,6 +401,9 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 	}
 	srv.Info.Name = srv.Name
 	srv.Info.Loops = max(srv.Loops, 1)
+	if srv.ProcsFlag {
+		srv.Info.Procs = srv.Procs
+	}
 	srv.Info.MaxPendingBytes = srv.MaxPending
 	return srv, nil
 }
@@ -432,6 +443,12 @@ func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerE
 	}
 	srv.Env = append(slices.Clone(stack.Environ()), srv.Env...)
 	srv.LoopsFlag = s.Loops > 0
+	// N server CPUs get N processes, as a Go model gets N loops: each
+	// stack's own idiom for several cores (docs/stacks.md, "Several cores").
+	if srv.Procs == 0 {
+		srv.Procs = min(len(r.srvCPUs), servers.MaxProcs)
+	}
+	srv.ProcsFlag = srv.Procs > 1 || s.Procs > 0
 	return nil
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // The server contract's flags (--addr, --loops, --max-pending, --work,
-// --request-size) are Config's
+// --request-size, --procs) are Config's
 // fields, declared once in Flags: `echobench serve` parses with it, the
 // orchestrator and the conformance suite build every server's argv with it
 // (Config.Args), Go model or foreign. The foreign servers' parsers are
@@ -17,7 +17,7 @@ import (
 // CommandDefaults is the Config a server starts from before its flags
 // apply; the foreign servers use the same defaults.
 func CommandDefaults() Config {
-	return Config{Addr: "127.0.0.1:0", Loops: 1, MaxPendingBytes: DefaultMaxPendingBytes}
+	return Config{Addr: "127.0.0.1:0", Loops: 1, MaxPendingBytes: DefaultMaxPendingBytes, Procs: 1}
 }
 
 // Flags is every contract flag, in argv order.
@@ -32,6 +32,8 @@ var Flags = argv.Table[Config]{
 		Value: func(c *Config) flag.Value { return &c.Work }},
 	{Name: "request-size", Usage: "`bytes` of one request, required with --work", Positive: true,
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.RequestSizeBytes) }},
+	{Name: "procs", Usage: "server processes, 1..256: a foreign stack runs N workers sharing the port (Python SO_REUSEPORT workers, a Node cluster); echobench serve refuses more than 1 (a Go model scales with --loops and GOMAXPROCS in one process)", Positive: true,
+		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.Procs) }},
 }
 
 // Args returns the contract flags for c: every field that is set, even to

@@ -15,7 +15,7 @@ import (
 func TestArgsRoundTrip(t *testing.T) {
 	t.Parallel()
 	full := Config{Addr: "127.0.0.1:9000", Loops: 3, MaxPendingBytes: 12345,
-		Work: work.Spec{Kind: work.Wait, Mean: 1500 * time.Microsecond, Dist: work.Exp}, RequestSizeBytes: 64}
+		Work: work.Spec{Kind: work.Wait, Mean: 1500 * time.Microsecond, Dist: work.Exp}, RequestSizeBytes: 64, Procs: 4}
 	// Every exported field but Log (a writer, not a flag) must be set above.
 	typ := reflect.TypeFor[Config]()
 	v := reflect.ValueOf(full)
@@ -27,7 +27,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	for _, c := range []Config{full, {Addr: "[::1]:0"}, {Loops: 1}, {MaxPendingBytes: 1}, {},
 		{Work: work.Spec{Kind: work.CPU, Mean: 20 * time.Microsecond}, RequestSizeBytes: 1},
 		{Work: work.Spec{Kind: work.Block, Mean: time.Second}, RequestSizeBytes: MaxRequestSizeBytes},
-		{RequestSizeBytes: 100}} {
+		{RequestSizeBytes: 100}, {Procs: 1}, {Procs: MaxProcs}} {
 		got, err := ParseArgs(nil, c.Args())
 		if err != nil {
 			t.Fatalf("ParseArgs(%q): %v", c.Args(), err)
@@ -63,6 +63,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--work", "cpu:1ms500us"}, `bad mean "1ms500us"`},
 		{[]string{"--work", "wait:20s"}, "out of range"},
 		{[]string{"--work", "wait:1ms:pareto"}, `unknown distribution "pareto"`},
+		{[]string{"--procs", "0"}, "--procs must be positive"},
+		{[]string{"--procs", "-3"}, "--procs must be positive"},
 	} {
 		_, err := ParseArgs(nil, tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
@@ -95,6 +97,25 @@ func TestValidateWork(t *testing.T) {
 		err := c.WithDefaults().Validate(false)
 		if (tt.msg == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("Validate(work %v, request size %d) = %v, want %q", c.Work, c.RequestSizeBytes, err, tt.msg)
+		}
+	}
+}
+
+// --procs is bounded where the other bounds are, and names itself.
+func TestValidateProcs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		procs int
+		msg   string // "" = valid
+	}{
+		{0, ""}, // the default, 1
+		{1, ""},
+		{MaxProcs, ""},
+		{MaxProcs + 1, "--procs must be 1..256, got 257"},
+	} {
+		err := Config{Procs: tt.procs}.WithDefaults().Validate(false)
+		if (tt.msg == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("Validate(procs %d) = %v, want %q", tt.procs, err, tt.msg)
 		}
 	}
 }

@@ -40,6 +40,13 @@ type Config struct {
 	// gets its work, then its bytes are echoed. Required with Work; with
 	// work.None it changes nothing. Default 0, unset.
 	RequestSizeBytes int
+	// Procs is the number of server processes. A foreign stack runs Procs
+	// worker processes that share the port (its production idiom:
+	// SO_REUSEPORT workers under a supervising parent in Python, a Node
+	// cluster), so that on N server CPUs it competes with a Go model's N
+	// loops. The Go models run in one process and refuse more than 1.
+	// Default 1.
+	Procs int
 	// Log receives diagnostics. Never stdout: stdout carries only the
 	// LISTENING line. Default io.Discard.
 	Log io.Writer
@@ -48,11 +55,14 @@ type Config struct {
 // Bounds of Config. MaxLoops keeps start-up and shutdown within the
 // contract's 2 s (each loop is an epoll instance and a thread); 1024 is far
 // beyond any CPU count this tool pins a server to. MaxRequestSizeBytes
-// bounds what a model may hold of one unfinished request.
+// bounds what a model may hold of one unfinished request. MaxProcs bounds
+// the interpreters a foreign stack starts at once, each tens of MB and a
+// fraction of a second of start-up.
 const (
 	MaxLoops            = 1024
 	MaxMaxPendingBytes  = 1 << 30
 	MaxRequestSizeBytes = 16 << 20
+	MaxProcs            = 256
 )
 
 // Validate checks c (after WithDefaults): bounds, and an address that is an
@@ -65,6 +75,8 @@ func (c Config) Validate(allowRemote bool) error {
 		return fmt.Errorf("--loops must be 1..%d, got %d", MaxLoops, c.Loops)
 	case c.MaxPendingBytes < 1 || c.MaxPendingBytes > MaxMaxPendingBytes:
 		return fmt.Errorf("--max-pending must be 1..%d bytes, got %d", MaxMaxPendingBytes, c.MaxPendingBytes)
+	case c.Procs < 1 || c.Procs > MaxProcs:
+		return fmt.Errorf("--procs must be 1..%d, got %d", MaxProcs, c.Procs)
 	}
 	if err := c.validateWork(); err != nil {
 		return err
@@ -104,6 +116,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPendingBytes <= 0 {
 		c.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if c.Procs <= 0 {
+		c.Procs = 1
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

@@ -24,6 +24,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"echobench/loadgen"
+	"echobench/servers"
 )
 
 // MaxFileBytes caps a matrix file. Real ones are a few KiB.
@@ -131,6 +132,11 @@ type ServerEntry struct {
 	Addr string `toml:"addr"`
 	// Loops is passed as --loops; 0 means the number of server CPUs.
 	Loops int `toml:"loops"`
+	// Procs is passed as --procs: the server processes of a foreign stack
+	// (0 means the number of server CPUs, so that N cores get N processes
+	// as a Go model gets N loops) or of a command (passed only when set).
+	// A Go model runs in one process: it refuses more than 1.
+	Procs int `toml:"procs"`
 	// MaxPending is passed as --max-pending when set (bytes).
 	MaxPending int `toml:"max_pending"`
 	// Env adds environment variables (e.g. MALLOC_TRIM_THRESHOLD_).
@@ -456,10 +462,25 @@ func (s ServerEntry) validate(ck Checker) error {
 	if s.MaxPending < 0 {
 		return fmt.Errorf("max_pending: must not be negative, got %d", s.MaxPending)
 	}
+	if err := s.validateProcs(ck); err != nil {
+		return err
+	}
 	for k := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return fmt.Errorf("env: invalid variable name %q", k)
 		}
+	}
+	return nil
+}
+
+// validateProcs bounds procs, and refuses it for a Go model, which runs in
+// one process and scales with loops instead.
+func (s ServerEntry) validateProcs(ck Checker) error {
+	switch {
+	case s.Procs < 0 || s.Procs > servers.MaxProcs:
+		return fmt.Errorf("procs: must be 0 (the number of server CPUs) to %d, got %d", servers.MaxProcs, s.Procs)
+	case s.Procs > 1 && s.Model != "" && ck.IsGoModel != nil && ck.IsGoModel(s.Model):
+		return fmt.Errorf("procs: %s is a Go model, which runs in one process and scales with loops (and GOMAXPROCS, the number of server CPUs); procs is for foreign stacks and commands", s.Model)
 	}
 	return nil
 }

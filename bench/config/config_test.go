@@ -42,6 +42,7 @@ max_pending = 65536
 env = { GOGC = "off" }
 [[servers]]
 model = "uvloop"
+procs = 2
 [[servers]]
 name = "py"
 command = ["/usr/bin/python3", "x.py"]
@@ -104,6 +105,9 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if got := c.Servers[1].Env["GOGC"]; got != "off" {
 		t.Errorf("env = %q", got)
+	}
+	if got := c.Servers[2].Procs; got != 2 {
+		t.Errorf("procs = %d", got)
 	}
 	if got := c.Servers[3].DisplayName(); got != "py" {
 		t.Errorf("display name = %q", got)
@@ -174,6 +178,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"remote addr", base + "[[servers]]\nmodel = \"epoll\"\naddr = \"10.0.0.1:80\"\n" + closed, "not a loopback"},
 		{"negative loops", base + "[[servers]]\nmodel = \"epoll\"\nloops = -2\n" + closed, "servers[0]: loops:"},
 		{"negative max pending", base + "[[servers]]\nmodel = \"epoll\"\nmax_pending = -2\n" + closed, "servers[0]: max_pending:"},
+		{"negative procs", base + "[[servers]]\nmodel = \"uvloop\"\nprocs = -1\n" + closed, "servers[0]: procs: must be 0"},
+		{"too many procs", base + "[[servers]]\nmodel = \"uvloop\"\nprocs = 257\n" + closed, "servers[0]: procs: must be 0 (the number of server CPUs) to 256, got 257"},
+		{"procs for a Go model", base + "[[servers]]\nmodel = \"epoll\"\nprocs = 2\n" + closed, "servers[0]: procs: epoll is a Go model"},
 		{"bad mode", base + servers + "[[scenarios]]\nmode = \"half\"\nconns = [1]\nsizes = [64]\n", "scenarios[0]: mode:"},
 		{"zero conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [0]\nsizes = [64]\n", "scenarios[0]: conns:"},
 		{"too many conns", base + servers + "[[scenarios]]\nmode = \"closed\"\nconns = [19990]\nsizes = [64]\n", "scenarios[0]: conns: 19990 connections"},

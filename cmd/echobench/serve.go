@@ -41,6 +41,10 @@ voluntary_ctxsw, involuntary_ctxsw and wall_s, its life. "-" writes it to
 stdout after the LISTENING line. On a host the orchestrator cannot sample,
 "echobench merge --server-usage FILE" puts it into the record.
 
+--procs belongs to the contract every server shares: a foreign stack runs that
+many worker processes on one port. A Go model runs in one process and refuses
+--procs above 1; give it --loops N and GOMAXPROCS=N for N cores.
+
 Examples:
   echobench serve epoll
   taskset -c 0 env GOMAXPROCS=1 echobench serve gnet --addr 127.0.0.1:9000 --loops 1
@@ -66,12 +70,19 @@ func runServe(stdout, stderr io.Writer, args []string) error {
 	if err := m.CheckWork(cfg.Work); err != nil {
 		return usagef("serve: %v", err)
 	}
+	if cfg.Procs > 1 {
+		// Several processes is the foreign stacks' idiom for several cores;
+		// a Go model gets them from --loops and GOMAXPROCS instead, and
+		// running it once per process would be a different model.
+		return usagef("serve: --procs %d: model %s runs in one process and scales with --loops and GOMAXPROCS; --procs is for the foreign stacks (Python, Node)", cfg.Procs, model)
+	}
 	var usage *usageOut
 	if usagePath != "" {
 		if usage, err = openUsageOut("serve", usagePath, stdout); err != nil {
 			return err
 		}
 	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg.Log = stderr

@@ -24,6 +24,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"absurd work", []string{"netconn", "--work", "wait:1000s", "--request-size", "64"}, `mean "1000s" out of range`},
 		{"work without size", []string{"netconn", "--work", "cpu:20us"}, "needs --request-size"},
 		{"huge request", []string{"netconn", "--work", "cpu:20us", "--request-size", "16777217"}, "--request-size must be 1.."},
+		{"zero procs", []string{"netconn", "--procs", "0"}, "--procs must be positive"},
+		{"too many procs", []string{"netconn", "--procs", "257"}, "--procs must be 1..256"},
+		{"procs for a Go model", []string{"epoll", "--procs", "2"}, "--procs 2: model epoll runs in one process"},
 	})
 }
 

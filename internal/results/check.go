@@ -28,6 +28,9 @@ const (
 	// maxGenerators bounds the generators merged into one result: far
 	// beyond any cluster that drives one server.
 	maxGenerators = 4096
+	// maxProcs is far beyond servers.MaxProcs (256), the most processes
+	// a server is started with.
+	maxProcs = 4096
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -48,6 +51,9 @@ func (r *Record) Check() error {
 	}
 	if err := r.Scenario.check(); err != nil {
 		return fmt.Errorf("point %s: scenario.%w", r.PointID, err)
+	}
+	if p := r.Server.Procs; p < 0 || p > maxProcs {
+		return fmt.Errorf("point %s: server.procs %d is outside [0, %d]", r.PointID, p, maxProcs)
 	}
 	if r.Load != nil {
 		if err := r.Load.check(); err != nil {

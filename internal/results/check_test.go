@@ -11,7 +11,7 @@ func goodRecord(point string, repeat int) Record {
 	return Record{Schema: SchemaVersion, RunID: "r", PointID: point, Repeat: repeat, Status: StatusOK,
 		Load: &Load{Mode: "closed", Conns: 4, SizeBytes: 64, DurationS: 1, Intended: 10, Completed: 9, TimedOut: 1,
 			CompletionRatio: 0.9, ThroughputMsgsPerSec: 9, LatencyUs: Latency{P50: 10, P99: 20, Max: 30}},
-		ServerStats: &ServerStats{CPUUserS: 0.5, PeakRSSBytes: 1 << 20}}
+		ServerStats: &ServerStats{CPUUserS: 0.5, PeakRSSBytes: 1 << 20}, Server: ServerInfo{Name: "s", Loops: 1, Procs: 2}}
 }
 
 func encodeLines(t *testing.T, recs ...Record) string {
@@ -64,6 +64,8 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 			g.CompletionRatio = 7
 			r.Load.Generators = []Load{*r.Load, g}
 		}, "generators[1].completion_ratio 7"},
+		{"negative procs", func(r *Record) { r.Server.Procs = -1 }, "server.procs -1"},
+		{"absurd procs", func(r *Record) { r.Server.Procs = 1 << 20 }, "server.procs 1048576"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)

@@ -138,6 +138,12 @@ type ServerInfo struct {
 	Model   string   `json:"model,omitempty"`
 	Command []string `json:"command,omitempty"`
 	Loops   int      `json:"loops"`
+	// Procs is the --procs the server was given: a foreign stack's worker
+	// processes, each serving, under a parent (a Python supervisor, a Node
+	// cluster's primary) that serves none. Omitted where no --procs was
+	// passed, which means one process: a Go model (it scales with Loops), a
+	// stack on one server CPU, and every record made before --procs.
+	Procs int `json:"procs,omitempty"`
 	// MaxPendingBytes is the per-connection output cap the server ran with.
 	MaxPendingBytes int    `json:"max_pending_bytes,omitempty"`
 	Version         string `json:"version,omitempty"`

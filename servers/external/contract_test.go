@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type parsedContract struct {
 	Loops       int    `json:"loops"`
 	Work        string `json:"work"`
 	RequestSize int    `json:"requestSize"`
+	Procs       int    `json:"procs"`
 }
 
 // parseOutcome is one argv's fate in a foreign parser: exit code 0 and what
@@ -67,7 +69,7 @@ for argv in json.load(sys.stdin):
         continue
     out.append({"code": 0, "parsed": {
         "host": a.host or "", "port": a.port, "maxPending": a.max_pending, "loops": a.loops,
-        "work": str(a.work), "requestSize": a.work.request_size}})
+        "work": str(a.work), "requestSize": a.work.request_size, "procs": a.procs}})
 print(json.dumps(out))`
 		dir, _ := filepath.Abs("../python")
 		return []string{interp, "-E", "-c", src, dir}
@@ -111,10 +113,16 @@ func TestForeignParsersReadTheContract(t *testing.T) {
 		{Work: work.Spec{Kind: work.CPU, Mean: work.MaxMean, Dist: work.Exp}, RequestSizeBytes: 1000},
 		{Work: work.Spec{Kind: work.Wait, Mean: 333333}, RequestSizeBytes: 7},
 		{RequestSizeBytes: 512}, // with none it changes nothing
+		{Procs: 1},
+		{Procs: 2, Work: work.Spec{Kind: work.Wait, Mean: time.Millisecond}, RequestSizeBytes: 64},
+		{Procs: servers.MaxProcs},
 	}
 	bad := []servers.Config{{Loops: 2}, {Loops: -1}, {MaxPendingBytes: -5}, {Addr: "127.0.0.1"}}
-	// badWork are refused by Go too (its Config.Validate), so by every server.
+	// badWork are refused by Go too (its flag table or Config.Validate),
+	// so by every server.
 	badWork := []servers.Config{
+		{Procs: -1},
+		{Procs: servers.MaxProcs + 1},
 		{Work: work.Spec{Kind: work.CPU, Mean: time.Millisecond}},
 		{Work: work.Spec{Kind: work.Wait, Mean: time.Millisecond}, RequestSizeBytes: servers.MaxRequestSizeBytes + 1},
 		{RequestSizeBytes: -1},
@@ -253,6 +261,9 @@ func checkParsed(t *testing.T, args []string, got parseOutcome, good, badSpec bo
 			t.Errorf("%q: exit %d, stderr %q; want exit status 2 (usage)%s", args, got.Code, got.Stderr,
 				map[bool]string{true: " naming --work"}[badSpec])
 		}
+		if slices.Contains(args, "--procs") && !strings.Contains(got.Stderr, "--procs") {
+			t.Errorf("%q: stderr %q does not name --procs", args, got.Stderr)
+		}
 		return
 	}
 	if got.Code != 0 {
@@ -266,7 +277,7 @@ func checkParsed(t *testing.T, args []string, got parseOutcome, good, badSpec bo
 	host, port, _ := net.SplitHostPort(want.Addr)
 	pc := got.Parsed
 	if pc.Host != host || strconv.Itoa(pc.Port) != port || pc.MaxPending != want.MaxPendingBytes || pc.Loops != want.Loops ||
-		pc.Work != want.Work.String() || pc.RequestSize != want.RequestSizeBytes {
+		pc.Work != want.Work.String() || pc.RequestSize != want.RequestSizeBytes || pc.Procs != want.Procs {
 		t.Errorf("parsed %q as %+v; Go parses it as %+v", args, pc, want)
 	}
 }

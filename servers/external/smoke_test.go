@@ -55,7 +55,7 @@ func smokeUsage(t *testing.T, s Stack) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range [][]string{{"--loops", "2"}, {"--addr", "127.0.0.1"}, {"--max-pending", "0"}, {"--work", "sleep:1ms", "--request-size", "10"}} {
+	for _, bad := range [][]string{{"--loops", "2"}, {"--addr", "127.0.0.1"}, {"--max-pending", "0"}, {"--work", "sleep:1ms", "--request-size", "10"}, {"--procs", "0"}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], bad...)...)
 		var stdout, stderr bytes.Buffer

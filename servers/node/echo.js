@@ -13,23 +13,38 @@
 // loop on process.hrtime.bigint(), `block` Atomics.wait on a
 // SharedArrayBuffer, a synchronous sleep that stalls the one loop.
 //
+// With --procs N > 1 it runs as a cluster (node:cluster, Node's production
+// idiom for several cores): this process is the primary, which serves
+// nothing itself, and N workers run the server below. The primary accepts
+// and hands each connection to the next worker in turn (SCHED_RR; Node 20
+// has no SO_REUSEPORT listen option, it arrived in 22.12), prints LISTENING
+// once every worker listens, ends them at SIGTERM, and exits non-zero if one
+// dies first. A worker whose primary dies exits at once: its IPC channel
+// closes, and Node's cluster code exits the worker on that.
+//
 // Usage: node echo.js [--addr 127.0.0.1:0] [--max-pending BYTES] [--loops 1]
-//                     [--work SPEC] [--request-size BYTES]
+//                     [--work SPEC] [--request-size BYTES] [--procs N]
 // Prints "LISTENING host:port" on stdout once listening; logs go to stderr;
 // SIGTERM or SIGINT closes every connection and exits 0.
 'use strict';
 
+const cluster = require('node:cluster');
 const fs = require('node:fs');
 const net = require('node:net');
 const { parseArgs } = require('node:util');
 
 const DEFAULT_MAX_PENDING = 4 << 20;
+// Bound of --procs, the same as Go's servers.MaxProcs.
+const MAX_PROCS = 256;
+// How long the primary waits for its workers after SIGTERM before it kills
+// them: the contract is an exit within 2 s.
+const STOP_GRACE_MS = 1500;
 // Bounds of the work contract: a request is at most 16 MiB, a mean at most 10 s.
 const MAX_REQUEST_SIZE = 16 << 20;
 const MAX_MEAN_NS = 10n * 1000n * 1000n * 1000n;
 
 function usage(msg) {
-  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES] [--loops 1] [--work SPEC] [--request-size BYTES]\n`);
+  process.stderr.write(`echo.js: ${msg}\nusage: node echo.js [--addr HOST:PORT] [--max-pending BYTES] [--loops 1] [--work SPEC] [--request-size BYTES] [--procs N]\n`);
   process.exit(2);
 }
 
@@ -196,6 +211,7 @@ function parseContract(argv) {
         loops: { type: 'string', default: '1' },
         work: { type: 'string', default: 'none' },
         'request-size': { type: 'string' },
+        procs: { type: 'string', default: '1' },
       },
       strict: true,
     }));
@@ -203,7 +219,7 @@ function parseContract(argv) {
     usage(err.message);
   }
   if (values.loops !== '1') {
-    usage(`--loops ${values.loops}: this server runs a single event loop; run several processes instead`);
+    usage(`--loops ${values.loops}: this server runs a single event loop; for several, run several processes with --procs N`);
   }
   const { host, port } = splitAddr(values.addr);
   const maxPending = Number(values['max-pending']);
@@ -225,7 +241,11 @@ function parseContract(argv) {
     usage(`--work ${workString(work)} needs --request-size (the bytes of one request, 1..${MAX_REQUEST_SIZE})`);
   }
   work.requestSize = requestSize;
-  return { host, port, maxPending, loops: 1, work };
+  const procs = Number(values.procs);
+  if (!/^[+-]?[0-9]+$/.test(values.procs) || procs < 1 || procs > MAX_PROCS) {
+    usage(`--procs must be 1..${MAX_PROCS}, got ${values.procs}`);
+  }
+  return { host, port, maxPending, loops: 1, work, procs };
 }
 
 // One 4-byte SharedArrayBuffer that nothing ever notifies: Atomics.wait on
@@ -360,8 +380,9 @@ function serveWork(socket, work, maxPending, ordinal) {
   });
 }
 
-function main() {
-  const { host, port, maxPending, work } = parseContract(process.argv.slice(2));
+// serve runs the echo server of this process: the whole server, or one
+// worker of a cluster.
+function serve({ host, port, maxPending, work }) {
   let ordinal = 0; // connections accepted by this process, in accept order
 
   const live = new Set();
@@ -388,20 +409,98 @@ function main() {
     process.exit(1);
   });
 
+  let stopping = false;
   const stop = () => {
+    if (stopping) return; // a worker gets the group's SIGTERM and the primary's
+    stopping = true;
     server.close();
     for (const socket of live) socket.destroy();
     // With the listener and every socket closed nothing keeps the loop
-    // alive, so the process exits 0 on its own.
+    // alive, so the process exits 0 on its own; a worker's IPC channel
+    // would, so a worker disconnects it.
+    if (cluster.isWorker) cluster.worker.disconnect();
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 
   server.listen({ host, port, backlog: listenBacklog() }, () => {
+    // A worker's primary announces the cluster once every worker listens.
+    if (cluster.isWorker) return;
     let { address, port: bound } = server.address();
     if (address.includes(':')) address = `[${address}]`;
     process.stdout.write(`LISTENING ${address}:${bound}\n`);
   });
+}
+
+// describeExit says how a worker ended, from the cluster's 'exit' event.
+function describeExit(worker, code, signal) {
+  const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+  return `worker ${worker.id} (pid ${worker.process.pid}) ${how}`;
+}
+
+// primary runs the cluster of procs workers: it forks them, announces
+// LISTENING once each has reported listening on the one address, and ends
+// them at SIGTERM or SIGINT.
+function primary(procs) {
+  // Round-robin, set here rather than left to NODE_CLUSTER_SCHED_POLICY:
+  // the primary accepts and passes each connection to the next worker, so
+  // connections are spread evenly whatever the scheduler does.
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  const listening = new Map(); // worker id -> "host:port"
+  let announced = false;
+  let stopping = false;
+  let failed = false;
+  let live = procs;
+
+  const stopAll = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const w of Object.values(cluster.workers)) {
+        process.stderr.write(`echo.js: worker ${w.id} (pid ${w.process.pid}) still ran ${STOP_GRACE_MS} ms after SIGTERM: killed\n`);
+        w.process.kill('SIGKILL');
+      }
+      process.exit(1);
+    }, STOP_GRACE_MS).unref();
+  };
+  cluster.on('listening', (worker, { address, port }) => {
+    // No host (every interface) is reported as null; Node binds :: then.
+    const host = address ?? '::';
+    listening.set(worker.id, `${host.includes(':') ? `[${host}]` : host}:${port}`);
+    const addrs = new Set(listening.values());
+    if (addrs.size > 1) {
+      process.stderr.write(`echo.js: workers listen on different addresses: ${[...addrs].join(', ')}\n`);
+      failed = true;
+      stopAll();
+    } else if (!announced && !stopping && listening.size === procs) {
+      announced = true;
+      process.stdout.write(`LISTENING ${[...addrs][0]}\n`);
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    live--;
+    if (!stopping) {
+      process.stderr.write(`echo.js: ${describeExit(worker, code, signal)} before SIGTERM; stopping the other workers\n`);
+      failed = true;
+      stopAll();
+    } else if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGINT') {
+      // A worker that got the group's SIGTERM and then ours may die of
+      // the second: that is a clean end too.
+      process.stderr.write(`echo.js: ${describeExit(worker, code, signal)} after SIGTERM\n`);
+      failed = true;
+    }
+    if (live === 0) process.exit(failed ? 1 : 0);
+  });
+  process.on('SIGTERM', stopAll);
+  process.on('SIGINT', stopAll);
+  for (let i = 0; i < procs; i++) cluster.fork();
+}
+
+function main() {
+  const cfg = parseContract(process.argv.slice(2));
+  if (cfg.procs > 1 && cluster.isPrimary) primary(cfg.procs);
+  else serve(cfg);
 }
 
 if (require.main === module) {

@@ -4,10 +4,15 @@ Python echo server.
 The server contract (docs/stacks.md): take --addr HOST:PORT (default
 127.0.0.1:0), --max-pending BYTES, --loops 1, --work SPEC and --request-size
 BYTES (the workload of issue #14: what a handler does per request, parsed
-with the grammar and bounds of Go's servers/work), print exactly one line
-"LISTENING host:port" on stdout once accepting, log only to stderr, echo every
-byte in order, finish the echo after the client's half-close, and exit 0
-within 2 s of SIGTERM.
+with the grammar and bounds of Go's servers/work) and --procs N, print exactly
+one line "LISTENING host:port" on stdout once accepting, log only to stderr,
+echo every byte in order, finish the echo after the client's half-close, and
+exit 0 within 2 s of SIGTERM.
+
+With --procs N > 1 the process a script starts as is a supervisor
+(supervise_procs, the gunicorn/uvicorn idiom): it reserves the port, starts N
+copies of the script as workers, each with its own SO_REUSEPORT listener on
+that port, prints LISTENING once all of them listen, and ends them at SIGTERM.
 
 This module imports nothing beyond the standard library, so a server whose
 framework is missing can still parse its flags and say what is missing.
@@ -17,7 +22,9 @@ import argparse
 import itertools
 import json
 import math
+import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -31,6 +38,14 @@ READ_SIZE = 64 * 1024
 # Exit status of a server whose framework is not importable. It differs from
 # 1 (crash) and 2 (usage) so a supervisor can tell "not installed" apart.
 EXIT_MISSING = 3
+
+# Bound of --procs, the same as Go's servers.MaxProcs.
+MAX_PROCS = 256
+
+# Set by the supervisor in each worker's environment: the supervisor's PID.
+# A process that has it is a worker: it listens with SO_REUSEPORT on the
+# port the supervisor reserved, and dies with the supervisor.
+PARENT_ENV = "ECHOBENCH_PROCS_PARENT"
 
 
 def parse_args(description, extra=None, argv=None):
@@ -56,6 +71,9 @@ def parse_args(description, extra=None, argv=None):
     p.add_argument("--request-size", type=int, default=None, metavar="BYTES",
                    help="bytes per request, required with --work other than none "
                         "(at most %d)" % MAX_REQUEST_SIZE)
+    p.add_argument("--procs", type=int, default=1, metavar="N",
+                   help="server processes, 1..%d: with N > 1 this process supervises N "
+                        "workers that share the port with SO_REUSEPORT (default 1)" % MAX_PROCS)
     if extra is not None:
         extra(p)
     args = p.parse_args(argv)
@@ -68,14 +86,25 @@ def parse_args(description, extra=None, argv=None):
     except ValueError as e:
         p.error(str(e))
     if args.loops != 1:
-        p.error("--loops %d: this server runs a single event loop; run several processes "
-                "instead" % args.loops)
+        p.error("--loops %d: this server runs a single event loop; for several, run "
+                "several processes with --procs N" % args.loops)
     try:
         args.host, args.port = split_addr(args.addr)
     except ValueError as e:
         p.error(str(e))
     if args.max_pending < 1:
         p.error("--max-pending must be at least 1 byte, got %d" % args.max_pending)
+    if not 1 <= args.procs <= MAX_PROCS:
+        p.error("--procs must be 1..%d, got %d" % (MAX_PROCS, args.procs))
+    # A worker listens with SO_REUSEPORT; argv given by a test is never a
+    # worker's, whatever the environment says.
+    parent = os.environ.get(PARENT_ENV) if argv is None else None
+    args.reuse_port = parent is not None
+    if parent is not None:
+        _die_with_parent(int(parent))
+    elif argv is None and args.procs > 1 and not _supervising:
+        p.error("--procs %d: this script runs its server without supervise_procs, "
+                "so it would serve in one process" % args.procs)
     return args
 
 
@@ -148,15 +177,18 @@ def set_nodelay(sock):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def add_loop_flag(p):
+    """Adds --loop, the asyncio scripts' own flag: the same script is the
+    asyncio and the uvloop stack, so the pair isolates the event loop."""
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="event loop implementation (default %(default)s)")
+
+
 def run_asyncio(description, serve):
     """Parse the flags plus --loop and run the coroutine serve(args) on the
-    chosen event loop: the same script is the asyncio and the uvloop stack,
-    so the pair isolates the event loop."""
+    chosen event loop."""
     import asyncio
-    args = parse_args(
-        description,
-        lambda p: p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                                 help="event loop implementation (default %(default)s)"))
+    args = parse_args(description, add_loop_flag)
     if args.loop == "uvloop":
         try:
             import uvloop
@@ -167,6 +199,251 @@ def run_asyncio(description, serve):
             return
         uvloop.install()
     asyncio.run(serve(args))
+
+
+def listen_socket(host, port, backlog):
+    """Opens a TCP socket bound to host:port with SO_REUSEADDR and
+    SO_REUSEPORT, listening with backlog, or not listening when backlog is
+    None (the supervisor's reservation of the port, which must never be
+    given a connection). It is for the frameworks that take a listening
+    socket rather than a reuse_port option. socket.socket is looked up at
+    each call, so under gevent's monkey-patching this is gevent's socket."""
+    family = socket.AF_INET6 if host and ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host or "", port))
+        if backlog is not None:
+            sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# ---- Several processes: --procs N (docs/stacks.md, "Several cores") ----
+#
+# The idiom of gunicorn's arbiter and of uvicorn --workers: a supervising
+# process that serves nothing, and N workers that each run the stack's own
+# server unchanged. Each worker is a fresh interpreter running the same
+# script (exec, not a bare fork: a forked child would share state its
+# framework made at import, such as the epoll instance of Twisted's reactor),
+# and each opens its own SO_REUSEPORT listener on the port the supervisor
+# reserved, so the kernel spreads connections over the workers by a hash of
+# each connection's addresses. Only the workers listen: the reservation is
+# bound, never listening, so it takes no connection, and port 0 works.
+
+# Set once a script has called supervise_procs: parse_args refuses --procs
+# N > 1 in a script that never did, rather than serve in one process.
+_supervising = False
+
+# How long the supervisor waits for its workers after SIGTERM before it
+# kills them: the contract is an exit within 2 s.
+STOP_GRACE_S = 1.5
+
+
+def supervise_procs(description, extra=None):
+    """Every script calls this first thing, before importing its framework.
+
+    With --procs 1, or in a worker, it returns and the script serves. With
+    --procs N > 1 this process becomes the supervisor of N workers and exits
+    when they are done: 0 after SIGTERM or SIGINT once every worker ended
+    cleanly, non-zero, with the reason on stderr, when a worker died first.
+    The supervisor never imports the framework, so it stays as small as
+    gunicorn's arbiter, and import-time state (gevent's monkey-patching,
+    Twisted's reactor) exists only in the workers.
+    """
+    global _supervising
+    _supervising = True
+    args = parse_args(description, extra)
+    if args.reuse_port or args.procs == 1:
+        return
+    sys.exit(_Supervisor(args).run())
+
+
+def _die_with_parent(parent_pid):
+    """Asks the kernel to SIGKILL this worker when its supervisor dies, by
+    SIGKILL too (PR_SET_PDEATHSIG), then checks that the supervisor did not
+    die before the request: no worker outlives it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    if libc.prctl(pr_set_pdeathsig, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        log("worker: prctl(PR_SET_PDEATHSIG): %s" % os.strerror(ctypes.get_errno()))
+        sys.exit(1)
+    if os.getppid() != parent_pid:
+        log("worker: supervisor %d is gone" % parent_pid)
+        sys.exit(1)
+
+
+def _interpreter_flags():
+    """The interpreter options a worker must share with this process: -E or
+    -I keep PYTHON* variables out as here, -s the user site, -B the .pyc
+    files; -u keeps the worker's stdout unbuffered for its LISTENING line."""
+    flags = []
+    if sys.flags.isolated:
+        flags.append("-I")
+    else:
+        if sys.flags.ignore_environment:
+            flags.append("-E")
+        if sys.flags.no_user_site:
+            flags.append("-s")
+    if sys.flags.dont_write_bytecode:
+        flags.append("-B")
+    return flags + ["-u"]
+
+
+def _describe_exit(code):
+    """Says how a worker ended, from Popen.returncode."""
+    if code < 0:
+        try:
+            return "was killed by %s" % signal.Signals(-code).name
+        except ValueError:
+            return "was killed by signal %d" % -code
+    return "exited with status %d" % code
+
+
+class _Worker:
+    """One worker process and what the supervisor read of its stdout."""
+
+    def __init__(self, index, proc):
+        self.index = index
+        self.proc = proc
+        self.buf = b""
+        self.addr = None  # from its LISTENING line
+        self.reported = False  # its end has been logged
+
+    def __str__(self):
+        return "worker %d (pid %d)" % (self.index, self.proc.pid)
+
+    def take(self, data, port):
+        """Reads stdout data; returns an error when the worker announced
+        another port than the reserved one."""
+        self.buf += data
+        while b"\n" in self.buf:
+            line, _, self.buf = self.buf.partition(b"\n")
+            text = line.decode("utf-8", "replace")
+            if self.addr is None and text.startswith("LISTENING "):
+                self.addr = text[len("LISTENING "):]
+                if not self.addr.endswith(":%d" % port):
+                    return "%s announced %s, not the reserved port %d" % (self, self.addr, port)
+            else:
+                log("%s wrote on stdout: %s" % (self, text))
+        return None
+
+
+class _Supervisor:
+    """The parent of --procs N workers (supervise_procs)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.workers = []
+
+    def run(self):
+        import selectors
+        reserved = listen_socket(self.args.host, self.args.port, None)
+        host, port = reserved.getsockname()[:2]
+        # SIGTERM and SIGINT only write to the wake-up socket, which the
+        # loop below watches with the workers' stdout: a signal and a
+        # worker's exit are seen in the order they happened.
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        signal.set_wakeup_fd(wake_w.fileno())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _signo, _frame: None)
+        try:
+            self.start("[%s]" % host if ":" in host else host, port)
+        except OSError as e:
+            log("cannot start a worker: %s" % e)
+            self.stop()
+            return 1
+        sel = selectors.DefaultSelector()
+        sel.register(wake_r, selectors.EVENT_READ, None)
+        for w in self.workers:
+            sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+        try:
+            return self.serve(sel, port)
+        finally:
+            reserved.close()
+
+    def start(self, host, port):
+        """Starts the workers: this script again, with this process's
+        interpreter options and flags, on the reserved port."""
+        import subprocess
+        argv = ([sys.executable] + _interpreter_flags() + [os.path.abspath(sys.argv[0])]
+                + sys.argv[1:] + ["--addr", "%s:%d" % (host, port)])
+        env = dict(os.environ)
+        env[PARENT_ENV] = str(os.getpid())
+        for i in range(self.args.procs):
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+            self.workers.append(_Worker(i, proc))
+
+    def serve(self, sel, port):
+        """Announces once every worker listens, then waits for a signal or
+        a worker's end (its stdout closes); returns the exit status."""
+        announced = False
+        while True:
+            events = sel.select()
+            if any(key.data is None for key, _ in events):
+                return self.stop()  # a signal; seen first if a worker also ended
+            for key, _ in events:
+                w = key.data
+                data = os.read(key.fd, 4096)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    return self.lost(w)
+                err = w.take(data, port)
+                if err is not None:
+                    log(err)
+                    self.stop()
+                    return 1
+            if not announced and all(w.addr is not None for w in self.workers):
+                sys.stdout.write("LISTENING %s\n" % self.workers[0].addr)
+                sys.stdout.flush()
+                announced = True
+
+    def lost(self, w):
+        """A worker ended (or closed its stdout) before any SIGTERM: the
+        others are stopped, and the status says the server failed (3, as
+        the worker, when its framework is missing)."""
+        import subprocess
+        try:
+            code = w.proc.wait(timeout=STOP_GRACE_S)
+            how = _describe_exit(code)
+        except subprocess.TimeoutExpired:
+            code, how = 1, "closed its stdout"
+        w.reported = True
+        log("%s %s before SIGTERM; stopping the other workers" % (w, how))
+        self.stop()
+        return EXIT_MISSING if code == EXIT_MISSING else 1
+
+    def stop(self):
+        """Sends SIGTERM to every worker still running, waits for them up to
+        STOP_GRACE_S and kills the rest; returns 0 when every worker ended
+        cleanly (status 0, or the signal itself: a worker that got the
+        group's SIGTERM and then ours may die of the second)."""
+        import subprocess
+        for w in self.workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        status = 0
+        for w in self.workers:
+            try:
+                code = w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait()
+                log("%s still ran %.1f s after SIGTERM: killed" % (w, STOP_GRACE_S))
+                status = 1
+                continue
+            if not w.reported and code not in (0, -signal.SIGTERM, -signal.SIGINT):
+                log("%s %s after SIGTERM" % (w, _describe_exit(code)))
+                status = 1
+        return status
 
 
 # ---- Work per request (issue #14; the contract is docs/servers.md's) ----

@@ -18,11 +18,16 @@ callback, so the loop serves other connections meanwhile. `none` keeps the
 plain Echo protocol.
 """
 
-import asyncio
-import signal
-import time
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0], common.add_loop_flag)
+
+import asyncio  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
 
 
 class Echo(asyncio.Protocol):
@@ -176,9 +181,10 @@ async def serve(args):
     else:
         def protocol():
             return WorkEcho(live, args.max_pending, args.work)
+    # A --procs worker shares the port with its siblings (SO_REUSEPORT).
     server = await loop.create_server(
         protocol, args.host, args.port,
-        backlog=common.listen_backlog())
+        backlog=common.listen_backlog(), reuse_port=args.reuse_port)
     common.announce(server.sockets[0].getsockname())
 
     await stop.wait()

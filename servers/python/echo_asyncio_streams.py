@@ -14,10 +14,15 @@ work, writes and drains the reply, then reads the next: `wait` is
 spins and `block` calls time.sleep inline, stalling the loop.
 """
 
-import asyncio
-import signal
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0], common.add_loop_flag)
+
+import asyncio  # noqa: E402
+import signal  # noqa: E402
 
 
 async def serve(args):
@@ -72,8 +77,10 @@ async def serve(args):
             live.discard(writer)
 
     handler = echo if args.work.kind == common.NONE else echo_work
+    # A --procs worker shares the port with its siblings (SO_REUSEPORT).
     server = await asyncio.start_server(handler, args.host, args.port,
-                                        backlog=common.listen_backlog())
+                                        backlog=common.listen_backlog(),
+                                        reuse_port=args.reuse_port)
     common.announce(server.sockets[0].getsockname())
 
     await stop.wait()

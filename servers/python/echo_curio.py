@@ -15,10 +15,15 @@ sendall()s it: `wait` is `await curio.sleep` (other tasks run meanwhile);
 (Not run on the development machine, where curio is not installed.)
 """
 
-import signal
-import socket
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0])
+
+import signal  # noqa: E402
+import socket  # noqa: E402
 
 try:
     import curio
@@ -74,8 +79,9 @@ async def serve(args):
         signal.signal(sig, lambda _signo, _frame: stop.set())
 
     family = socket.AF_INET6 if args.host and ":" in args.host else socket.AF_INET
+    # A --procs worker shares the port with its siblings (SO_REUSEPORT).
     sock = tcp_server_socket(args.host or "", args.port, family=family,
-                             backlog=common.listen_backlog())
+                             backlog=common.listen_backlog(), reuse_port=args.reuse_port)
     common.announce(sock.getsockname())
     handler = echo if args.work.kind == common.NONE else echo_work(args.work)
     server = await curio.spawn(run_server, sock, handler)

@@ -15,6 +15,15 @@ sleep, so a "blocking" handler does not stall the other connections here.
 That is gevent's point, and the measured truth for its users.
 """
 
+import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before gevent is imported: with --procs N > 1 this process only
+    # supervises N workers, each of them this script again, and stays
+    # unpatched. _echo_common imports only the standard library, and
+    # patch_all below patches the modules it imported in place.
+    common.supervise_procs(__doc__.splitlines()[0])
+
 try:
     from gevent import monkey
 except ImportError as e:
@@ -23,9 +32,7 @@ else:
     _MISSING = None
     monkey.patch_all()
 
-import signal
-
-import _echo_common as common
+import signal  # noqa: E402
 
 if _MISSING is not None:
     common.missing("gevent", _MISSING, "Debian package python3-gevent; run make deps")
@@ -90,8 +97,15 @@ def main():
     args = common.parse_args(__doc__.splitlines()[0])
     handler = echo if args.work.kind == common.NONE else echo_work(args.work)
     # A Pool (unbounded) lets stop() find and end the live handlers.
-    server = StreamServer((args.host or "", args.port), handler,
-                          backlog=common.listen_backlog(), spawn=Pool())
+    if args.reuse_port:
+        # A --procs worker: StreamServer has no SO_REUSEPORT option but
+        # takes a listening gevent socket (common.listen_socket makes one
+        # from the patched socket module).
+        sock = common.listen_socket(args.host, args.port, common.listen_backlog())
+        server = StreamServer(sock, handler, spawn=Pool())
+    else:
+        server = StreamServer((args.host or "", args.port), handler,
+                              backlog=common.listen_backlog(), spawn=Pool())
     server.start()
     common.announce(server.socket.getsockname())
 

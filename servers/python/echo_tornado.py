@@ -12,10 +12,15 @@ IOLoop; other streams are served meanwhile); `cpu` spins and `block` calls
 time.sleep inline, stalling the IOLoop.
 """
 
-import asyncio
-import signal
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0])
+
+import asyncio  # noqa: E402
+import signal  # noqa: E402
 
 try:
     from tornado import gen
@@ -76,8 +81,9 @@ async def serve(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    # A --procs worker shares the port with its siblings (SO_REUSEPORT).
     sockets = bind_sockets(args.port, address=args.host or "",
-                           backlog=common.listen_backlog())
+                           backlog=common.listen_backlog(), reuse_port=args.reuse_port)
     server = EchoServer(args.work)
     server.add_sockets(sockets)
     common.announce(sockets[0].getsockname())

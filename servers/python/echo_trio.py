@@ -11,10 +11,15 @@ send_all()s it: `wait` is `await trio.sleep` (other tasks run meanwhile);
 `cpu` spins and `block` calls time.sleep inline, stalling trio's run loop.
 """
 
-import signal
-from functools import partial
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0])
+
+import signal  # noqa: E402
+from functools import partial  # noqa: E402
 
 try:
     import trio
@@ -59,9 +64,16 @@ def echo_work(work):
 async def serve(args):
     handler = echo if args.work.kind == common.NONE else echo_work(args.work)
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(
-            partial(trio.serve_tcp, handler, args.port, host=args.host,
-                    backlog=common.listen_backlog()))
+        if args.reuse_port:
+            # A --procs worker: serve_tcp has no SO_REUSEPORT option, so
+            # the listener is made here and served the way serve_tcp does.
+            sock = common.listen_socket(args.host, args.port, common.listen_backlog())
+            listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+            listeners = await nursery.start(trio.serve_listeners, handler, [listener])
+        else:
+            listeners = await nursery.start(
+                partial(trio.serve_tcp, handler, args.port, host=args.host,
+                        backlog=common.listen_backlog()))
         common.announce(listeners[0].socket.getsockname())
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for _ in signals:

@@ -16,10 +16,15 @@ schedules the reply with reactor.callLater, so the reactor serves other
 connections meanwhile.
 """
 
-import signal
-import time
-
 import _echo_common as common
+
+if __name__ == "__main__":
+    # First, before the framework is imported: with --procs N > 1 this
+    # process only supervises N workers, each of them this script again.
+    common.supervise_procs(__doc__.splitlines()[0])
+
+import signal  # noqa: E402
+import time  # noqa: E402
 
 try:
     from twisted.internet import protocol, reactor
@@ -167,8 +172,18 @@ class Factory(protocol.Factory):
 
 def main():
     args = common.parse_args(__doc__.splitlines()[0])
-    port = reactor.listenTCP(args.port, Factory(args.work, args.max_pending), backlog=common.listen_backlog(),
-                             interface=args.host or "")
+    factory = Factory(args.work, args.max_pending)
+    if args.reuse_port:
+        # A --procs worker: listenTCP has no SO_REUSEPORT option, so the
+        # listener is made here and adopted (the reactor takes a duplicate
+        # of its descriptor).
+        sock = common.listen_socket(args.host, args.port, common.listen_backlog())
+        sock.setblocking(False)
+        port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
+        sock.close()
+    else:
+        port = reactor.listenTCP(args.port, factory, backlog=common.listen_backlog(),
+                                 interface=args.host or "")
     reactor.callWhenRunning(common.announce, (port.getHost().host, port.getHost().port))
     # reactor.run() installs SIGTERM/SIGINT handlers that stop the reactor,
     # which closes every connection before run() returns.

@@ -52,6 +52,8 @@ type testCase struct {
 	// they hold more of this process's file descriptors than several at
 	// once would leave.
 	exclusive bool
+	// procs, when > 0, starts the server with --procs (procs.go).
+	procs int
 }
 
 // cases is the suite, in run order. Names are Limitations keys: keep them.
@@ -81,6 +83,7 @@ type env struct {
 	seed     uint64
 	deadline time.Time // I/O deadline of every connection
 	spec     work.Spec // the server's --work
+	procs    int       // the server's --procs, 0 when not passed
 }
 
 // runCase runs c against a fresh server of target. bound is the case's
@@ -105,7 +108,7 @@ func runCase(t Reporter, target Target, c testCase, bound time.Duration) {
 		t.Cleanup(exclusiveCases.Unlock)
 	}
 	spec := c.workSpec()
-	srv := startServer(t, target, spec)
+	srv := startServer(t, target, spec, c.procs)
 	e := &env{
 		t:        t,
 		target:   target,
@@ -114,6 +117,7 @@ func runCase(t Reporter, target Target, c testCase, bound time.Duration) {
 		seed:     seed,
 		deadline: time.Now().Add(bound - bound/5),
 		spec:     spec,
+		procs:    c.procs,
 	}
 
 	// The watchdog: socket deadlines end stuck I/O; this ends anything else

@@ -55,11 +55,12 @@ type serverProc struct {
 	children    []procID // descendants seen before signalling, to kill at cleanup
 }
 
-// startServer starts target and waits for its LISTENING line. It registers a
-// cleanup that stops the process group, so no process outlives the test.
-func startServer(t Reporter, target Target, spec work.Spec) *serverProc {
+// startServer starts target and waits for its LISTENING line; procs > 0 is
+// passed as --procs. It registers a cleanup that stops the process group,
+// so no process outlives the test.
+func startServer(t Reporter, target Target, spec work.Spec, procs int) *serverProc {
 	t.Helper()
-	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending(), Work: spec}
+	cfg := servers.Config{Addr: "127.0.0.1:0", MaxPendingBytes: target.maxPending(), Work: spec, Procs: procs}
 	if spec.Kind != work.None {
 		cfg.RequestSizeBytes = workRequestBytes
 	}

@@ -163,13 +163,13 @@ func TestCheckLimitations(t *testing.T) {
 func TestCaseNamesUnique(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, n := range CaseNames() {
+	for _, n := range append(CaseNames(), ProcsCaseNames()...) {
 		if seen[n] || n == "" || strings.ContainsAny(n, " /") {
 			t.Errorf("case name %q is duplicate or not usable in -run", n)
 		}
 		seen[n] = true
 	}
-	if len(seen) != len(cases) {
-		t.Errorf("%d unique names for %d cases", len(seen), len(cases))
+	if len(seen) != len(cases)+len(procsCases) {
+		t.Errorf("%d unique names for %d cases", len(seen), len(cases)+len(procsCases))
 	}
 }
