@@ -98,3 +98,32 @@ func TestWindowSumsWorkers(t *testing.T) {
 		t.Errorf("server CPU %.2f s in a 0.4 s window with a spinning worker: the worker's time is lost", cpu)
 	}
 }
+
+// singleStack is a stack that runs one process whatever the server CPUs,
+// as c-epoll does.
+type singleStack struct{ Stack }
+
+func (singleStack) SingleProcess() bool { return true }
+
+// A single-process stack (c-epoll) gets no --procs on several server CPUs:
+// it would refuse it.
+func TestProcsNotPassedToSingleProcessStack(t *testing.T) {
+	t.Parallel()
+	deps := fakeDeps()
+	deps.Stacks = func(name string) (Stack, bool) {
+		s, ok := fakeDeps().Stacks("fakestack")
+		return singleStack{s}, ok
+	}
+	r := &Runner{deps: deps, stderr: io.Discard, srvCPUs: []int{0, 1}}
+	srv, err := r.resolveTarget(t.Context(), config.ServerEntry{Model: "fakestack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := serverConfig(srv, results.Scenario{SizeBytes: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(cfg.Args(), "--procs") || srv.Info.Procs != 0 {
+		t.Errorf("argv %q, record procs %d: want no --procs", cfg.Args(), srv.Info.Procs)
+	}
+}

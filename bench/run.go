@@ -445,12 +445,19 @@ func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerE
 	srv.LoopsFlag = s.Loops > 0
 	// N server CPUs get N processes, as a Go model gets N loops: each
 	// stack's own idiom for several cores (docs/stacks.md, "Several cores").
+	if sp, ok := stack.(singleProcess); ok && sp.SingleProcess() && srv.Procs == 0 {
+		srv.Procs = 1 // its own reason for one process; a file's procs it refuses
+	}
 	if srv.Procs == 0 {
 		srv.Procs = min(len(r.srvCPUs), servers.MaxProcs)
 	}
 	srv.ProcsFlag = srv.Procs > 1 || s.Procs > 0
 	return nil
 }
+
+// singleProcess is a Stack that runs one process whatever the server CPUs
+// (c-epoll, the single-core baseline): run passes it no --procs.
+type singleProcess interface{ SingleProcess() bool }
 
 // create makes a fresh run directory with the config and env.json.
 func (r *Runner) create(raw []byte) error {

@@ -236,6 +236,7 @@ type stack struct{ s external.Stack }
 func (s stack) Check(ctx context.Context) (string, error) { return s.s.Check(ctx) }
 func (s stack) Argv() ([]string, error)                   { return s.s.Argv() }
 func (s stack) Environ() []string                         { return s.s.Env }
+func (s stack) SingleProcess() bool                       { return s.s.SingleProcess }
 
 func lookupStack(name string) (bench.Stack, bool) {
 	s, ok := external.Lookup(name)

@@ -57,6 +57,11 @@ type Stack struct {
 	// registered without servers.Model.WorkKinds does, and the
 	// conformance suite runs no work case against it.
 	EchoOnly bool
+	// SingleProcess says the stack runs one process whatever the server
+	// CPUs and refuses --procs above 1 (c-epoll, the single-core baseline):
+	// the orchestrator does not pass it --procs, and the --procs cases
+	// skip it.
+	SingleProcess bool
 
 	runtime runtime // which interpreter runs script
 	script  string  // file name in the runtime's embedded FS
@@ -162,7 +167,7 @@ var stacks = []Stack{
 		Name:    "c-epoll",
 		Doc:     "native baseline: one level-triggered epoll loop in C, recv/send per message, reads stop at --max-pending (built with the system C compiler)",
 		runtime: runtimeNative, script: native.SourceName,
-		EchoOnly: true,
+		EchoOnly: true, SingleProcess: true,
 	},
 }
 

@@ -23,6 +23,9 @@ var procsEveryCase = map[string]bool{"asyncio-protocol": true, "node": true}
 func TestProcs(t *testing.T) {
 	t.Parallel()
 	eachStack(t, func(t *testing.T, s Stack, target servertest.Target) {
+		if s.SingleProcess {
+			t.Skipf("%s runs one process (the single-core baseline) and refuses --procs above 1", s.Name)
+		}
 		var only []string
 		if !procsEveryCase[s.Name] {
 			only = []string{"procs-serve-sigterm"}

@@ -26,7 +26,7 @@
  *
  * The server contract (docs/servers.md, docs/stacks.md):
  *
- *   c-epoll [--addr IP:PORT] [--max-pending BYTES] [--loops 1]
+ *   c-epoll [--addr IP:PORT] [--max-pending BYTES] [--loops 1] [--procs 1]
  *           [--work none] [--request-size BYTES] [--allow-remote]
  *
  * prints exactly "LISTENING host:port" on stdout once it accepts, logs only
@@ -92,6 +92,7 @@ struct config {
 	socklen_t sa_len;
 	long long max_pending_bytes;
 	long long loops;
+	long long procs;
 	long long request_size_bytes; /* 0: unset */
 	const char *work;
 	const char *addr;
@@ -151,8 +152,8 @@ static void logmsg(const char *fmt, ...)
 }
 
 static const char usage_text[] =
-    "Usage: c-epoll [--addr IP:PORT] [--max-pending BYTES] [--loops 1] [--work none]\n"
-    "               [--request-size BYTES] [--allow-remote]\n"
+    "Usage: c-epoll [--addr IP:PORT] [--max-pending BYTES] [--loops 1] [--procs 1]\n"
+    "               [--work none] [--request-size BYTES] [--allow-remote]\n"
     "\n"
     "echobench's native baseline: one level-triggered epoll loop in C. Prints\n"
     "\"LISTENING host:port\" once it accepts, echoes every byte, exits 0 on SIGTERM.\n"
@@ -162,6 +163,7 @@ static const char usage_text[] =
     "  --max-pending BYTES  stop reading a connection while this much of its output\n"
     "                       is unsent (default 4194304, at most 1 GiB)\n"
     "  --loops N            event loops: only 1 (the single-core baseline)\n"
+    "  --procs N            processes: only 1 (the single-core baseline)\n"
     "  --work SPEC          only none: c-epoll echoes, it implements no work\n"
     "  --request-size BYTES accepted with --work none, where it changes nothing\n"
     "  --allow-remote       allow an --addr beyond loopback\n";
@@ -274,7 +276,7 @@ static void parse_addr(struct config *c)
 		usage_error("--addr %s is not loopback (127.0.0.0/8 or ::1): it would accept connections from other hosts; pass --allow-remote if you mean it", c->addr);
 }
 
-enum flag_id { F_ADDR, F_LOOPS, F_MAX_PENDING, F_WORK, F_REQUEST_SIZE, F_ALLOW_REMOTE };
+enum flag_id { F_ADDR, F_LOOPS, F_PROCS, F_MAX_PENDING, F_WORK, F_REQUEST_SIZE, F_ALLOW_REMOTE };
 
 static const struct flag {
 	const char *name;
@@ -282,6 +284,7 @@ static const struct flag {
 } flags[] = {
     {"addr", F_ADDR},
     {"loops", F_LOOPS},
+    {"procs", F_PROCS},
     {"max-pending", F_MAX_PENDING},
     {"work", F_WORK},
     {"request-size", F_REQUEST_SIZE},
@@ -315,6 +318,9 @@ static void set_flag(struct config *c, const struct flag *f, const char *val)
 		break;
 	case F_LOOPS:
 		c->loops = positive(f->name, val);
+		break;
+	case F_PROCS:
+		c->procs = positive(f->name, val);
 		break;
 	case F_MAX_PENDING:
 		c->max_pending_bytes = positive(f->name, val);
@@ -373,6 +379,8 @@ static void validate(struct config *c)
 {
 	if (strcmp(c->work, "none") != 0)
 		usage_error("--work \"%s\": c-epoll echoes only; it implements no work per request (--work none)", c->work);
+	if (c->procs != 1)
+		usage_error("--procs %lld: c-epoll is one process with one loop, the single-core baseline; several processes are several baselines", c->procs);
 	if (c->loops != 1)
 		usage_error("--loops %lld: c-epoll runs one event loop, the single-core baseline; run several processes for more", c->loops);
 	if (c->max_pending_bytes > MAX_MAX_PENDING_BYTES)
@@ -387,6 +395,7 @@ static void parse_args(struct config *c, int argc, char **argv)
 	memset(c, 0, sizeof *c);
 	c->addr = "127.0.0.1:0";
 	c->loops = 1;
+	c->procs = 1;
 	c->max_pending_bytes = DEFAULT_MAX_PENDING_BYTES;
 	c->work = "none";
 	for (int i = 1; i < argc; i++) {
@@ -406,8 +415,8 @@ static void parse_args(struct config *c, int argc, char **argv)
 /* print_parsed is the contract test's view of the parse (ECHO_PARSE_ONLY). */
 static int print_parsed(const struct config *c)
 {
-	printf("{\"host\":\"%s\",\"port\":%d,\"maxPending\":%lld,\"loops\":%lld,\"work\":\"%s\",\"requestSize\":%lld}\n",
-	       c->host, c->port, c->max_pending_bytes, c->loops, c->work, c->request_size_bytes);
+	printf("{\"host\":\"%s\",\"port\":%d,\"maxPending\":%lld,\"loops\":%lld,\"work\":\"%s\",\"requestSize\":%lld,\"procs\":%lld}\n",
+	       c->host, c->port, c->max_pending_bytes, c->loops, c->work, c->request_size_bytes, c->procs);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
