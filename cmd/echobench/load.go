@@ -27,7 +27,9 @@ or corrupted, and latency goes into HDR histograms. The warm-up is excluded
 from every figure. Closed loop (default) keeps --depth messages in flight per
 connection, latency from the actual send; open loop sends --rate msgs/s in
 total, latency from each message's intended send time (no coordinated
-omission). Only loopback destinations and sources are allowed.
+omission). Only loopback destinations and sources are allowed, unless
+--allow-remote: your own hosts, or the network namespaces of a run with
+network = "netns". --addr is an IP literal and port; no name is looked up.
 
 --idle-conns N adds N connections that send nothing during the window and
 must each echo one small message at the end (idle_conns, idle_failed).
@@ -52,6 +54,7 @@ Examples:
   echobench load --addr 127.0.0.1:9000 --conns 64 --idle-conns 10000 --source-ips 127.0.0.2-127.0.0.9
   echobench load --addr 127.0.0.1:9000 --conns 64 --slow-readers 4 --slow-read-bytes-per-s 65536
   echobench load --addr 127.0.0.1:9000 --conns 8 --conn-lifetime 1 --connect-burst 500 --json
+  echobench load --addr 192.0.2.10:9000 --allow-remote --conns 50 --duration 10s --json
 
 Flags:
 `
