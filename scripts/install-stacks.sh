@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-stacks.sh: install the foreign echo-server stacks (Python frameworks,
-# Node.js) and the browser the report test uses, from Debian's packages.
+# Node.js), the browser the report test uses and iproute2 (ip and tc, for
+# network = "netns"), from Debian's packages.
 #
 # Idempotent: when everything is present it only checks and exits 0, without
 # touching the network. `apt-get update` runs only when something is missing.
@@ -21,6 +22,7 @@ PACKAGES=(
 	python3-twisted
 	python3-trio
 	chromium
+	iproute2
 )
 
 log() { printf 'install-stacks: %s\n' "$*" >&2; }

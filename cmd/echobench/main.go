@@ -6,6 +6,7 @@
 //	echobench report RESULTS_DIR    write charts, index.html and summary.md
 //	echobench compare OLD NEW       compare two runs point by point
 //	echobench models                list every server model and whether it is available
+//	echobench cleanup [RUN_ID]      remove the network namespaces a killed run left
 //
 // Exit status: 0 success, 1 failure, 2 usage error.
 package main

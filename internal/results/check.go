@@ -17,6 +17,8 @@ const (
 	maxLatencyUs = float64(HistHighestNs / 1000)
 	// maxWindowS is a day: bench's longest window is 24 h.
 	maxWindowS = 86400 + 3600
+	// maxNetworkRTTMs is a minute: bench emulates at most 10 s.
+	maxNetworkRTTMs = 60_000
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -32,6 +34,13 @@ func (r *Record) Check() error {
 		return fmt.Errorf("point %s: status %q, want %q, %q or %q", r.PointID, r.Status, StatusOK, StatusFailed, StatusSkipped)
 	case r.Status == StatusOK && r.Load == nil:
 		return fmt.Errorf("point %s: status ok without a load summary", r.PointID)
+	}
+	for _, f := range []namedFloat{
+		{"network_rtt_ms", r.Env.NetworkRTTMs, maxNetworkRTTMs}, {"network_loss_fraction", r.Env.NetworkLossFraction, 1},
+	} {
+		if err := f.check(); err != nil {
+			return fmt.Errorf("point %s: env.%w", r.PointID, err)
+		}
 	}
 	if r.Load != nil {
 		if err := r.Load.check(); err != nil {

@@ -48,6 +48,8 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		{"unknown status", func(r *Record) { r.Status = "great" }, `status "great"`},
 		{"ok without load", func(r *Record) { r.Load = nil }, "without a load summary"},
 		{"negative server CPU", func(r *Record) { r.ServerStats.CPUSysS = -2 }, "server_stats.cpu_sys_s"},
+		{"loss beyond everything", func(r *Record) { r.Env.NetworkLossFraction = 1.5 }, "env.network_loss_fraction 1.5"},
+		{"negative rtt", func(r *Record) { r.Env.NetworkRTTMs = -1 }, "env.network_rtt_ms -1"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)
