@@ -93,7 +93,7 @@ func (r *Runner) startLoads(cfg loadgen.Config, n int) (generators, time.Time, e
 	var gens generators
 	for i, s := range shares {
 		argv := append(append([]string{r.deps.Exe, "load"}, s.Args()...), "--json")
-		lp, err := supervise.Start(supervise.Spec{Argv: argv, CPUs: cpus[i]})
+		lp, err := supervise.Start(supervise.Spec{Argv: r.inLoadNetns(i, argv), CPUs: cpus[i]})
 		if err != nil {
 			gens.stop()
 			return nil, windowStart, fmt.Errorf("start load generator %d of %d: %w", i+1, n, err)

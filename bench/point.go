@@ -198,7 +198,7 @@ func (r *Runner) measure(ctx context.Context, p Point, rec *results.Record) *res
 	if !ok {
 		return rec
 	}
-	load, lerr := r.runLoad(ctx, p, rec, addr, sp.PID)
+	load, lerr := r.runLoad(ctx, p, rec, loadTarget(addr), sp.PID)
 	if ctx.Err() != nil {
 		return rec
 	}
@@ -242,9 +242,12 @@ func (r *Runner) startServer(p Point) (*supervise.Proc, error) {
 		return nil, err
 	}
 	argv := append(slices.Clone(srv.Argv), cfg.Args()...)
+	if srv.RemoteFlag && r.allowRemote() {
+		argv = append(argv, "--allow-remote")
+	}
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(len(r.srvCPUs)))
 	env = append(env, srv.Env...)
-	return supervise.Start(supervise.Spec{Argv: argv, Env: env, CPUs: r.srvCPUs})
+	return supervise.Start(supervise.Spec{Argv: r.inServerNetns(argv), Env: env, CPUs: r.srvCPUs})
 }
 
 // serverConfig is the server contract's configuration for a point of srv.
@@ -315,7 +318,7 @@ func (r *Runner) awaitServer(ctx context.Context, srv *serverRun) (addr string, 
 		}
 		return "", base, false
 	}
-	if err := config.CheckLoopback(addr); err != nil {
+	if err := r.checkAnnounced(addr); err != nil {
 		srv.failed("server announced %v", err)
 		return "", base, false
 	}
@@ -324,7 +327,7 @@ func (r *Runner) awaitServer(ctx context.Context, srv *serverRun) (addr string, 
 		srv.failed("list server processes: %v", err)
 		return "", base, false
 	}
-	socks, err := proc.CheckLoopbackOnly(members)
+	socks, err := r.checkListeners(members)
 	if err == nil {
 		err = announcedOwnListener(addr, socks)
 	}
@@ -424,6 +427,7 @@ func (r *Runner) loadConfig(p Point, sc results.Scenario, addr string) (loadgen.
 		Mode: loadgen.Closed, Timeout: cmp.Or(p.MsgTimeout, r.cfg.MsgTimeout.Duration),
 		IdleConns: sc.IdleConns, SlowReaders: sc.SlowReaders,
 		ConnLifetime: sc.ConnLifetime, ConnectBurst: sc.ConnectBurst,
+		AllowRemote: r.allowRemote(),
 	}
 	if sc.Mode == config.ModeOpen {
 		cfg.Mode, cfg.RateMsgsPerSec = loadgen.Open, sc.RateMsgsPerSec

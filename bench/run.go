@@ -19,10 +19,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"echobench/bench/config"
+	"echobench/bench/netns"
 	"echobench/bench/supervise"
 	"echobench/internal/results"
 	"echobench/servers"
@@ -61,6 +63,9 @@ type Deps struct {
 	// such points become skipped records with the reason instead of
 	// servers that fail to start. nil CheckWork means every one does.
 	CheckWork func(model string, s work.Spec) error
+	// Net runs the ip, tc and unshare commands of network = "netns";
+	// nil means netns.Exec (tests record the commands instead).
+	Net netns.Runner
 }
 
 // Options are the command-line choices of one run.
@@ -102,7 +107,10 @@ type Target struct {
 	// LoopsFlag says whether the command takes --loops (Go models do,
 	// foreign stacks do not; a command does when the file sets loops).
 	LoopsFlag bool
-	Loops     int
+	// RemoteFlag says whether the command takes --allow-remote (echobench
+	// serve does; a foreign stack binds whatever --addr says).
+	RemoteFlag bool
+	Loops      int
 	// ProcsFlag says whether the command gets --procs: a foreign stack
 	// whenever Procs > 1 or the file sets procs, a command only when the
 	// file sets procs (its flags are its own), a Go model never.
@@ -147,6 +155,13 @@ type Runner struct {
 	records        map[string]*results.Record
 	order          []string // PointIDs in the order recorded
 	lock           *runLock // held from New to the end of Run
+
+	// net is the run's network with network = "netns", from the start of
+	// Run to its end; netMu guards it against Teardown from a signal
+	// handler (the run's own goroutine, which alone sets it, reads it
+	// freely).
+	netMu sync.Mutex
+	net   *netns.Net
 }
 
 // ErrInterrupted is returned when a stop request ended the run early.
@@ -295,9 +310,14 @@ func (r *Runner) prepare(ctx context.Context, allowed []int) error {
 		return err
 	}
 	r.env = collectEnv(r.srvCPUs, r.cliCPUs)
+	r.setNetworkEnv()
+	if err := r.checkNetwork(ctx); err != nil {
+		return err
+	}
 	if err := r.resolveServers(ctx); err != nil {
 		return err
 	}
+	r.netnsAddrs()
 	r.plan = Plan(r.cfg, r.targets, uint64(r.seed))
 	if err := r.checkLoads(); err != nil {
 		return err
@@ -384,7 +404,7 @@ func (r *Runner) resolveTarget(ctx context.Context, s config.ServerEntry) (*Targ
 		srv.Info.Command = srv.Argv
 	case slices.Contains(r.deps.GoModels, s.Model):
 		srv.Argv = []string{r.deps.Exe, "serve", s.Model}
-		srv.LoopsFlag = true
+		srv.LoopsFlag, srv.RemoteFlag = true, true
 		if srv.Loops == 0 {
 			srv.Loops = len(r.srvCPUs)
 		}
@@ -604,6 +624,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer w.Close()
 	defer supervise.KillAll() // whatever happens, no child outlives the run
+	if err := r.startNetwork(ctx); err != nil {
+		return err
+	}
+	defer r.stopNetwork()
 
 	todo := 0
 	for _, p := range r.plan {

@@ -64,8 +64,13 @@ const (
 // Config describes one load run. Zero values mean the documented default.
 type Config struct {
 	// Addr is the server, "host:port"; the host must be a loopback IP
-	// (127.0.0.0/8 or ::1) or "localhost".
+	// (127.0.0.0/8 or ::1) or "localhost", unless AllowRemote.
 	Addr string
+	// AllowRemote allows a destination and source addresses beyond
+	// loopback: the user's own hosts, or the namespaces of a run with
+	// network = "netns". Off, a typo in an address can never send load
+	// to someone else's machine.
+	AllowRemote bool
 	// Conns is the number of concurrent connections.
 	Conns int
 	// SizeBytes is the message size.
@@ -178,7 +183,7 @@ func (c Config) WithDefaults() Config {
 // Validate checks c (after WithDefaults) and returns a *ConfigError naming
 // the first problem.
 func (c Config) Validate() error {
-	dst, err := ResolveLoopback(c.Addr)
+	dst, err := ResolveAddr(c.Addr, c.AllowRemote)
 	if err != nil {
 		return err
 	}
@@ -229,8 +234,8 @@ func (c Config) Validate() error {
 		return configErrorf("at most %d source IPs, got %d", MaxSourceIPs, len(c.SourceIPs))
 	}
 	for _, ip := range c.SourceIPs {
-		if !ip.IsLoopback() {
-			return configErrorf("source IP %v is not loopback (127.0.0.0/8 or ::1)", ip)
+		if !ip.IsLoopback() && !c.AllowRemote {
+			return configErrorf("source IP %v is not loopback (127.0.0.0/8 or ::1); pass --allow-remote if you mean it", ip)
 		}
 		if ip.Is4() != dst.Addr().Is4() {
 			return configErrorf("source IP %v is not the same family as %v", ip, dst.Addr())
@@ -294,7 +299,12 @@ func (c Config) checkConnectionBudget() error {
 
 // ResolveLoopback parses "host:port" and refuses anything but a loopback
 // destination. "localhost" means 127.0.0.1.
-func ResolveLoopback(addr string) (netip.AddrPort, error) {
+func ResolveLoopback(addr string) (netip.AddrPort, error) { return ResolveAddr(addr, false) }
+
+// ResolveAddr parses "host:port", an IP literal (no name is looked up;
+// "localhost" means 127.0.0.1), and refuses anything but loopback unless
+// allowRemote. An unspecified or multicast address is never a server.
+func ResolveAddr(addr string, allowRemote bool) (netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return netip.AddrPort{}, configErrorf("addr %q: want host:port: %v", addr, err)
@@ -308,18 +318,26 @@ func ResolveLoopback(addr string) (netip.AddrPort, error) {
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.AddrPort{}, configErrorf("addr %q: host must be a loopback IP address or localhost", addr)
+		return netip.AddrPort{}, configErrorf("addr %q: host must be a loopback IP address or localhost (any IP literal with --allow-remote; no name is looked up)", addr)
 	}
 	ip = ip.Unmap()
-	if !ip.IsLoopback() || ip.Zone() != "" {
-		return netip.AddrPort{}, configErrorf("addr %q is not loopback: load may only go to 127.0.0.0/8 or ::1", addr)
+	switch {
+	case allowRemote && (ip.IsUnspecified() || ip.IsMulticast()):
+		return netip.AddrPort{}, configErrorf("addr %q: an unspecified or multicast address is not a server", addr)
+	case !allowRemote && (!ip.IsLoopback() || ip.Zone() != ""):
+		return netip.AddrPort{}, configErrorf("addr %q is not loopback: load may only go to 127.0.0.0/8 or ::1 unless --allow-remote", addr)
 	}
 	return netip.AddrPortFrom(ip, uint16(port)), nil
 }
 
 // ParseSourceIPs parses a comma-separated list of loopback addresses and
 // IPv4 ranges such as "127.0.0.2-127.0.0.9".
-func ParseSourceIPs(s string) ([]netip.Addr, error) {
+func ParseSourceIPs(s string) ([]netip.Addr, error) { return parseSourceIPs(s, false) }
+
+// parseSourceIPs is ParseSourceIPs, with any address when allowRemote:
+// --source-ips is parsed before --allow-remote is known, so the flag
+// parses with it and Validate refuses what --allow-remote does not allow.
+func parseSourceIPs(s string, allowRemote bool) ([]netip.Addr, error) {
 	var out []netip.Addr
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -341,7 +359,7 @@ func ParseSourceIPs(s string) ([]netip.Addr, error) {
 			}
 		}
 		for ip := a; ; ip = ip.Next() {
-			if !ip.IsLoopback() {
+			if !ip.IsLoopback() && !allowRemote {
 				return nil, configErrorf("source IP %v is not loopback (127.0.0.0/8 or ::1)", ip)
 			}
 			if len(out) >= MaxSourceIPs {

@@ -26,3 +26,43 @@ func TestValidateCountsDoNotOverflow(t *testing.T) {
 		}
 	}
 }
+
+// Beyond loopback only with AllowRemote, for the destination and the
+// sources alike; never an unspecified or multicast destination.
+func TestValidateAllowRemote(t *testing.T) {
+	t.Parallel()
+	base := Config{Conns: 1, SizeBytes: 64, Duration: 1, Workers: 1}
+	for _, tt := range []struct {
+		addr, sources string
+		remote        bool
+		want          string // "" = valid
+	}{
+		{"127.0.0.1:9", "", false, ""},
+		{"10.223.0.1:9", "", false, "not loopback"},
+		{"10.223.0.1:9", "", true, ""},
+		{"[2001:db8::1]:9", "", true, ""},
+		{"0.0.0.0:9", "", true, "unspecified or multicast"},
+		{"224.0.0.1:9", "", true, "unspecified or multicast"},
+		{"example.com:9", "", true, "no name is looked up"},
+		{"127.0.0.1:9", "10.0.0.1", false, "not loopback"},
+		{"10.223.0.1:9", "10.223.1.2", true, ""},
+		{"10.223.0.1:9", "127.255.255.254-128.0.0.1", false, "not loopback"},
+	} {
+		c := base
+		c.Addr, c.AllowRemote = tt.addr, tt.remote
+		if tt.sources != "" {
+			ips, err := parseSourceIPs(tt.sources, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SourceIPs = ips
+		}
+		err := c.WithDefaults().Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("addr %s sources %q allow-remote %v: %v, want %q", tt.addr, tt.sources, tt.remote, err, tt.want)
+		}
+	}
+	if _, err := ParseSourceIPs("10.0.0.1"); err == nil {
+		t.Error("ParseSourceIPs (the matrix file's parser) accepted a non-loopback source")
+	}
+}

@@ -36,8 +36,10 @@ func CommandDefaults() Config {
 
 // Flags is every Config flag of `echobench load`, in argv order.
 var Flags = argv.Table[Config]{
-	{Name: "addr", Usage: "server `host:port` (loopback only; required)",
+	{Name: "addr", Usage: "server `host:port`, an IP literal (loopback only unless --allow-remote; required)",
 		Value: func(c *Config) flag.Value { return (*argv.String)(&c.Addr) }},
+	{Name: "allow-remote", Usage: "allow --addr and --source-ips beyond loopback (your own hosts, or a run's network namespaces)",
+		Value: func(c *Config) flag.Value { return (*argv.Bool)(&c.AllowRemote) }},
 	{Name: "conns", Usage: "concurrent connections",
 		Value: func(c *Config) flag.Value { return (*argv.Int)(&c.Conns) }},
 	{Name: "size", Usage: "message size in `bytes`",
@@ -125,7 +127,7 @@ func (v *sourceIPsValue) String() string {
 }
 
 func (v *sourceIPsValue) Set(s string) error {
-	ips, err := ParseSourceIPs(s)
+	ips, err := parseSourceIPs(s, true)
 	if err != nil {
 		return err
 	}

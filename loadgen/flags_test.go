@@ -15,6 +15,7 @@ import (
 // zero nor the command's default, so that the round trip must carry it.
 var setConfig = map[string]func(c *Config){
 	"Addr":           func(c *Config) { c.Addr = "127.0.0.1:9000" },
+	"AllowRemote":    func(c *Config) { c.AllowRemote = true },
 	"Conns":          func(c *Config) { c.Conns = 17 },
 	"SizeBytes":      func(c *Config) { c.SizeBytes = 1500 },
 	"Duration":       func(c *Config) { c.Duration = 1234 * time.Millisecond },
@@ -70,8 +71,14 @@ func TestArgsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, full) {
 		t.Errorf("round trip of %q gave\n%+v\nwant\n%+v", full.Args(), got, full)
 	}
-	if n := len(full.Args()); n != 2*len(Flags) {
-		t.Errorf("a Config with every field set gave %d argv words for %d flags", n, len(Flags))
+	flags := 0
+	for _, w := range full.Args() {
+		if strings.HasPrefix(w, "--") {
+			flags++
+		}
+	}
+	if flags != len(Flags) {
+		t.Errorf("a Config with every field set gave %d flags in %q for %d in the table", flags, full.Args(), len(Flags))
 	}
 }
 
@@ -103,7 +110,6 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--conns", "x"}, "want a whole number"},
 		{[]string{"--rate", "fast"}, "want a number"},
 		{[]string{"--duration", "5"}, "want a duration"},
-		{[]string{"--source-ips", "10.0.0.1"}, "not loopback"},
 		{[]string{"--addr", "127.0.0.1:1", "extra"}, "unexpected arguments"},
 		{[]string{"--no-such-flag"}, "not defined"},
 	} {

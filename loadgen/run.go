@@ -155,7 +155,7 @@ func addChurnFigures(l *results.Load, cfg Config, lp *loops) {
 
 // newShared builds the read-only run description from a validated cfg.
 func newShared(cfg Config) (*shared, error) {
-	dst, err := ResolveLoopback(cfg.Addr)
+	dst, err := ResolveAddr(cfg.Addr, cfg.AllowRemote)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ var hostFields = []envField{
 		return strconv.FormatUint(e.NoFileLimit, 10)
 	}},
 	{"virtualization", "Virtualisation", func(e *results.Env) string { return e.Virtualization }},
+	{"network", "Network path", networkPath},
 	{"python_version", "Python", func(e *results.Env) string { return e.PythonVersion }},
 	{"node_version", "Node.js", func(e *results.Env) string { return e.NodeVersion }},
 }
@@ -65,6 +66,25 @@ var baseFields = []envField{
 		}
 		return strings.Join(s, ", ")
 	}},
+}
+
+// networkPath says what lay between the load generator and the server.
+// Records from before the network key ran on loopback, as every run did.
+func networkPath(e *results.Env) string {
+	if e.Network == "" || e.Network == "loopback" {
+		return "loopback"
+	}
+	s := e.Network
+	if e.Network == "netns" {
+		s = "network namespaces joined by veth pairs (netns)"
+	}
+	if e.NetworkRTTMs > 0 {
+		s += fmt.Sprintf(", netem on the server's side: +%s ms round trip", strconv.FormatFloat(e.NetworkRTTMs, 'g', 4, 64))
+	}
+	if e.NetworkLossFraction > 0 {
+		s += fmt.Sprintf(", %s%% of the server's packets dropped", strconv.FormatFloat(100*e.NetworkLossFraction, 'g', 4, 64))
+	}
+	return s
 }
 
 func itoaOrEmpty(n int) string {

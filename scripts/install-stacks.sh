@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-stacks.sh: install the foreign echo-server stacks (Python frameworks,
-# Node.js, the C compiler that builds the native baseline c-epoll) and the
-# browser the report test uses and shellcheck, from Debian's packages.
+# Node.js, the C compiler that builds the native baseline c-epoll), the
+# browser the report test uses, shellcheck and iproute2 (ip and tc, for
+# network = "netns"), from Debian's packages.
 #
 # Idempotent: when everything is present it only checks and exits 0, without
 # touching the network. `apt-get update` runs only when something is missing.
@@ -29,6 +30,7 @@ PACKAGES=(
 	chromium
 	# Not a stack: the Kubernetes recipe's test lints deploy/kubernetes/run.sh with it.
 	shellcheck
+	iproute2
 )
 
 log() { printf 'install-stacks: %s\n' "$*" >&2; }

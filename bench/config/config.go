@@ -23,6 +23,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"echobench/bench/netns"
 	"echobench/loadgen"
 	"echobench/servers"
 )
@@ -56,6 +57,12 @@ const (
 	// than a quarter of that queues messages in the client, and the latency
 	// measured is the client's queue, not the server.
 	MaxRatePerSlotMsgsPerSec = 4000
+)
+
+// Values of network.
+const (
+	NetworkLoopback = "loopback"
+	NetworkNetns    = "netns"
 )
 
 // Modes of a scenario.
@@ -109,6 +116,20 @@ type Config struct {
 	// group in each repeat; 0 turns the search off. Pointer so that an
 	// explicit 0 differs from "not set".
 	SLOSteps *int `toml:"slo_steps"`
+
+	// Network is the path between load generator and server: NetworkLoopback
+	// (default) or NetworkNetns, where the run puts the server and the load
+	// in network namespaces of their own joined by veth pairs.
+	Network string `toml:"network"`
+	// RTT and Loss emulate a round trip and a loss rate with netem on the
+	// server's side of each veth pair (network = "netns" only; the host's
+	// kernel must have sch_netem, which the runner checks).
+	RTT  Duration `toml:"rtt"`
+	Loss float64  `toml:"loss"`
+	// AllowRemote lets a server listen, and the load connect, beyond
+	// loopback (servers' addr may then be any IP literal): for a user's
+	// own hosts. Namespace addresses need no opt-in.
+	AllowRemote bool `toml:"allow_remote"`
 
 	// Servers are the [[servers]] entries; Families the [[scenarios]]
 	// entries, each a family of points.
@@ -328,6 +349,9 @@ func (c *Config) applyDefaults() {
 	if c.ReadyTimeout.Duration == 0 {
 		c.ReadyTimeout.Duration = DefaultReadyTimeout
 	}
+	if c.Network == "" {
+		c.Network = NetworkLoopback
+	}
 	for i := range c.Servers {
 		if c.Servers[i].Addr == "" {
 			c.Servers[i].Addr = DefaultAddr
@@ -395,12 +419,15 @@ func (c *Config) Validate(ck Checker) error {
 			return fmt.Errorf("client_cpus: %w", err)
 		}
 	}
+	if err := c.validateNetwork(); err != nil {
+		return err
+	}
 	if len(c.Servers) == 0 {
 		return errors.New("servers: at least one [[servers]] entry is needed")
 	}
 	names := map[string]int{}
 	for i, s := range c.Servers {
-		if err := s.validate(ck); err != nil {
+		if err := s.validate(ck, c.AllowRemote); err != nil {
 			return fmt.Errorf("servers[%d]: %w", i, err)
 		}
 		if j, dup := names[s.DisplayName()]; dup {
@@ -415,11 +442,41 @@ func (c *Config) Validate(ck Checker) error {
 		if err := sc.validate(ck); err != nil {
 			return fmt.Errorf("scenarios[%d]: %w", i, err)
 		}
+		if sc.SourceIPs != "" && c.Network == NetworkNetns {
+			return fmt.Errorf("scenarios[%d]: source_ips: loopback sources cannot reach the server namespace with network = %q; leave source_ips out", i, NetworkNetns)
+		}
 	}
 	return c.checkBounds()
 }
 
-func (s ServerEntry) validate(ck Checker) error {
+// validateNetwork checks network, rtt and loss. Whether this host can
+// honour them (namespaces, sch_netem) is the runner's to check.
+func (c *Config) validateNetwork() error {
+	switch c.Network {
+	case NetworkLoopback, NetworkNetns:
+	default:
+		return fmt.Errorf("network: must be %q or %q, got %q", NetworkLoopback, NetworkNetns, c.Network)
+	}
+	if c.RTT.Duration < 0 || c.RTT.Duration > netns.MaxRTT {
+		return fmt.Errorf("rtt: must be in [0, %v], got %v", netns.MaxRTT, c.RTT.Duration)
+	}
+	if !(c.Loss >= 0 && c.Loss < 1) { // NaN too
+		return fmt.Errorf("loss: must be a fraction in [0, 1), got %v", c.Loss)
+	}
+	if c.Network != NetworkNetns {
+		// netem on lo would delay both directions: the round trip would
+		// be twice the configured one.
+		if c.RTT.Duration > 0 {
+			return fmt.Errorf("rtt: needs network = %q (netem on the server's side of a veth pair; on loopback it would delay both directions)", NetworkNetns)
+		}
+		if c.Loss > 0 {
+			return fmt.Errorf("loss: needs network = %q (netem on the server's side of a veth pair)", NetworkNetns)
+		}
+	}
+	return nil
+}
+
+func (s ServerEntry) validate(ck Checker, allowRemote bool) error {
 	switch {
 	case s.Model == "" && len(s.Command) == 0:
 		return errors.New("needs model = \"NAME\" or name + command = [...]")
@@ -453,7 +510,7 @@ func (s ServerEntry) validate(ck Checker) error {
 			return fmt.Errorf("command: program %q not found: %w", s.Command[0], err)
 		}
 	}
-	if err := CheckLoopback(s.Addr); err != nil {
+	if err := CheckAddr(s.Addr, allowRemote); err != nil {
 		return fmt.Errorf("addr: %w", err)
 	}
 	if s.Loops < 0 {
@@ -737,6 +794,25 @@ func CheckLoopback(addr string) error {
 	}
 	if ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8 or ::1)", addr)
+	}
+	return nil
+}
+
+// CheckAddr is CheckLoopback, or with allowRemote any IP literal and port
+// (no host name: it would need a DNS query).
+func CheckAddr(addr string, allowRemote bool) error {
+	if !allowRemote {
+		return CheckLoopback(addr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: bad port", addr)
+	}
+	if host != "localhost" && net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: the host must be an IP literal (no name is looked up)", addr)
 	}
 	return nil
 }

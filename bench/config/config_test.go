@@ -223,6 +223,15 @@ func TestDecodeErrors(t *testing.T) {
 		{"absurd overload", base + servers + open64 + "overload = [11]\n", "scenarios[0]: overload: factors must be in (1, 10]"},
 		{"negative scenario timeout", base + servers + closed + "msg_timeout = \"-1s\"\n", "scenarios[0]: msg_timeout: must be 0"},
 		{"scenario timeout too long", base + servers + closed + "msg_timeout = \"11m\"\n", "scenarios[0]: msg_timeout: must be 0"},
+		{"unknown network", base + "network = \"veth\"\n" + servers + closed, `network: must be "loopback" or "netns", got "veth"`},
+		{"rtt on loopback", base + "rtt = \"10ms\"\n" + servers + closed, `rtt: needs network = "netns"`},
+		{"loss on loopback", base + "network = \"loopback\"\nloss = 0.01\n" + servers + closed, `loss: needs network = "netns"`},
+		{"negative rtt", base + "network = \"netns\"\nrtt = \"-1ms\"\n" + servers + closed, "rtt: must be in [0, 10s]"},
+		{"huge rtt", base + "network = \"netns\"\nrtt = \"11s\"\n" + servers + closed, "rtt: must be in [0, 10s]"},
+		{"loss of everything", base + "network = \"netns\"\nloss = 1.0\n" + servers + closed, "loss: must be a fraction in [0, 1)"},
+		{"negative loss", base + "network = \"netns\"\nloss = -0.1\n" + servers + closed, "loss: must be a fraction in [0, 1)"},
+		{"netns with source ips", base + "network = \"netns\"\n" + servers + closed + "source_ips = \"127.0.0.2\"\n", "scenarios[0]: source_ips: loopback sources cannot reach the server namespace"},
+		{"remote host name", base + "allow_remote = true\n[[servers]]\nmodel = \"epoll\"\naddr = \"example.com:80\"\n" + closed, "servers[0]: addr: \"example.com:80\": the host must be an IP literal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,6 +248,31 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("%v is not a *config.Error", err)
 			}
 		})
+	}
+}
+
+// The network keys: netns with an emulated round trip and loss, and
+// allow_remote letting a server's addr leave loopback.
+func TestDecodeNetwork(t *testing.T) {
+	t.Parallel()
+	const rest = "[[servers]]\nmodel = \"epoll\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64]\n"
+	c, err := Decode([]byte("duration = \"1s\"\nnetwork = \"netns\"\nrtt = \"10ms\"\nloss = 0.01\n"+rest), testChecker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Network != NetworkNetns || c.RTT.Duration != 10*time.Millisecond || c.Loss != 0.01 || c.AllowRemote {
+		t.Errorf("network %q, rtt %v, loss %v, allow_remote %v", c.Network, c.RTT.Duration, c.Loss, c.AllowRemote)
+	}
+	c, err = Decode([]byte("duration = \"1s\"\n"+rest), testChecker())
+	if err != nil || c.Network != NetworkLoopback {
+		t.Fatalf("default network: %v, %v", c, err)
+	}
+	remote := "duration = \"1s\"\nallow_remote = true\n[[servers]]\nmodel = \"epoll\"\naddr = \"192.0.2.7:9000\"\n[[scenarios]]\nmode = \"closed\"\nconns = [1]\nsizes = [64]\n"
+	if c, err = Decode([]byte(remote), testChecker()); err != nil || !c.AllowRemote || c.Servers[0].Addr != "192.0.2.7:9000" {
+		t.Fatalf("allow_remote with a remote addr: %+v, %v", c, err)
+	}
+	if _, err := Decode([]byte(strings.Replace(remote, "allow_remote = true\n", "", 1)), testChecker()); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Errorf("a remote addr without allow_remote: %v", err)
 	}
 }
 
@@ -347,9 +381,12 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		for _, s := range c.Servers {
-			if CheckLoopback(s.Addr) != nil {
-				t.Fatalf("accepted addr %q", s.Addr)
+			if CheckAddr(s.Addr, c.AllowRemote) != nil || (!c.AllowRemote && CheckLoopback(s.Addr) != nil) {
+				t.Fatalf("accepted addr %q (allow_remote %v)", s.Addr, c.AllowRemote)
 			}
+		}
+		if (c.Network != NetworkLoopback && c.Network != NetworkNetns) || (c.Network != NetworkNetns && (c.RTT.Duration != 0 || c.Loss != 0)) {
+			t.Fatalf("accepted network %q with rtt %v and loss %v", c.Network, c.RTT.Duration, c.Loss)
 		}
 	})
 }

@@ -337,7 +337,9 @@ func SocketInodes(pid int) (map[uint64]bool, error) {
 }
 
 // Listeners returns the listening TCP sockets (IPv4 and IPv6) that belong to
-// the processes pids.
+// the processes pids. Each process's sockets are looked up in its own
+// network namespace (/proc/PID/net/tcp, not /proc/net/tcp, which is this
+// process's): a server started in another namespace listens there.
 func Listeners(pids []int) ([]Socket, error) {
 	inodes := map[uint64]bool{}
 	for _, pid := range pids {
@@ -353,10 +355,34 @@ func Listeners(pids []int) ([]Socket, error) {
 		}
 	}
 	var out []Socket
-	for _, fam := range []string{"tcp", "tcp6"} {
-		b, err := os.ReadFile(filepath.Join(Root, "net", fam))
+	seen := map[string]bool{} // network namespaces already read
+	for _, pid := range pids {
+		dir := filepath.Join(Root, strconv.Itoa(pid))
+		ns, err := os.Readlink(filepath.Join(dir, "ns", "net"))
+		if err == nil && seen[ns] {
+			continue
+		}
+		socks, err := listening(filepath.Join(dir, "net"), inodes)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the process exited
+		}
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		seen[ns] = true
+		out = append(out, socks...)
+	}
+	return out, nil
+}
+
+// listening returns the listening sockets in netDir's tcp and tcp6 tables
+// whose inodes are in inodes.
+func listening(netDir string, inodes map[uint64]bool) ([]Socket, error) {
+	var out []Socket
+	for _, fam := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(filepath.Join(netDir, fam))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && fam == "tcp6" {
 				continue // no IPv6 in this kernel
 			}
 			return nil, err
@@ -386,6 +412,13 @@ func IsLoopback(ip net.IP) bool {
 // that is bound beyond loopback (0.0.0.0, ::, or a real interface), and an
 // error if pids listen on nothing at all.
 func CheckLoopbackOnly(pids []int) ([]Socket, error) {
+	return CheckListeners(pids, IsLoopback, "loopback", "127.0.0.1 or ::1 only")
+}
+
+// CheckListeners returns an error naming every listening socket of pids
+// whose address allowed refuses, and an error if pids listen on nothing at
+// all. The error says the server listens beyond scope and must bind want.
+func CheckListeners(pids []int, allowed func(net.IP) bool, scope, want string) ([]Socket, error) {
 	socks, err := Listeners(pids)
 	if err != nil {
 		return nil, err
@@ -395,12 +428,12 @@ func CheckLoopbackOnly(pids []int) ([]Socket, error) {
 	}
 	var bad []string
 	for _, s := range socks {
-		if !IsLoopback(s.IP) {
+		if !allowed(s.IP) {
 			bad = append(bad, net.JoinHostPort(s.IP.String(), strconv.Itoa(s.Port)))
 		}
 	}
 	if len(bad) > 0 {
-		return socks, fmt.Errorf("the server listens beyond loopback on %s; it must bind 127.0.0.1 or ::1 only", strings.Join(bad, ", "))
+		return socks, fmt.Errorf("the server listens beyond %s on %s; it must bind %s", scope, strings.Join(bad, ", "), want)
 	}
 	return socks, nil
 }

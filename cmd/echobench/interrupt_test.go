@@ -39,6 +39,7 @@ func newHandler(hang time.Duration) (interruptHandler, *handlerLog) {
 		requestStop:  l.note("requestStop"),
 		cancel:       l.note("cancel"),
 		killChildren: l.note("kill"),
+		teardown:     l.note("teardown"),
 		exit:         func(status int) { l.exited <- status },
 		hangTimeout:  hang,
 	}, l
@@ -57,7 +58,8 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 
 // The three outcomes of interrupting a run, without a process or a signal:
 // one interrupt lets the point finish, two stop at once, and a run that
-// hangs after the second makes the command exit 130, children killed first.
+// hangs after the second makes the command exit 130, children killed and
+// the network namespaces removed first.
 func TestInterruptHandler(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -70,7 +72,7 @@ func TestInterruptHandler(t *testing.T) {
 		{"none", 0, true, nil, 0},
 		{"first finishes the point", 1, true, []string{"requestStop"}, 0},
 		{"second stops at once", 2, true, []string{"requestStop", "kill", "cancel"}, 0},
-		{"a hang after the second exits", 2, false, []string{"requestStop", "kill", "cancel", "kill"}, hangExitStatus},
+		{"a hang after the second exits", 2, false, []string{"requestStop", "kill", "cancel", "kill", "teardown"}, hangExitStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,7 +28,9 @@ or corrupted, and latency goes into HDR histograms. The warm-up is excluded
 from every figure. Closed loop (default) keeps --depth messages in flight per
 connection, latency from the actual send; open loop sends --rate msgs/s in
 total, latency from each message's intended send time (no coordinated
-omission). Only loopback destinations and sources are allowed.
+omission). Only loopback destinations and sources are allowed, unless
+--allow-remote: your own hosts, or the network namespaces of a run with
+network = "netns". --addr is an IP literal and port; no name is looked up.
 
 --idle-conns N adds N connections that send nothing during the window and
 must each echo one small message at the end (idle_conns, idle_failed).
@@ -60,6 +62,7 @@ Examples:
   echobench load --addr 127.0.0.1:9000 --conns 64 --slow-readers 4 --slow-read-bytes-per-s 65536
   echobench load --addr 127.0.0.1:9000 --conns 8 --conn-lifetime 1 --connect-burst 500 --json
   echobench load --addr 127.0.0.1:9000 --conns 50 --start-at 2026-11-27T15:00:00Z --json > gen1.json
+  echobench load --addr 192.0.2.10:9000 --allow-remote --conns 50 --duration 10s --json
 
 Flags:
 `

@@ -9,6 +9,7 @@
 //	echobench check -- COMMAND      run the conformance suite against any server command
 //	echobench merge A.json B.json   add up the results of several load generators
 //	echobench wrap -- COMMAND       run a server command, report its CPU and memory at exit
+//	echobench cleanup [RUN_ID]      remove the network namespaces a killed run left
 //
 // Exit status: 0 success, 1 failure, 2 usage error.
 package main

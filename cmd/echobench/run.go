@@ -35,7 +35,9 @@ the client CPUs, samples the server's /proc during the window, and appends one
 record to DIR/RUN_ID/results.jsonl as soon as the point ends.
 
 Ctrl-C once finishes the current point and stops; twice stops at once. Either
-way finished points are kept, and --resume RUN_ID runs the rest.
+way finished points are kept, and --resume RUN_ID runs the rest. With
+network = "netns" the run's network namespaces are removed at the end, after
+Ctrl-C and on an error; after kill -9, 'echobench cleanup' removes them.
 
 Examples:
   echobench run configs/quick.toml
@@ -107,8 +109,13 @@ func runMatrix(stdout, stderr io.Writer, args []string, deps bench.Deps) error {
 		requestStop:  r.RequestStop,
 		cancel:       cancel,
 		killChildren: supervise.KillAll,
-		exit:         os.Exit,
-		hangTimeout:  hangTimeout,
+		teardown: func() {
+			if err := r.Teardown(); err != nil {
+				fmt.Fprintf(stderr, "warning: %v; run echobench cleanup\n", err)
+			}
+		},
+		exit:        os.Exit,
+		hangTimeout: hangTimeout,
 	}.watch(sigs, done)
 	defer func() {
 		if p := recover(); p != nil {
@@ -159,6 +166,10 @@ func runError(err error) error {
 	if errors.As(err, &oe) {
 		return usagef("run: %s", oe.Msg)
 	}
+	var ke *bench.KeyError
+	if errors.As(err, &ke) {
+		return usagef("run: %v", err)
+	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return usagef("run: %v", err)
@@ -176,8 +187,11 @@ type interruptHandler struct {
 	requestStop  func() // stop after the current point
 	cancel       func() // abandon the current point
 	killChildren func()
-	exit         func(status int)
-	hangTimeout  time.Duration
+	// teardown kills the children and removes the run's network
+	// namespaces, when Run hangs and cannot do it on its way out.
+	teardown    func()
+	exit        func(status int)
+	hangTimeout time.Duration
 }
 
 // watch handles sigs until done is closed (the run has returned).
@@ -204,6 +218,9 @@ func (h interruptHandler) watch(sigs <-chan os.Signal, done <-chan struct{}) {
 	select {
 	case <-t.C:
 		h.killChildren()
+		if h.teardown != nil {
+			h.teardown()
+		}
 		h.exit(hangExitStatus)
 	case <-done:
 	}

@@ -49,7 +49,13 @@ func (t Table[C]) Args(c C, omit ...C) []string {
 		for i := range omit {
 			skip = skip || v == f.Value(&omit[i]).String()
 		}
-		if !skip {
+		switch {
+		case skip:
+		case isBool(f.Value(&c)):
+			// Set means true (false is the zero value), and a bool flag
+			// takes no separate value.
+			out = append(out, "--"+f.Name)
+		default:
 			out = append(out, "--"+f.Name, v)
 		}
 	}
@@ -80,6 +86,27 @@ func positive(v flag.Value) bool {
 		return *v > 0
 	}
 	return true
+}
+
+// isBool reports whether v is a boolean flag, which the flag package reads
+// as "--name" alone: a separate "true" would be a positional argument.
+func isBool(v flag.Value) bool {
+	b, ok := v.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// Bool is a flag.Value over a bool field, given as "--name" alone.
+type Bool bool
+
+func (v *Bool) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *Bool) IsBoolFlag() bool { return true }
+func (v *Bool) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*v = Bool(b)
+	return nil
 }
 
 // String is a flag.Value over a string field: (*argv.String)(&c.Addr).

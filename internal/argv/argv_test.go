@@ -15,6 +15,7 @@ type cfg struct {
 	Rate  float64
 	Every time.Duration
 	At    time.Time
+	On    bool
 }
 
 var table = Table[cfg]{
@@ -23,6 +24,7 @@ var table = Table[cfg]{
 	{Name: "rate", Value: func(c *cfg) flag.Value { return (*Float)(&c.Rate) }},
 	{Name: "every", Positive: true, Value: func(c *cfg) flag.Value { return (*Duration)(&c.Every) }},
 	{Name: "at", Value: func(c *cfg) flag.Value { return (*Time)(&c.At) }},
+	{Name: "on", Value: func(c *cfg) flag.Value { return (*Bool)(&c.On) }},
 }
 
 func parse(t *testing.T, args []string) (cfg, error) {
@@ -56,6 +58,25 @@ func TestArgsRoundTrip(t *testing.T) {
 	def := cfg{N: 3}
 	if a, want := table.Args(c, def), []string{"--name", "x y", "--rate", "0.3333333333333333", "--every", "1.5ms", "--at", "2026-11-27T14:00:00.123456789Z"}; !slices.Equal(a, want) {
 		t.Errorf("Args with defaults = %q, want %q", a, want)
+	}
+}
+
+// A bool flag crosses as "--on" alone: the flag package would read a
+// separate "true" as a positional argument.
+func TestArgsBool(t *testing.T) {
+	t.Parallel()
+	c := cfg{N: 1, On: true}
+	if a, want := table.Args(c), []string{"--n", "1", "--on"}; !slices.Equal(a, want) {
+		t.Errorf("Args = %q, want %q", a, want)
+	}
+	if got, err := parse(t, table.Args(c)); err != nil || got != c {
+		t.Errorf("round trip of %q = %+v, %v", table.Args(c), got, err)
+	}
+	if a, want := table.Args(cfg{N: 1}), []string{"--n", "1"}; !slices.Equal(a, want) {
+		t.Errorf("Args without the bool = %q, want %q", a, want)
+	}
+	if _, err := parse(t, []string{"--on=maybe"}); err == nil {
+		t.Error("--on=maybe parsed")
 	}
 }
 

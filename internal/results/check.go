@@ -31,6 +31,8 @@ const (
 	// maxProcs is far beyond servers.MaxProcs (256), the most processes
 	// a server is started with.
 	maxProcs = 4096
+	// maxNetworkRTTMs is a minute: bench emulates at most 10 s.
+	maxNetworkRTTMs = 60_000
 )
 
 // Check refuses a record whose identity is missing or whose figures cannot
@@ -54,6 +56,13 @@ func (r *Record) Check() error {
 	}
 	if p := r.Server.Procs; p < 0 || p > maxProcs {
 		return fmt.Errorf("point %s: server.procs %d is outside [0, %d]", r.PointID, p, maxProcs)
+	}
+	for _, f := range []namedFloat{
+		{"network_rtt_ms", r.Env.NetworkRTTMs, maxNetworkRTTMs}, {"network_loss_fraction", r.Env.NetworkLossFraction, 1},
+	} {
+		if err := f.check(); err != nil {
+			return fmt.Errorf("point %s: env.%w", r.PointID, err)
+		}
 	}
 	if r.Load != nil {
 		if err := r.Load.check(); err != nil {

@@ -66,6 +66,8 @@ func TestReadRefusesImpossibleRecords(t *testing.T) {
 		}, "generators[1].completion_ratio 7"},
 		{"negative procs", func(r *Record) { r.Server.Procs = -1 }, "server.procs -1"},
 		{"absurd procs", func(r *Record) { r.Server.Procs = 1 << 20 }, "server.procs 1048576"},
+		{"loss beyond everything", func(r *Record) { r.Env.NetworkLossFraction = 1.5 }, "env.network_loss_fraction 1.5"},
+		{"negative rtt", func(r *Record) { r.Env.NetworkRTTMs = -1 }, "env.network_rtt_ms -1"},
 	} {
 		rec := goodRecord("p", 1)
 		tt.break_(&rec)

@@ -121,6 +121,15 @@ type Env struct {
 	// connections, up to one per client CPU).
 	LoadGOMAXPROCS int `json:"load_gomaxprocs,omitempty"`
 	LoadWorkers    int `json:"load_workers,omitempty"`
+	// Network is the path between load generator and server: "loopback"
+	// or "netns" (veth pairs between network namespaces the run created).
+	// Empty in records written before it existed: those ran on loopback.
+	Network string `json:"network,omitempty"`
+	// NetworkRTTMs and NetworkLossFraction are what netem added on the
+	// server's side of each veth pair: a round trip (once, not twice) and
+	// the share of the server's packets dropped.
+	NetworkRTTMs        float64 `json:"network_rtt_ms,omitempty"`
+	NetworkLossFraction float64 `json:"network_loss_fraction,omitempty"`
 	// PythonVersion and NodeVersion are set when a stack of that runtime ran.
 	PythonVersion string `json:"python_version,omitempty"`
 	NodeVersion   string `json:"node_version,omitempty"`
