@@ -329,7 +329,10 @@ func TestOpenLoopRate(t *testing.T) {
 		t.Errorf("sent %.1f msgs/s, want %d ± 1%%", res.SentRateMsgsPerSec, rate)
 	}
 	if l.Completed != l.Intended {
-		t.Errorf("completed %d of %d", l.Completed, l.Intended)
+		// A message due before the window's end but not sent by then (a
+		// late wake) used to be left unsent and time out after the window:
+		// 4 of 10 runs under -race lost 2-5 of 8000 so.
+		t.Errorf("completed %d of %d (timed out %d, errored %d)", l.Completed, l.Intended, l.TimedOut, l.Errored)
 	}
 	if got := l.ThroughputMsgsPerSec; got < rate*0.99 || got > rate*1.01 {
 		t.Errorf("throughput %.1f msgs/s, want %d ± 1%%", got, rate)

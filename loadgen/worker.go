@@ -266,7 +266,12 @@ func (w *worker) loop() error {
 	for {
 		now := nanotime()
 		w.refreshWindowEnd(w.sh, now)
-		if w.open && now < w.windowEndNs {
+		// pace stops at the first message due at or after the window's
+		// end, so it also runs after the end: a wake that comes late (a
+		// descheduled thread) still sends what fell due before the end.
+		// Those messages are intended; unsent, they would time out as if
+		// the server had never answered.
+		if w.open {
 			w.pace(now)
 		}
 		if now >= w.nextScanNs {
