@@ -70,8 +70,12 @@ func TestProcsPassedToForeignStacks(t *testing.T) {
 // child's CPU time, which reading the leader alone would lose.
 func TestWindowSumsWorkers(t *testing.T) {
 	t.Parallel()
-	// sh waits; the subshell it forks spins. 0.4 s of one CPU at most.
-	cmd := exec.Command("/bin/sh", "-c", "(while :; do :; done) & wait")
+	// sh waits; the subshell it forks spins while sh lives ($$ is sh's
+	// pid in the subshell; kill is a builtin, so the loop forks nothing).
+	// Pdeathsig ends sh with the test binary, and with it the spinner,
+	// even if the binary dies without running cleanups (a panic in another
+	// test once left two spinning forever).
+	cmd := exec.Command("/bin/sh", "-c", "(while kill -0 $$ 2>/dev/null; do :; done) & wait")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,20 @@ func RunCommon(t *testing.T, start servers.StartFunc) {
 // skips is stated where it is skipped.
 func RunCommonExcept(t *testing.T, start servers.StartFunc, limitations map[string]string) {
 	t.Helper()
+	runCommon(t, start, limitations, true)
+}
+
+// RunCommonSerial is RunCommonExcept one case at a time, for a library
+// whose servers must not start or close while another goroutine of the
+// process opens descriptors (netpoll v0.7.2 closes its listener's
+// descriptor twice: see servers/netpoll's package doc).
+func RunCommonSerial(t *testing.T, start servers.StartFunc, limitations map[string]string) {
+	t.Helper()
+	runCommon(t, start, limitations, false)
+}
+
+func runCommon(t *testing.T, start servers.StartFunc, limitations map[string]string, parallel bool) {
+	t.Helper()
 	if err := checkLimitations(limitations); err != nil {
 		t.Error(err)
 	}
@@ -63,7 +77,9 @@ func RunCommonExcept(t *testing.T, start servers.StartFunc, limitations map[stri
 	for _, c := range commonCases {
 		t.Run(c.name, func(t *testing.T) {
 			lim.skip(t, c.name)
-			t.Parallel()
+			if parallel {
+				t.Parallel()
+			}
 			c.run(t, start, lim)
 		})
 	}
