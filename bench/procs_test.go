@@ -131,3 +131,32 @@ func TestProcsNotPassedToSingleProcessStack(t *testing.T) {
 		t.Errorf("argv %q, record procs %d: want no --procs", cfg.Args(), srv.Info.Procs)
 	}
 }
+
+// remoteStack is a stack that checks --addr as serve does, as c-epoll does.
+type remoteStack struct{ Stack }
+
+func (remoteStack) AllowRemoteFlag() bool { return true }
+
+// A stack that refuses a non-loopback --addr without --allow-remote
+// (c-epoll) is given the flag like a Go model; another stack is not.
+func TestAllowRemoteFlagForCheckingStack(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		wrap func(Stack) Stack
+		want bool
+	}{{func(s Stack) Stack { return remoteStack{s} }, true}, {func(s Stack) Stack { return s }, false}} {
+		deps := fakeDeps()
+		deps.Stacks = func(name string) (Stack, bool) {
+			s, ok := fakeDeps().Stacks("fakestack")
+			return tt.wrap(s), ok
+		}
+		r := &Runner{deps: deps, stderr: io.Discard, srvCPUs: []int{0}}
+		srv, err := r.resolveTarget(t.Context(), config.ServerEntry{Model: "fakestack"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if srv.RemoteFlag != tt.want {
+			t.Errorf("RemoteFlag %v, want %v", srv.RemoteFlag, tt.want)
+		}
+	}
+}

@@ -465,6 +465,9 @@ func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerE
 	srv.LoopsFlag = s.Loops > 0
 	// N server CPUs get N processes, as a Go model gets N loops: each
 	// stack's own idiom for several cores (docs/stacks.md, "Several cores").
+	if ar, ok := stack.(allowRemoteFlag); ok && ar.AllowRemoteFlag() {
+		srv.RemoteFlag = true // it checks --addr as serve does (c-epoll)
+	}
 	if sp, ok := stack.(singleProcess); ok && sp.SingleProcess() && srv.Procs == 0 {
 		srv.Procs = 1 // its own reason for one process; a file's procs it refuses
 	}
@@ -478,6 +481,10 @@ func (r *Runner) resolveStack(ctx context.Context, srv *Target, s config.ServerE
 // singleProcess is a Stack that runs one process whatever the server CPUs
 // (c-epoll, the single-core baseline): run passes it no --procs.
 type singleProcess interface{ SingleProcess() bool }
+
+// allowRemoteFlag is a Stack that refuses a non-loopback --addr without
+// --allow-remote (c-epoll), so a netns run must pass it.
+type allowRemoteFlag interface{ AllowRemoteFlag() bool }
 
 // create makes a fresh run directory with the config and env.json.
 func (r *Runner) create(raw []byte) error {

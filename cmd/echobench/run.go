@@ -254,6 +254,7 @@ func (s stack) Check(ctx context.Context) (string, error) { return s.s.Check(ctx
 func (s stack) Argv() ([]string, error)                   { return s.s.Argv() }
 func (s stack) Environ() []string                         { return s.s.Env }
 func (s stack) SingleProcess() bool                       { return s.s.SingleProcess }
+func (s stack) AllowRemoteFlag() bool                     { return s.s.AllowRemoteFlag }
 
 func lookupStack(name string) (bench.Stack, bool) {
 	s, ok := external.Lookup(name)

@@ -62,6 +62,11 @@ type Stack struct {
 	// the orchestrator does not pass it --procs, and the --procs cases
 	// skip it.
 	SingleProcess bool
+	// AllowRemoteFlag says the stack refuses a non-loopback --addr unless
+	// given --allow-remote, as `echobench serve` does (c-epoll); the other
+	// stacks bind whatever --addr says. The orchestrator passes the flag to
+	// such a stack when the run allows remote addresses (network = "netns").
+	AllowRemoteFlag bool
 
 	runtime runtime // which interpreter runs script
 	script  string  // file name in the runtime's embedded FS
@@ -167,7 +172,7 @@ var stacks = []Stack{
 		Name:    "c-epoll",
 		Doc:     "native baseline: one level-triggered epoll loop in C, recv/send per message, reads stop at --max-pending (built with the system C compiler)",
 		runtime: runtimeNative, script: native.SourceName,
-		EchoOnly: true, SingleProcess: true,
+		EchoOnly: true, SingleProcess: true, AllowRemoteFlag: true,
 	},
 }
 
